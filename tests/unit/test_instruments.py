@@ -1,0 +1,486 @@
+"""Scoring clinical instruments: totals, bands and subscales as the published manuals score them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+import domain.instruments
+from domain.errors import InvalidAnswers, UnknownInstrument
+from domain.instruments import INSTRUMENTS, Score, score
+
+# --- builders: answer sheets that show only what a rule is about ---------------------------------
+
+YES, NO = True, False
+
+
+def rated(count: int, total: int, top: int) -> list[int]:
+    """`count` items scored 0-`top` whose points add up to `total`, filled from item 1."""
+    assert 0 <= total <= count * top
+    sheet = []
+    for _ in range(count):
+        points = min(top, total)
+        sheet.append(points)
+        total -= points
+    return sheet
+
+
+def phq9(total: int = 0, *, item9: int | None = None) -> list[int]:
+    """A PHQ-9 sheet adding up to `total`, filled from item 1 unless item 9 is given."""
+    if item9 is None:
+        return rated(9, total, 3)
+    return [*rated(8, total - item9, 3), item9]
+
+
+def audit(total: int) -> list[int]:
+    """Items 1-8 carry the points; items 9 and 10 answered 'no' (0)."""
+    return [*rated(8, total, 4), 0, 0]
+
+
+def dast10(points: int) -> list[bool]:
+    """A DAST-10 sheet scoring `points`: 'yes' to the first items but item 3 (stop at will)."""
+    able_to_stop = points < 10
+    others = [YES] * min(points, 9) + [NO] * (9 - min(points, 9))
+    return [*others[:2], able_to_stop, *others[2:]]
+
+
+def cssrs(
+    *,
+    q1: bool = NO,
+    q2: bool = NO,
+    q3: bool = NO,
+    q4: bool = NO,
+    q5: bool = NO,
+    q6: bool = NO,
+    within_3_months: bool | None = None,
+) -> list[bool]:
+    sheet = [q1, q2, q3, q4, q5, q6]
+    return sheet if within_3_months is None else [*sheet, within_3_months]
+
+
+BAM_RISK_ITEMS = (1, 2, 3, 8, 11, 15)
+BAM_PROTECTIVE_ITEMS = (9, 10, 12, 13, 14, 16)
+
+
+def bam(
+    *,
+    use: Sequence[int] = (0, 0, 0),
+    risk: Sequence[int] = (1, 1, 1, 1, 1, 1),
+    protective: Sequence[int] = (3, 3, 3, 3, 3, 3),
+    item7: int = 0,
+    item17: int = 0,
+) -> list[int]:
+    """A BAM sheet; defaults are a stable client: no use, risk 6, protective 18."""
+    items = dict(zip(BAM_RISK_ITEMS, risk, strict=True))
+    items |= dict(zip((4, 5, 6), use, strict=True))
+    items |= dict(zip(BAM_PROTECTIVE_ITEMS, protective, strict=True))
+    items |= {7: item7, 17: item17}
+    return [items[item] for item in range(1, 18)]
+
+
+VALID_SHEETS: dict[str, list[int] | list[bool]] = {
+    "PHQ-9": phq9(),
+    "GAD-7": [0] * 7,
+    "AUDIT-C": [0] * 3,
+    "AUDIT": audit(0),
+    "DAST-10": dast10(0),
+    "C-SSRS-SCREEN": cssrs(),
+    "BAM": bam(),
+}
+RATING_SCALES = ("PHQ-9", "GAD-7", "AUDIT-C", "AUDIT", "BAM")
+YES_NO_SCREENS = ("DAST-10", "C-SSRS-SCREEN")
+
+
+def refusal(instrument: str, answers: Sequence[object]) -> str:
+    with pytest.raises(InvalidAnswers) as refused:
+        score(instrument, answers)  # type: ignore[arg-type]  # the edge may send anything
+    assert refused.value.code == "invalid_answers"
+    return str(refused.value)
+
+
+# --- the public surface --------------------------------------------------------------------------
+
+
+def test_the_care_record_scores_exactly_the_seven_instruments() -> None:
+    assert (
+        frozenset({"PHQ-9", "GAD-7", "AUDIT-C", "AUDIT", "DAST-10", "C-SSRS-SCREEN", "BAM"})
+        == INSTRUMENTS
+    )
+    assert sorted(domain.instruments.__all__) == ["INSTRUMENTS", "Score", "score"]
+
+
+@pytest.mark.parametrize("instrument", ["PHQ9", "phq-9", "CAGE"])
+def test_an_instrument_the_record_does_not_score_is_refused_without_quoting_it(
+    instrument: str,
+) -> None:
+    with pytest.raises(UnknownInstrument) as refused:
+        score(instrument, [0] * 9)
+    assert refused.value.code == "unknown_instrument"
+    assert instrument not in str(refused.value)
+    assert "PHQ-9" in str(refused.value)
+
+
+@pytest.mark.parametrize("instrument", ["", None])
+def test_a_missing_instrument_name_is_an_unknown_instrument(instrument: str | None) -> None:
+    with pytest.raises(UnknownInstrument):
+        score(instrument, [0] * 9)  # type: ignore[arg-type]  # as the edge might send it
+
+
+def test_a_subscale_the_instrument_does_not_have_is_none() -> None:
+    result = Score("PHQ-9", 3, "minimal", (("item9", 1),))
+    assert result.subscale("item9") == 1
+    assert result.subscale("use") is None
+
+
+def test_a_score_is_immutable() -> None:
+    result = score("GAD-7", [0] * 7)
+    with pytest.raises(AttributeError):
+        result.total = 21  # type: ignore[misc]  # frozen on purpose
+
+
+# --- every instrument: the sheet must match the instrument ---------------------------------------
+
+
+@pytest.mark.parametrize("instrument", sorted(VALID_SHEETS))
+def test_a_sheet_one_answer_short_is_refused_saying_how_many_are_needed(instrument: str) -> None:
+    sheet = VALID_SHEETS[instrument]
+    message = refusal(instrument, sheet[:-1])
+    assert message.startswith(f"{instrument} takes ")
+    assert message.endswith(f" answers, got {len(sheet) - 1}")
+
+
+@pytest.mark.parametrize("instrument", sorted(set(VALID_SHEETS) - {"C-SSRS-SCREEN"}))
+def test_a_sheet_with_an_extra_answer_is_refused(instrument: str) -> None:
+    sheet = list(VALID_SHEETS[instrument])
+    message = refusal(instrument, [*sheet, 0])
+    assert message == f"{instrument} takes {len(sheet)} answers, got {len(sheet) + 1}"
+
+
+def test_a_phq9_sheet_of_8_answers_is_refused_as_such() -> None:
+    assert refusal("PHQ-9", [0] * 8) == "PHQ-9 takes 9 answers, got 8"
+
+
+@pytest.mark.parametrize("instrument", sorted(VALID_SHEETS))
+@pytest.mark.parametrize("sheet", ["000000000", b"0000000", None, 7, {1: 0}])
+def test_answers_that_are_not_a_list_of_items_are_refused(instrument: str, sheet: object) -> None:
+    message = refusal(instrument, sheet)  # type: ignore[arg-type]  # as the edge might send it
+    assert message == f"{instrument} answers must be a list of item answers"
+
+
+def test_a_tuple_of_answers_scores_like_a_list() -> None:
+    assert score("GAD-7", (1, 1, 1, 1, 1, 0, 0)) == score("GAD-7", [1, 1, 1, 1, 1, 0, 0])
+
+
+@pytest.mark.parametrize("instrument", RATING_SCALES)
+@pytest.mark.parametrize("answer", [True, False])
+def test_a_yes_no_is_refused_where_a_rating_is_expected(instrument: str, answer: bool) -> None:
+    sheet: list[object] = list(VALID_SHEETS[instrument])
+    sheet[1] = answer
+    message = refusal(instrument, sheet)
+    assert message.startswith(f"{instrument} item 2 must be 0-")
+    assert message.endswith(", not a yes/no")
+
+
+@pytest.mark.parametrize(
+    ("instrument", "top"), [("PHQ-9", 3), ("GAD-7", 3), ("AUDIT-C", 4), ("AUDIT", 4), ("BAM", 4)]
+)
+def test_a_rating_above_the_scale_is_refused_naming_the_item_but_not_the_answer(
+    instrument: str, top: int
+) -> None:
+    sheet = list(VALID_SHEETS[instrument])
+    sheet[2] = 97
+    message = refusal(instrument, sheet)
+    assert message == f"{instrument} item 3 must be 0-{top}"
+    assert "97" not in message
+
+
+@pytest.mark.parametrize("instrument", RATING_SCALES)
+@pytest.mark.parametrize("answer", [-1, 2.0, "2", None])
+def test_a_negative_or_non_integer_rating_is_refused(instrument: str, answer: object) -> None:
+    sheet: list[object] = list(VALID_SHEETS[instrument])
+    sheet[0] = answer
+    assert refusal(instrument, sheet).startswith(f"{instrument} item 1 must be 0-")
+
+
+@pytest.mark.parametrize("instrument", YES_NO_SCREENS)
+@pytest.mark.parametrize("answer", [2, -1, "yes", "no", "true", "1", "0", 1.0, None])
+def test_a_yes_no_screen_takes_only_true_false_or_1_0(instrument: str, answer: object) -> None:
+    sheet: list[object] = list(VALID_SHEETS[instrument])
+    sheet[3] = answer
+    assert refusal(instrument, sheet) == f"{instrument} item 4 must be yes/no (true/false or 1/0)"
+
+
+# --- PHQ-9 (Kroenke et al., 2001) ----------------------------------------------------------------
+
+
+def test_a_phq9_total_of_10_is_moderate_and_9_is_mild() -> None:
+    assert score("PHQ-9", phq9(10)).band == "moderate"
+    assert score("PHQ-9", phq9(9)).band == "mild"
+
+
+@pytest.mark.parametrize(
+    ("total", "band"),
+    [
+        (0, "minimal"),
+        (4, "minimal"),
+        (5, "mild"),
+        (9, "mild"),
+        (10, "moderate"),
+        (14, "moderate"),
+        (15, "moderately_severe"),
+        (19, "moderately_severe"),
+        (20, "severe"),
+        (27, "severe"),
+    ],
+)
+def test_phq9_bands_cut_at_5_10_15_and_20(total: int, band: str) -> None:
+    given = phq9(total)
+    result = score("PHQ-9", given)
+    assert (result.instrument, result.total, result.band) == ("PHQ-9", total, band)
+
+
+@pytest.mark.parametrize("item9", [0, 1, 2, 3])
+def test_phq9_reports_item_9_on_its_own_whatever_the_total(item9: int) -> None:
+    result = score("PHQ-9", phq9(item9, item9=item9))
+    assert result.subscale("item9") == item9
+    assert result.subscales == (("item9", item9),)
+    assert result.band == "minimal"
+
+
+# --- GAD-7 (Spitzer et al., 2006) ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("total", "band"),
+    [
+        (0, "minimal"),
+        (4, "minimal"),
+        (5, "mild"),
+        (9, "mild"),
+        (10, "moderate"),
+        (14, "moderate"),
+        (15, "severe"),
+        (21, "severe"),
+    ],
+)
+def test_gad7_bands_cut_at_5_10_and_15(total: int, band: str) -> None:
+    result = score("GAD-7", rated(7, total, 3))
+    assert (result.total, result.band, result.subscales) == (total, band, ())
+
+
+# --- AUDIT-C (Bush et al., 1998; Bradley et al., 2003) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("total", "band"),
+    [
+        (0, "negative"),
+        (2, "negative"),
+        (3, "positive"),
+        (7, "positive"),
+        (8, "high"),
+        (12, "high"),
+    ],
+)
+def test_audit_c_is_positive_from_3_for_everyone_and_high_from_8(total: int, band: str) -> None:
+    result = score("AUDIT-C", rated(3, total, 4))
+    assert (result.total, result.band) == (total, band)
+
+
+# --- AUDIT (WHO, Babor et al., 2001) -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("total", "zone"),
+    [
+        (0, "low_risk"),
+        (7, "low_risk"),
+        (8, "hazardous"),
+        (15, "hazardous"),
+        (16, "harmful"),
+        (19, "harmful"),
+        (20, "possible_dependence"),
+        (32, "possible_dependence"),
+    ],
+)
+def test_audit_zones_start_at_8_16_and_20(total: int, zone: str) -> None:
+    result = score("AUDIT", audit(total))
+    assert (result.total, result.band) == (total, zone)
+
+
+def test_audit_scores_40_when_every_item_takes_its_top_answer() -> None:
+    result = score("AUDIT", [4] * 10)
+    assert (result.total, result.band) == (40, "possible_dependence")
+
+
+@pytest.mark.parametrize("answer", [0, 2, 4])
+def test_audit_items_9_and_10_take_0_2_or_4(answer: int) -> None:
+    assert score("AUDIT", [0] * 8 + [answer, answer]).total == 2 * answer
+
+
+@pytest.mark.parametrize("item", [9, 10])
+@pytest.mark.parametrize("answer", [1, 3])
+def test_audit_items_9_and_10_refuse_1_and_3(item: int, answer: int) -> None:
+    sheet = [0] * 10
+    sheet[item - 1] = answer
+    assert refusal("AUDIT", sheet) == f"AUDIT item {item} must be 0, 2 or 4"
+
+
+def test_audit_items_1_to_8_do_take_1_and_3() -> None:
+    assert score("AUDIT", [1, 3, 1, 3, 1, 3, 1, 3, 0, 0]).total == 16
+
+
+# --- DAST-10 (Skinner, 1982) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("points", "band"),
+    [
+        (0, "none"),
+        (1, "low"),
+        (2, "low"),
+        (3, "moderate"),
+        (5, "moderate"),
+        (6, "substantial"),
+        (8, "substantial"),
+        (9, "severe"),
+        (10, "severe"),
+    ],
+)
+def test_dast10_bands_cut_at_1_3_6_and_9(points: int, band: str) -> None:
+    result = score("DAST-10", dast10(points))
+    assert (result.total, result.band) == (points, band)
+
+
+def test_dast10_scores_a_no_to_item_3_always_able_to_stop() -> None:
+    all_no = [NO] * 10
+    result = score("DAST-10", all_no)
+    assert (result.total, result.band) == (1, "low")
+
+
+def test_dast10_scores_nothing_for_a_yes_to_item_3() -> None:
+    only_item_3 = [NO, NO, YES, NO, NO, NO, NO, NO, NO, NO]
+    assert score("DAST-10", only_item_3).total == 0
+
+
+def test_dast10_scores_every_other_item_on_a_yes() -> None:
+    all_yes = [YES] * 10
+    assert score("DAST-10", all_yes).total == 9
+
+
+def test_dast10_takes_1_and_0_as_yes_and_no() -> None:
+    as_numbers = [1, 1, 0, 1, 0, 0, 0, 0, 0, 0]
+    as_bools = [YES, YES, NO, YES, NO, NO, NO, NO, NO, NO]
+    assert score("DAST-10", as_numbers) == score("DAST-10", as_bools)
+    assert score("DAST-10", as_numbers).total == 4
+
+
+# --- C-SSRS screener (Columbia triage) -----------------------------------------------------------
+
+
+def test_a_cssrs_screen_with_every_answer_no_is_none() -> None:
+    result = score("C-SSRS-SCREEN", cssrs(within_3_months=NO))
+    assert (result.total, result.band) == (0, "none")
+
+
+@pytest.mark.parametrize("given", [cssrs(q1=YES), cssrs(q2=YES), cssrs(q1=YES, q2=YES)])
+def test_a_wish_to_be_dead_or_nonspecific_thoughts_alone_are_low(given: list[bool]) -> None:
+    assert score("C-SSRS-SCREEN", given).band == "low"
+
+
+def test_thoughts_of_a_method_are_moderate() -> None:
+    result = score("C-SSRS-SCREEN", cssrs(q1=YES, q2=YES, q3=YES))
+    assert (result.total, result.band) == (3, "moderate")
+
+
+def test_behavior_more_than_3_months_ago_is_moderate() -> None:
+    result = score("C-SSRS-SCREEN", cssrs(q6=YES, within_3_months=NO))
+    assert (result.band, result.subscale("behavior"), result.subscale("behavior_recent")) == (
+        "moderate",
+        1,
+        0,
+    )
+
+
+@pytest.mark.parametrize("given", [cssrs(q2=YES, q4=YES), cssrs(q2=YES, q5=YES)])
+def test_intent_with_or_without_a_plan_is_high(given: list[bool]) -> None:
+    assert score("C-SSRS-SCREEN", given).band == "high"
+
+
+def test_behavior_within_the_past_3_months_is_high() -> None:
+    result = score("C-SSRS-SCREEN", cssrs(q6=YES, within_3_months=YES))
+    assert (result.band, result.subscale("behavior_recent")) == ("high", 1)
+
+
+def test_behavior_of_unknown_recency_is_taken_as_recent_and_high() -> None:
+    result = score("C-SSRS-SCREEN", cssrs(q6=YES))
+    assert (result.band, result.subscale("behavior_recent")) == ("high", 1)
+
+
+def test_old_behavior_does_not_lower_a_high_ideation_answer() -> None:
+    result = score("C-SSRS-SCREEN", cssrs(q2=YES, q5=YES, q6=YES, within_3_months=NO))
+    assert result.band == "high"
+
+
+def test_recent_behavior_without_behavior_is_refused() -> None:
+    message = refusal("C-SSRS-SCREEN", cssrs(q6=NO, within_3_months=YES))
+    assert message == "C-SSRS-SCREEN answer 7 (past 3 months) may be yes only if Q6 is yes"
+
+
+@pytest.mark.parametrize("count", [5, 8])
+def test_a_cssrs_screen_takes_6_or_7_answers(count: int) -> None:
+    assert refusal("C-SSRS-SCREEN", [NO] * count) == (
+        f"C-SSRS-SCREEN takes 6 or 7 answers, got {count}"
+    )
+
+
+def test_the_cssrs_total_counts_yes_to_q1_to_q6_but_not_the_recency_answer() -> None:
+    result = score("C-SSRS-SCREEN", [1, 1, 1, 0, 1, 1, 1])
+    assert result.total == 5
+    assert result.subscales == (
+        ("q3", 1),
+        ("q4", 0),
+        ("q5", 1),
+        ("behavior", 1),
+        ("behavior_recent", 1),
+    )
+
+
+# --- BAM, Likert scoring (Cacciola et al., 2013) -------------------------------------------------
+
+
+def test_bam_subscales_sum_their_own_items() -> None:
+    given = bam(use=(0, 1, 0), risk=(4, 3, 2, 1, 0, 4), protective=(0, 1, 2, 3, 4, 0))
+    result = score("BAM", given)
+    assert result.subscales == (("use", 1), ("risk", 14), ("protective", 10))
+    assert result.subscale("risk") == 14
+
+
+def test_bam_total_is_use_plus_risk() -> None:
+    result = score("BAM", bam(use=(1, 2, 3), risk=(1, 1, 1, 1, 1, 2)))
+    assert (result.subscale("use"), result.subscale("risk"), result.total) == (6, 7, 13)
+
+
+def test_bam_items_7_and_17_count_toward_no_subscale() -> None:
+    assert score("BAM", bam(item7=4, item17=4)) == score("BAM", bam())
+
+
+def test_a_stable_bam_has_no_use_risk_under_12_and_protective_over_12() -> None:
+    result = score("BAM", bam(risk=(2, 2, 2, 2, 2, 1), protective=(3, 2, 2, 2, 2, 2)))
+    assert (result.subscale("risk"), result.subscale("protective")) == (11, 13)
+    assert result.band == "stable"
+
+
+def test_any_bam_use_needs_attention() -> None:
+    assert score("BAM", bam(use=(0, 0, 1))).band == "attention"
+
+
+def test_a_bam_risk_of_12_needs_attention_and_11_does_not() -> None:
+    assert score("BAM", bam(risk=(2, 2, 2, 2, 2, 2))).band == "attention"
+    assert score("BAM", bam(risk=(2, 2, 2, 2, 2, 1))).band == "stable"
+
+
+def test_a_bam_protective_of_12_needs_attention_and_13_does_not() -> None:
+    assert score("BAM", bam(protective=(2, 2, 2, 2, 2, 2))).band == "attention"
+    assert score("BAM", bam(protective=(3, 2, 2, 2, 2, 2))).band == "stable"
