@@ -1,0 +1,128 @@
+"""The whole event catalogue as one union, parsed by one adapter for HTTP, Kafka and the store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated
+
+from pydantic import Field, TypeAdapter
+
+from domain.consent import BreakGlassInvoked, ConsentGranted, ConsentRevoked, DisclosureMade
+from domain.corrections import EntryCorrected, EntryEnteredInError
+from domain.enrollment import (
+    CareTeamMemberAssigned,
+    CareTeamMemberReleased,
+    CheckInPlanSet,
+    ClientEnrolled,
+    ClientReadmitted,
+    EpisodeClosed,
+    EpisodeOpened,
+)
+from domain.flags import RiskFlagAcknowledged, RiskFlagRaised, RiskFlagResolved
+from domain.handoff import (
+    HandoffAccepted,
+    HandoffCompleted,
+    HandoffDeclined,
+    HandoffFailed,
+    HandoffInitiated,
+)
+from domain.harm_reduction import (
+    MedicationChanged,
+    MedicationConsultRecorded,
+    MedicationStarted,
+    MedicationStopped,
+    NaloxoneDistributed,
+    OverdoseReported,
+    TransitionReported,
+)
+from domain.monitoring import AssessmentRecorded, CheckInMissed, CheckInRecorded
+from domain.safety import (
+    CrisisContactRecorded,
+    PostventionReviewRecorded,
+    SafetyPlanRecorded,
+    SafetyPlanRevised,
+)
+from domain.sessions import (
+    AppointmentAttended,
+    AppointmentMissed,
+    AppointmentScheduled,
+    CarePlanGoalMet,
+    CarePlanGoalRevised,
+    CarePlanGoalSet,
+    SessionHeld,
+)
+from domain.upcasting import Payload, upcast
+
+CareEvent = (
+    ClientEnrolled
+    | EpisodeOpened
+    | EpisodeClosed
+    | ClientReadmitted
+    | CareTeamMemberAssigned
+    | CareTeamMemberReleased
+    | CheckInPlanSet
+    | ConsentGranted
+    | ConsentRevoked
+    | BreakGlassInvoked
+    | DisclosureMade
+    | AssessmentRecorded
+    | CheckInRecorded
+    | CheckInMissed
+    | SessionHeld
+    | AppointmentScheduled
+    | AppointmentAttended
+    | AppointmentMissed
+    | CarePlanGoalSet
+    | CarePlanGoalRevised
+    | CarePlanGoalMet
+    | HandoffInitiated
+    | HandoffAccepted
+    | HandoffDeclined
+    | HandoffCompleted
+    | HandoffFailed
+    | CrisisContactRecorded
+    | SafetyPlanRecorded
+    | SafetyPlanRevised
+    | PostventionReviewRecorded
+    | NaloxoneDistributed
+    | OverdoseReported
+    | MedicationStarted
+    | MedicationChanged
+    | MedicationStopped
+    | MedicationConsultRecorded
+    | TransitionReported
+    | RiskFlagRaised
+    | RiskFlagAcknowledged
+    | RiskFlagResolved
+    | EntryEnteredInError
+    | EntryCorrected
+)
+
+CARE_EVENT_ADAPTER: TypeAdapter[CareEvent] = TypeAdapter(
+    Annotated[CareEvent, Field(discriminator="type")]
+)
+
+EVENT_CLASSES: Mapping[str, type[CareEvent]] = {
+    cls.model_fields["type"].default: cls for cls in CareEvent.__args__
+}
+EVENT_TYPES: frozenset[str] = frozenset(EVENT_CLASSES)
+
+# Recorded by the system itself, never submitted over HTTP or Kafka.
+SYSTEM_EVENT_TYPES: frozenset[str] = frozenset(
+    {"EpisodeOpened", "DisclosureMade", "RiskFlagRaised"}
+)
+
+
+def parse_event(payload: Payload) -> CareEvent:
+    """Validate a payload (upcast first) into a care event; raises pydantic's ValidationError."""
+    return CARE_EVENT_ADAPTER.validate_python(upcast(payload))
+
+
+def event_json_schema() -> dict[str, object]:
+    """The JSON Schema of the event contract, checked in under docs/."""
+    return CARE_EVENT_ADAPTER.json_schema()
+
+
+def data_class_of(event_type: str) -> str:
+    """The data class a consent names to cover this type of event (42 CFR 2.31 'how much')."""
+    return str(EVENT_CLASSES[event_type].data_class)

@@ -1,0 +1,375 @@
+"""The client's care record as a decider: `decide(command, state)`, `evolve(state, event)`.
+
+Invariants (DESIGN.md §4): nothing is recorded for a client who is not enrolled or whose episode
+is closed (except readmission and the administrative events below); a postvention review refers
+to a crisis contact of the same client; instrument answers match the instrument; `occurred_at`
+is not in the future beyond clock skew; a correction refers to an existing event; handoff steps
+follow their workflow (domain/handoff.py). A re-sent `event_id` is accepted as nothing new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from functools import reduce
+from typing import assert_never
+from uuid import UUID, uuid5
+
+from domain.catalogue import CareEvent
+from domain.commands import RecordCareEvent
+from domain.consent import BreakGlassInvoked, ConsentGranted, ConsentRevoked, DisclosureMade
+from domain.corrections import EntryCorrected, EntryEnteredInError
+from domain.enrollment import (
+    CareTeamMemberAssigned,
+    CareTeamMemberReleased,
+    CheckInPlanSet,
+    ClientEnrolled,
+    ClientReadmitted,
+    EpisodeClosed,
+    EpisodeData,
+    EpisodeOpened,
+)
+from domain.envelope import PART2_LABEL
+from domain.errors import (
+    ClientAlreadyEnrolled,
+    ClientNotEnrolled,
+    EntryAlreadyInError,
+    EpisodeNotClosed,
+    EventNotRecordable,
+    FlagAlreadyClosed,
+    NotOnCareTeam,
+    OccurredInFuture,
+    UnknownAppointment,
+    UnknownConsent,
+    UnknownCrisis,
+    UnknownEvent,
+    UnknownFlag,
+)
+from domain.errors import (
+    EpisodeClosed as EpisodeIsClosed,
+)
+from domain.flags import RiskFlagAcknowledged, RiskFlagRaised, RiskFlagResolved
+from domain.handoff import (
+    HandoffAccepted,
+    HandoffCompleted,
+    HandoffDeclined,
+    HandoffFailed,
+    HandoffInitiated,
+    HandoffState,
+    decide_handoff,
+    evolve_handoff,
+)
+from domain.harm_reduction import (
+    MedicationChanged,
+    MedicationConsultRecorded,
+    MedicationStarted,
+    MedicationStopped,
+    NaloxoneDistributed,
+    OverdoseReported,
+    TransitionReported,
+)
+from domain.instruments import score
+from domain.monitoring import AssessmentRecorded, CheckInMissed, CheckInRecorded
+from domain.safety import (
+    CrisisContactRecorded,
+    PostventionReviewRecorded,
+    SafetyPlanRecorded,
+    SafetyPlanRevised,
+)
+from domain.sessions import (
+    AppointmentAttended,
+    AppointmentMissed,
+    AppointmentScheduled,
+    CarePlanGoalMet,
+    CarePlanGoalRevised,
+    CarePlanGoalSet,
+    SessionHeld,
+)
+
+COUNSELING_NOTE_LABEL = "counseling-note"
+
+# What may still be recorded for a discharged client: closing loose ends, never new care.
+AFTER_DISCHARGE: frozenset[str] = frozenset(
+    {
+        "ClientReadmitted",
+        "ConsentGranted",
+        "ConsentRevoked",
+        "DisclosureMade",
+        "RiskFlagRaised",
+        "RiskFlagAcknowledged",
+        "RiskFlagResolved",
+        "EntryEnteredInError",
+        "EntryCorrected",
+        "HandoffFailed",
+        "OverdoseReported",
+        "PostventionReviewRecorded",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """What the decider must remember about one client to enforce the invariants."""
+
+    client_id: UUID
+    program: str
+    part2: bool
+    event_ids: frozenset[UUID] = frozenset()
+    in_error: frozenset[UUID] = frozenset()
+    crises: frozenset[str] = frozenset()
+    appointments: frozenset[str] = frozenset()
+    open_flags: frozenset[str] = frozenset()
+    closed_flags: frozenset[str] = frozenset()
+    active_consents: frozenset[str] = frozenset()
+    care_team: frozenset[tuple[str, str]] = frozenset()
+    handoffs: Mapping[str, HandoffState] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class NotEnrolled:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class InCare:
+    chart: Chart
+
+
+@dataclass(frozen=True, slots=True)
+class Discharged:
+    chart: Chart
+
+
+ClientState = NotEnrolled | InCare | Discharged
+
+
+def initial_state() -> ClientState:
+    return NotEnrolled()
+
+
+def fold(events: Iterable[CareEvent], state: ClientState | None = None) -> ClientState:
+    """The state after a sequence of events, from the start or from a given state."""
+    return reduce(evolve, events, state if state is not None else initial_state())
+
+
+def decide(command: RecordCareEvent, state: ClientState) -> list[CareEvent]:
+    """The events that recording this care event produces, or a DomainError saying why not."""
+    event = command.event
+    if not isinstance(state, NotEnrolled) and event.event_id in state.chart.event_ids:
+        return []  # re-sent: recorded already, nothing new
+    if event.occurred_at > command.now + command.max_clock_skew:
+        raise OccurredInFuture
+    if isinstance(event, EpisodeOpened) or (
+        isinstance(event, RiskFlagRaised) and event.actor.kind != "rule"
+    ):
+        raise EventNotRecordable
+    match state:
+        case NotEnrolled():
+            if not isinstance(event, ClientEnrolled):
+                raise ClientNotEnrolled
+            return [
+                _labelled(e, part2=event.data.part2)
+                for e in _with_episode(event, event.data.program)
+            ]
+        case InCare(chart):
+            if isinstance(event, ClientEnrolled):
+                raise ClientAlreadyEnrolled
+            if isinstance(event, ClientReadmitted):
+                raise EpisodeNotClosed
+        case Discharged(chart):
+            if isinstance(event, ClientEnrolled):
+                raise ClientAlreadyEnrolled
+            if event.type not in AFTER_DISCHARGE:
+                raise EpisodeIsClosed
+            if isinstance(event, ClientReadmitted):
+                return [
+                    _labelled(e, part2=chart.part2) for e in _with_episode(event, chart.program)
+                ]
+        case _:
+            assert_never(state)
+    _check_against_chart(event, chart)
+    return [_labelled(_scored(event), part2=chart.part2)]
+
+
+def _check_against_chart(event: CareEvent, chart: Chart) -> None:
+    match event:
+        case PostventionReviewRecorded():
+            if event.data.crisis_id not in chart.crises:
+                raise UnknownCrisis
+        case EntryEnteredInError():
+            _check_target(event.data.target_event_id, chart)
+        case EntryCorrected():
+            _check_target(event.data.target_event_id, chart)
+            if event.data.replacement_event_id not in chart.event_ids:
+                raise UnknownEvent("The replacement entry is not recorded for this client.")
+        case AppointmentAttended() | AppointmentMissed():
+            if event.data.appointment_id not in chart.appointments:
+                raise UnknownAppointment
+        case RiskFlagAcknowledged() | RiskFlagResolved():
+            if event.data.flag_id in chart.closed_flags:
+                raise FlagAlreadyClosed
+            if event.data.flag_id not in chart.open_flags:
+                raise UnknownFlag
+        case ConsentRevoked():
+            if event.data.consent_id not in chart.active_consents:
+                raise UnknownConsent
+        case CareTeamMemberReleased():
+            if (event.data.member_id, event.data.role) not in chart.care_team:
+                raise NotOnCareTeam
+        case HandoffInitiated() | HandoffAccepted() | HandoffDeclined():
+            decide_handoff(event, chart.handoffs.get(event.data.handoff_id))
+        case HandoffCompleted() | HandoffFailed():
+            decide_handoff(event, chart.handoffs.get(event.data.handoff_id))
+        case _:
+            pass
+
+
+def _check_target(target: UUID, chart: Chart) -> None:
+    if target not in chart.event_ids:
+        raise UnknownEvent
+    if target in chart.in_error:
+        raise EntryAlreadyInError
+
+
+def _scored(event: CareEvent) -> CareEvent:
+    """An assessment carries the total and band the domain computed from its answers."""
+    if not isinstance(event, AssessmentRecorded):
+        return event
+    result = score(event.data.instrument, event.data.answers)
+    data = event.data.model_copy(
+        update={"total": result.total, "band": result.band, "subscales": result.subscales}
+    )
+    return event.model_copy(update={"data": data})
+
+
+def _labelled(event: CareEvent, *, part2: bool) -> CareEvent:
+    """Security labels: every entry of a Part 2 program; free-text counseling notes."""
+    labels = set(event.security_labels)
+    if part2:
+        labels.add(PART2_LABEL)
+    if isinstance(event, SessionHeld | CheckInRecorded) and event.data.note:
+        labels.add(COUNSELING_NOTE_LABEL)
+    if labels == event.security_labels:
+        return event
+    return event.model_copy(update={"security_labels": frozenset(labels)})
+
+
+def _with_episode(event: ClientEnrolled | ClientReadmitted, program: str) -> list[CareEvent]:
+    """Enrollment and readmission each open an episode of care, with ids derived from the event."""
+    episode_id = uuid5(event.event_id, "episode")
+    opened = EpisodeOpened(
+        event_id=uuid5(event.event_id, "episode-opened"),
+        client_id=event.client_id,
+        occurred_at=event.occurred_at,
+        actor=event.actor,
+        purpose_of_use=event.purpose_of_use,
+        correlation_id=event.correlation_id,
+        causation_id=str(event.event_id),
+        security_labels=event.security_labels,
+        data=EpisodeData(episode_id=episode_id, program=program),
+    )
+    return [event, opened]
+
+
+def evolve(state: ClientState, event: CareEvent) -> ClientState:
+    """The client's state after one more recorded event; never raises."""
+    match state:
+        case NotEnrolled():
+            if isinstance(event, ClientEnrolled):
+                chart = Chart(
+                    client_id=event.client_id,
+                    program=event.data.program,
+                    part2=event.data.part2,
+                    event_ids=frozenset({event.event_id}),
+                )
+                return InCare(chart)
+            return state
+        case InCare(chart) | Discharged(chart):
+            chart = _evolve_chart(
+                replace(chart, event_ids=chart.event_ids | {event.event_id}), event
+            )
+            if isinstance(event, EpisodeClosed):
+                return Discharged(chart)
+            if isinstance(event, ClientReadmitted):
+                return InCare(chart)
+            return InCare(chart) if isinstance(state, InCare) else Discharged(chart)
+        case _:
+            assert_never(state)
+
+
+def _evolve_chart(chart: Chart, event: CareEvent) -> Chart:
+    match event:
+        case CrisisContactRecorded():
+            return replace(chart, crises=chart.crises | {event.data.crisis_id})
+        case AppointmentScheduled():
+            return replace(chart, appointments=chart.appointments | {event.data.appointment_id})
+        case RiskFlagRaised():
+            return replace(chart, open_flags=chart.open_flags | {event.data.flag_id})
+        case RiskFlagResolved():
+            return replace(
+                chart,
+                open_flags=chart.open_flags - {event.data.flag_id},
+                closed_flags=chart.closed_flags | {event.data.flag_id},
+            )
+        case ConsentGranted():
+            active = chart.active_consents | {event.data.consent_id}
+            if event.data.supersedes:
+                active = active - {event.data.supersedes}
+            return replace(chart, active_consents=active)
+        case ConsentRevoked():
+            return replace(chart, active_consents=chart.active_consents - {event.data.consent_id})
+        case CareTeamMemberAssigned():
+            return replace(
+                chart, care_team=chart.care_team | {(event.data.member_id, event.data.role)}
+            )
+        case CareTeamMemberReleased():
+            return replace(
+                chart, care_team=chart.care_team - {(event.data.member_id, event.data.role)}
+            )
+        case EntryEnteredInError():
+            return replace(chart, in_error=chart.in_error | {event.data.target_event_id})
+        case EntryCorrected():
+            return replace(chart, in_error=chart.in_error | {event.data.target_event_id})
+        case (
+            HandoffInitiated()
+            | HandoffAccepted()
+            | HandoffDeclined()
+            | HandoffCompleted()
+            | HandoffFailed()
+        ):
+            handoff = evolve_handoff(chart.handoffs.get(event.data.handoff_id), event)
+            if handoff is None:
+                return chart
+            return replace(chart, handoffs={**chart.handoffs, handoff.handoff_id: handoff})
+        case (
+            ClientEnrolled()
+            | EpisodeOpened()
+            | EpisodeClosed()
+            | ClientReadmitted()
+            | CheckInPlanSet()
+            | BreakGlassInvoked()
+            | DisclosureMade()
+            | AssessmentRecorded()
+            | CheckInRecorded()
+            | CheckInMissed()
+            | SessionHeld()
+            | AppointmentAttended()
+            | AppointmentMissed()
+            | CarePlanGoalSet()
+            | CarePlanGoalRevised()
+            | CarePlanGoalMet()
+            | SafetyPlanRecorded()
+            | SafetyPlanRevised()
+            | PostventionReviewRecorded()
+            | NaloxoneDistributed()
+            | OverdoseReported()
+            | MedicationStarted()
+            | MedicationChanged()
+            | MedicationStopped()
+            | MedicationConsultRecorded()
+            | TransitionReported()
+            | RiskFlagAcknowledged()
+        ):
+            return chart  # read side only
+        case _:
+            assert_never(event)

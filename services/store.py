@@ -1,0 +1,325 @@
+"""The event store: care events in PostgreSQL through eventsourcing's recorder, one total order.
+
+This is the only module that imports eventsourcing's write side. Each care event becomes one
+stored event (originator id = client id, originator version = the client's version, topic = the
+event type) in `care_events`, whose `notification_id` is the global position. The library's
+recorder takes an EXCLUSIVE table lock per insert, so commit order equals position order and a
+reader tailing positions never skips an event; we keep that and get throughput from putting
+many events of many clients in one transaction.
+
+Beside each stored event, in the same transaction, a row in `care_event_index` keys it by
+`event_id` (the idempotency key) with its client, version, position, type and times, so a
+re-sent event is answered without decoding payloads, and Kafka tracking rows (topic/partition
+→ offset) commit with the events they produced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+import orjson
+import psycopg
+from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
+from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Identifier
+
+from domain.catalogue import CareEvent, parse_event
+from domain.recorded import Recorded
+
+EVENTS_TABLE = "care_events"
+TRACKING_TABLE = "care_tracking"
+INDEX_TABLE = "care_event_index"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """Where an event_id was stored, without decoding its payload."""
+
+    event_id: UUID
+    client_id: UUID
+    type: str
+    version: int
+    position: int
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Append:
+    """Events for one client, to be stored after `expected_version` (0: a new client)."""
+
+    client_id: UUID
+    expected_version: int
+    events: Sequence[CareEvent]
+
+
+class StreamConflict(Exception):
+    """Another writer appended to one of the clients first; reload and decide again."""
+
+
+class DuplicateEventId(Exception):
+    """An event_id in the append is stored already (a concurrent re-send)."""
+
+
+class TrackingConflict(Exception):
+    """A tracked upstream position was already recorded (a redelivered batch)."""
+
+
+class PayloadCodec(Protocol):
+    """Turns an event and its recording time into stored bytes and back."""
+
+    def encode(self, event: CareEvent, recorded_at: datetime) -> bytes: ...
+
+    def decode(self, client_id: UUID, state: bytes) -> tuple[CareEvent, datetime]: ...
+
+
+class JsonCodec:
+    """Plain JSON payloads: the event as on the wire, plus the time it was recorded."""
+
+    def encode(self, event: CareEvent, recorded_at: datetime) -> bytes:
+        return orjson.dumps(
+            {"recorded_at": recorded_at.isoformat(), "event": event.model_dump(mode="json")}
+        )
+
+    def decode(self, client_id: UUID, state: bytes) -> tuple[CareEvent, datetime]:
+        body = orjson.loads(state)
+        return parse_event(body["event"]), datetime.fromisoformat(body["recorded_at"])
+
+
+def open_datastore(
+    database_url: str,
+    *,
+    pool_size: int = 8,
+    max_overflow: int = 40,
+    pool_timeout: float = 5.0,
+    schema: str = "public",
+) -> PostgresDatastore:
+    """A connection pool on the database a libpq URL names (host may be a socket directory)."""
+    params = conninfo_to_dict(database_url)
+    return PostgresDatastore(
+        dbname=str(params.get("dbname", "postgres")),
+        host=str(params.get("host", "127.0.0.1")),
+        port=str(params.get("port", "5432")),
+        user=str(params.get("user", "postgres")),
+        password=str(params.get("password", "")),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        connect_timeout=pool_timeout,
+        idle_in_transaction_session_timeout=30,
+        lock_timeout=10,
+        schema=schema,
+        pool_open_timeout=30.0,
+        pre_ping=True,
+    )
+
+
+class CareRecorder(PostgresProcessRecorder):
+    """The library's process recorder (events + tracking), plus the event_id index."""
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        super().__init__(
+            datastore, events_table_name=EVENTS_TABLE, tracking_table_name=TRACKING_TABLE
+        )
+        schema = Identifier(datastore.schema)
+        index = Identifier(INDEX_TABLE)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {schema}.{index} ("
+                " event_id uuid PRIMARY KEY,"
+                " client_id uuid NOT NULL,"
+                " type text NOT NULL,"
+                " version bigint NOT NULL,"
+                " position bigint NOT NULL UNIQUE,"
+                " recorded_at timestamptz NOT NULL)"
+            ).format(schema=schema, index=index)
+        )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE INDEX IF NOT EXISTS care_event_index_client_recorded"
+                " ON {schema}.{index} (client_id, recorded_at)"
+            ).format(schema=schema, index=index)
+        )
+        self._insert_index = SQL(
+            "INSERT INTO {schema}.{index}"
+            " (event_id, client_id, type, version, position, recorded_at)"
+            " SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::bigint[],"
+            " %s::bigint[], %s::timestamptz[])"
+        ).format(schema=schema, index=index)
+        self._select_index = SQL(
+            "SELECT event_id, client_id, type, version, position, recorded_at"
+            " FROM {schema}.{index} WHERE event_id = ANY(%s)"
+        ).format(schema=schema, index=index)
+
+    def record(
+        self,
+        stored: Sequence[StoredEvent],
+        index_rows: Sequence[tuple[UUID, UUID, str, int, datetime]],
+        trackings: Sequence[Tracking] = (),
+    ) -> list[int]:
+        """Insert events, their index rows and tracking positions in one transaction."""
+        with self.datastore.get_connection() as conn:
+            return self._record(conn, stored, index_rows, trackings)
+
+    def _record(
+        self,
+        conn: psycopg.Connection[DictRow],
+        stored: Sequence[StoredEvent],
+        index_rows: Sequence[tuple[UUID, UUID, str, int, datetime]],
+        trackings: Sequence[Tracking],
+    ) -> list[int]:
+        positions: list[int] = []
+        exc: Exception | None = None
+        with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as curs:
+            try:
+                for tracking in trackings:
+                    self._insert_tracking(curs, tracking)
+                if stored:
+                    self._insert_stored_events(curs, stored)
+                    pipeline.sync()
+                    positions = [row["notification_id"] for row in curs.fetchall()]
+                    ids, clients, types, versions, times = (
+                        list(column) for column in zip(*index_rows, strict=True)
+                    )
+                    curs.execute(
+                        self._insert_index, (ids, clients, types, versions, positions, times)
+                    )
+                pipeline.sync()
+            except Exception as e:  # re-raised once the pipeline has closed
+                exc = e
+        if exc is not None:
+            raise exc
+        return positions
+
+    def select_index(self, event_ids: Sequence[UUID]) -> list[IndexEntry]:
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_index, (list(event_ids),))
+            return [IndexEntry(**row) for row in curs.fetchall()]
+
+
+def _conflict_kind(error: Exception) -> type[Exception]:
+    """Which uniqueness rule an IntegrityError broke, from the constraint name (never row text)."""
+    cause = error.__cause__
+    constraint = getattr(getattr(cause, "diag", None), "constraint_name", None) or ""
+    if constraint.startswith(INDEX_TABLE):
+        return DuplicateEventId
+    if constraint.startswith(EVENTS_TABLE):
+        return StreamConflict
+    if "tracking" in str(error).lower() or constraint.startswith(TRACKING_TABLE):
+        return TrackingConflict
+    return StreamConflict
+
+
+class EventStore:
+    """Load a client's events, append many clients' events at once, read the global order."""
+
+    def __init__(
+        self,
+        recorder: CareRecorder,
+        codec: PayloadCodec | None = None,
+        clock: Any = None,
+    ) -> None:
+        self.recorder = recorder
+        self.codec: PayloadCodec = codec or JsonCodec()
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    @property
+    def datastore(self) -> PostgresDatastore:
+        return self.recorder.datastore
+
+    def migrate(self) -> None:
+        """Create every table the store needs, once (not raced by workers: CREATE_TABLE=n)."""
+        self.recorder.create_table()
+
+    def load(
+        self, client_id: UUID, *, after_version: int = 0, limit: int | None = None
+    ) -> list[Recorded]:
+        """The client's events in version order, each with its global position."""
+        query = SQL(
+            "SELECT originator_version, notification_id, state FROM {}.{}"
+            " WHERE originator_id = %s AND originator_version > %s"
+            " ORDER BY originator_version LIMIT %s"
+        ).format(Identifier(self.datastore.schema), Identifier(EVENTS_TABLE))
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(query, (client_id, after_version, limit), prepare=True)
+            rows = curs.fetchall()
+        out = []
+        for row in rows:
+            event, recorded_at = self.codec.decode(client_id, bytes(row["state"]))
+            out.append(
+                Recorded(event, row["originator_version"], row["notification_id"], recorded_at)
+            )
+        return out
+
+    def append(
+        self, appends: Sequence[Append], trackings: Sequence[Tracking] = ()
+    ) -> list[Recorded]:
+        """Store every append in one transaction, or none; raises a conflict exception."""
+        recorded_at = self._clock()
+        stored: list[StoredEvent] = []
+        index_rows: list[tuple[UUID, UUID, str, int, datetime]] = []
+        versions: list[int] = []
+        events: list[CareEvent] = []
+        for append in appends:
+            for offset, event in enumerate(append.events, start=1):
+                version = append.expected_version + offset
+                stored.append(
+                    StoredEvent(
+                        originator_id=append.client_id,
+                        originator_version=version,
+                        topic=event.type,
+                        state=self.codec.encode(event, recorded_at),
+                    )
+                )
+                index_rows.append(
+                    (event.event_id, append.client_id, event.type, version, recorded_at)
+                )
+                versions.append(version)
+                events.append(event)
+        try:
+            positions = self.recorder.record(stored, index_rows, trackings)
+        except IntegrityError as e:
+            raise _conflict_kind(e)() from None
+        return [
+            Recorded(event, version, position, recorded_at)
+            for event, version, position in zip(events, versions, positions, strict=True)
+        ]
+
+    def find(self, event_ids: Sequence[UUID]) -> dict[UUID, IndexEntry]:
+        """Where these event_ids were stored, for those that were."""
+        if not event_ids:
+            return {}
+        return {entry.event_id: entry for entry in self.recorder.select_index(event_ids)}
+
+    def read(self, *, after: int = 0, limit: int = 1000) -> list[Recorded]:
+        """Stored events in global order after a position."""
+        notes = self.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False
+        )
+        out = []
+        for n in notes:
+            client_id = (
+                n.originator_id if isinstance(n.originator_id, UUID) else UUID(n.originator_id)
+            )
+            event, recorded_at = self.codec.decode(client_id, n.state)
+            out.append(Recorded(event, n.originator_version, n.id, recorded_at))
+        return out
+
+    def head(self) -> int:
+        """The highest position stored (0 for an empty store)."""
+        return self.recorder.max_notification_id() or 0
+
+    def tracked(self, upstream: str) -> int | None:
+        """The last upstream position recorded with events (e.g. a Kafka partition's offset)."""
+        tracked: int | None = self.recorder.max_tracking_id(upstream)
+        return tracked
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[DictRow]]:
+        with self.datastore.get_connection() as conn:
+            yield conn
