@@ -24,7 +24,13 @@ from uuid import UUID
 
 import orjson
 import psycopg
-from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+    Tracking,
+)
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
@@ -323,3 +329,7 @@ class EventStore:
     def connection(self) -> Iterator[psycopg.Connection[DictRow]]:
         with self.datastore.get_connection() as conn:
             yield conn
+
+
+# Failures that mean "the database is not reachable now": retry later, never a client error.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)

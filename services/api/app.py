@@ -1,0 +1,65 @@
+"""The FastAPI app: routers gathered, problems and middleware installed, context on app.state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from services.api import clients, health
+from services.api.context import ApiContext
+from services.api.middleware import BodyLimitMiddleware, CorrelationMiddleware
+from services.problems import install_problem_handlers
+
+ROUTERS = [health.router, clients.router]
+
+
+def create_app(context: ApiContext, *, extra_routers: list[Any] | None = None) -> FastAPI:
+    app = FastAPI(
+        title="CareCircle",
+        version="0.1.0",
+        summary="Event-sourced care coordination for addiction and recovery services",
+        description=(
+            "Every clinical action is an immutable event. Errors are RFC 9457 problem details "
+            "with a stable `code`. Authenticate with a bearer JWT (`sub`, `role`, `org`)."
+        ),
+    )
+    app.state.context = context
+    for router in [*ROUTERS, *(extra_routers or [])]:
+        app.include_router(router)
+    install_problem_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=context.settings.max_body_bytes)
+    app.add_middleware(CorrelationMiddleware)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+    )
+    event_schema = clients.care_event_schema()
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, definition in event_schema.pop("$defs", {}).items():
+        components.setdefault(name, _rewrite_refs(definition))
+    components["CareEvent"] = _rewrite_refs(event_schema)
+    app.openapi_schema = schema
+    return schema
+
+
+def _rewrite_refs(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: (v.replace("#/$defs/", "#/components/schemas/") if k == "$ref" else _rewrite_refs(v))
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_rewrite_refs(v) for v in node]
+    return node

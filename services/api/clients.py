@@ -1,0 +1,235 @@
+"""/v1/clients: enroll, record care events, read the record (also as of a past time), history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+from domain.record import client_record
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import AwareDatetime, BaseModel
+
+from domain.catalogue import event_json_schema
+from domain.commands import RecordCareEvent
+from domain.recorded import Recorded as StoredEvent
+from services.api.deps import Clock, CurrentPrincipal, Handle, Store
+from services.api.examples import ENROLL_EXAMPLES, EVENT_EXAMPLES
+from services.api.wire import read_json_object, to_event
+from services.handler import Outcome
+from services.problems import Problem
+
+router = APIRouter(prefix="/v1/clients", tags=["clients"])
+
+
+class Enrolled(BaseModel):
+    client_id: UUID
+    event_id: UUID
+    version: int
+    position: int
+    recorded_at: datetime
+
+
+class RecordedAnswer(BaseModel):
+    event_id: UUID
+    client_id: UUID
+    type: str
+    version: int
+    position: int
+    recorded_at: datetime
+
+
+class HistoryPage(BaseModel):
+    items: list[dict[str, Any]]
+    next: int | None
+
+
+def _body_doc(examples: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/CareEvent"},
+                    "examples": examples,
+                }
+            },
+        }
+    }
+
+
+def _if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    text = value.strip().strip('"').removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise Problem("invalid_if_match", 'If-Match takes the client\'s version, e.g. "7".')
+    return int(text)
+
+
+async def _record(
+    request: Request,
+    response: Response,
+    body: dict[str, Any],
+    *,
+    client_id: UUID,
+    principal: Any,
+    clock: Any,
+    handle: Any,
+    if_match: str | None,
+    expected_type: str | None = None,
+) -> Outcome:
+    event = to_event(
+        body,
+        client_id=client_id,
+        principal=principal,
+        correlation_id=getattr(request.state, "correlation_id", None),
+        expected_type=expected_type,
+    )
+    command = RecordCareEvent(event, now=clock())
+    outcome: Outcome = await run_in_threadpool(
+        handle.record, command, expected_version=_if_match(if_match)
+    )
+    response.status_code = 201 if outcome.created else 200
+    response.headers["ETag"] = f'"{outcome.version}"'
+    return outcome
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=Enrolled,
+    summary="Enroll a client (the body is a ClientEnrolled event; client_id optional)",
+    openapi_extra=_body_doc(ENROLL_EXAMPLES),
+    responses={200: {"model": Enrolled, "description": "The same event_id again: first answer"}},
+)
+async def enroll_client(
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    clock: Clock,
+    handle: Handle,
+) -> Enrolled:
+    body = read_json_object(await request.body())
+    outcome = await _record(
+        request,
+        response,
+        body,
+        client_id=_client_id_of(body),
+        principal=principal,
+        clock=clock,
+        handle=handle,
+        if_match=None,
+        expected_type="ClientEnrolled",
+    )
+    return Enrolled(
+        client_id=outcome.client_id,
+        event_id=outcome.event_id,
+        version=outcome.version,
+        position=outcome.position,
+        recorded_at=outcome.recorded_at,
+    )
+
+
+def _client_id_of(body: dict[str, Any]) -> UUID:
+    given = body.get("client_id")
+    if given is None:
+        return uuid4()
+    try:
+        return UUID(str(given))
+    except ValueError:
+        raise Problem(
+            "validation_error",
+            "client_id must be a UUID.",
+            errors=[{"loc": ["client_id"], "msg": "Input should be a valid UUID"}],
+        ) from None
+
+
+@router.post(
+    "/{client_id}/events",
+    status_code=201,
+    response_model=RecordedAnswer,
+    summary="Record a care event for a client",
+    openapi_extra=_body_doc(EVENT_EXAMPLES),
+    responses={
+        200: {"model": RecordedAnswer, "description": "The same event_id again: first answer"}
+    },
+)
+async def record_event(
+    client_id: UUID,
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    clock: Clock,
+    handle: Handle,
+    if_match: Annotated[str | None, Header(description="Expected client version")] = None,
+) -> RecordedAnswer:
+    outcome = await _record(
+        request,
+        response,
+        read_json_object(await request.body()),
+        client_id=client_id,
+        principal=principal,
+        clock=clock,
+        handle=handle,
+        if_match=if_match,
+    )
+    return RecordedAnswer(
+        event_id=outcome.event_id,
+        client_id=outcome.client_id,
+        type=outcome.type,
+        version=outcome.version,
+        position=outcome.position,
+        recorded_at=outcome.recorded_at,
+    )
+
+
+@router.get("/{client_id}", summary="The client's record, now or as of a past recorded time")
+async def read_client(
+    client_id: UUID,
+    principal: CurrentPrincipal,
+    store: Store,
+    response: Response,
+    as_of: Annotated[AwareDatetime | None, Query(description="A past recorded time")] = None,
+) -> dict[str, Any]:
+    history: list[StoredEvent] = await run_in_threadpool(store.load, client_id)
+    if as_of is not None:
+        history = [r for r in history if r.recorded_at <= as_of]
+    record = client_record(history)
+    if record is None:
+        raise Problem("client_not_enrolled", "No such client.")
+    response.headers["ETag"] = f'"{record.version}"'
+    return record.to_dict()
+
+
+@router.get("/{client_id}/events", response_model=HistoryPage, summary="The client's history")
+async def client_history(
+    client_id: UUID,
+    principal: CurrentPrincipal,
+    store: Store,
+    after_version: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> HistoryPage:
+    page: list[StoredEvent] = await run_in_threadpool(
+        store.load, client_id, after_version=after_version, limit=limit + 1
+    )
+    if not page and after_version == 0:
+        raise Problem("client_not_enrolled", "No such client.")
+    more = len(page) > limit
+    page = page[:limit]
+    items = [
+        {
+            **r.event.model_dump(mode="json"),
+            "version": r.version,
+            "position": r.position,
+            "recorded_at": r.recorded_at.isoformat(),
+        }
+        for r in page
+    ]
+    return HistoryPage(items=items, next=page[-1].version if more and page else None)
+
+
+def care_event_schema() -> dict[str, Any]:
+    """The event union's JSON Schema, added to the OpenAPI components as `CareEvent`."""
+    return event_json_schema()

@@ -1,0 +1,22 @@
+"""What the API needs, built once by the wiring and put on app.state; nothing connects at import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from services.handler import CareRecordHandler
+from services.settings import Settings
+from services.store import EventStore
+
+ReadinessCheck = Callable[[], None]
+
+
+@dataclass
+class ApiContext:
+    settings: Settings
+    store: EventStore
+    handler: CareRecordHandler
+    clock: Callable[[], datetime]
+    readiness: dict[str, ReadinessCheck] = field(default_factory=dict)

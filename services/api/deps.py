@@ -1,0 +1,59 @@
+"""Dependencies as `Annotated` aliases, resolved from the ApiContext on `app.state`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated
+
+import structlog
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.api.context import ApiContext
+from services.auth import Principal, decode_token
+from services.handler import CareRecordHandler
+from services.store import EventStore
+
+_bearer = HTTPBearer(auto_error=False, description="JWT with sub, role and org (HS256 in dev)")
+
+
+def get_context(request: Request) -> ApiContext:
+    context: ApiContext = request.app.state.context
+    return context
+
+
+Context = Annotated[ApiContext, Depends(get_context)]
+
+
+async def current_principal(
+    request: Request,
+    context: Context,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The authenticated caller; binds principal_id and org to this request's log lines."""
+    header = f"Bearer {credentials.credentials}" if credentials else None
+    principal = decode_token(context.settings.jwt_secret.get_secret_value(), header)
+    structlog.contextvars.bind_contextvars(
+        principal_id=principal.sub, org=principal.org, role=principal.role
+    )
+    request.state.principal = principal
+    return principal
+
+
+def get_clock(context: Context) -> Callable[[], datetime]:
+    return context.clock
+
+
+def get_handler(context: Context) -> CareRecordHandler:
+    return context.handler
+
+
+def get_store(context: Context) -> EventStore:
+    return context.store
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+Clock = Annotated[Callable[[], datetime], Depends(get_clock)]
+Handle = Annotated[CareRecordHandler, Depends(get_handler)]
+Store = Annotated[EventStore, Depends(get_store)]

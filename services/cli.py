@@ -1,0 +1,210 @@
+"""The `carecircle` command: the operating contract of DESIGN.md §3."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from services.auth import ROLES, issue_token
+from services.embedded import TansuBroker
+from services.logging import configure_logging
+from services.settings import Settings
+from services.wiring import Runtime, build_api, build_runtime, database, migrate
+from services.workers import WorkerRole, roles
+
+log = structlog.get_logger("carecircle.cli")
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+@contextlib.contextmanager
+def runtime_for(settings: Settings) -> Iterator[Runtime]:
+    """A Runtime on the configured (or embedded) database, closed at the end of the block."""
+    with database(settings) as url:
+        runtime = build_runtime(settings, url)
+        try:
+            yield runtime
+        finally:
+            runtime.close()
+
+
+@contextlib.contextmanager
+def kafka_for(settings: Settings) -> Iterator[str]:
+    """`CARE_KAFKA_BOOTSTRAP`, or a local Tansu broker for the block."""
+    if settings.kafka_bootstrap:
+        yield settings.kafka_bootstrap
+        return
+    with TansuBroker(settings.data_dir / "tansu") as broker:
+        yield broker.bootstrap
+
+
+def cmd_db_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    with runtime_for(settings) as runtime:
+        migrate(runtime)
+    log.info("db.migrated")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    token = issue_token(
+        settings.jwt_secret.get_secret_value(),
+        sub=args.sub,
+        role=args.role,
+        org=args.org,
+        ttl=timedelta(hours=args.hours),
+    )
+    sys.stdout.write(token + "\n")
+    return 0
+
+
+def _serve(runtime: Runtime, settings: Settings) -> None:
+    import uvicorn
+
+    app = build_api(runtime)
+    uvicorn.run(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    with runtime_for(settings) as runtime:
+        _serve(runtime, settings)
+    return 0
+
+
+def _start_roles(
+    selected: Sequence[WorkerRole], runtime: Runtime, bootstrap: str | None, stop: threading.Event
+) -> list[threading.Thread]:
+    threads = []
+    for role in selected:
+        thread = threading.Thread(
+            target=role.run,
+            args=(runtime, bootstrap, stop),
+            name=f"worker-{role.name}",
+            daemon=True,
+        )
+        thread.start()
+        log.info("worker.started", worker=role.name)
+        threads.append(thread)
+    return threads
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    role = roles()[args.role]
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with runtime_for(settings) as runtime, contextlib.ExitStack() as stack:
+        bootstrap = stack.enter_context(kafka_for(settings)) if role.needs_kafka else None
+        role.run(runtime, bootstrap, stop)
+    return 0
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    """Everything in one command: database and broker if not configured, API, workers."""
+    stop = threading.Event()
+    selected = list(roles().values())
+    with runtime_for(settings) as runtime, contextlib.ExitStack() as stack:
+        migrate(runtime)
+        if args.demo and runtime.store.head() == 0:
+            _load_demo(runtime, clients=args.demo_clients, days=args.demo_days)
+        bootstrap = None
+        if any(role.needs_kafka for role in selected):
+            bootstrap = stack.enter_context(kafka_for(settings))
+        threads = _start_roles(selected, runtime, bootstrap, stop)
+        try:
+            log.info("api.listening", port=settings.http_port)
+            _serve(runtime, settings)
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=10)
+    return 0
+
+
+def _load_demo(runtime: Runtime, *, clients: int, days: int) -> None:
+    from services.simulate import run_simulation
+
+    start = (runtime.clock() - timedelta(days=days)).replace(microsecond=0)
+    summary = run_simulation(runtime.handler, clients=clients, days=days, seed=7, start=start)
+    log.info("demo.loaded", count=summary.events)
+
+
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from services.simulate import run_simulation
+
+    start = (
+        datetime.fromisoformat(args.start)
+        if args.start
+        else (datetime.now(UTC) - timedelta(days=args.days)).replace(microsecond=0)
+    )
+    with runtime_for(settings) as runtime:
+        migrate(runtime)
+        summary = run_simulation(
+            runtime.handler, clients=args.clients, days=args.days, seed=args.seed, start=start
+        )
+    sys.stdout.write(f"{summary.clients} clients, {summary.events} events recorded\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="carecircle", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    db.add_parser("migrate", help="create or upgrade every table, once").set_defaults(
+        run=cmd_db_migrate
+    )
+
+    sub.add_parser("serve", help="the API alone").set_defaults(run=cmd_serve)
+
+    worker = sub.add_parser("worker", help="one worker role")
+    worker.add_argument("role", choices=sorted(roles()) or ["none"])
+    worker.set_defaults(run=cmd_worker)
+
+    up = sub.add_parser("up", help="database, broker, API and workers in one process")
+    up.add_argument("--demo", action="store_true", help="load demo data into an empty store")
+    up.add_argument("--demo-clients", type=int, default=40)
+    up.add_argument("--demo-days", type=int, default=30)
+    up.set_defaults(run=cmd_up)
+
+    token = sub.add_parser("token", help="print a development token")
+    token.add_argument("--sub", required=True)
+    token.add_argument("--role", required=True, choices=sorted(ROLES))
+    token.add_argument("--org", required=True)
+    token.add_argument("--hours", type=float, default=12.0)
+    token.set_defaults(run=cmd_token)
+
+    simulate = sub.add_parser("simulate", help="realistic demo data through the command path")
+    simulate.add_argument("--clients", type=int, required=True)
+    simulate.add_argument("--days", type=int, required=True)
+    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument("--start", help="ISO time of the first day (default: DAYS ago)")
+    simulate.set_defaults(run=cmd_simulate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level)
+    run: Any = args.run
+    result: int = run(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

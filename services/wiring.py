@@ -1,0 +1,86 @@
+"""Building the parts of a process once, from settings, and passing them in (cosmicpython's
+bootstrap, written out). Nothing here runs at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.api.app import create_app
+from services.api.context import ApiContext
+from services.embedded import EmbeddedPostgres
+from services.handler import CareRecordHandler
+from services.settings import Settings
+from services.store import CareRecorder, EventStore, open_datastore
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    """One process's store, handler and clock over one connection pool."""
+
+    settings: Settings
+    database_url: str
+    store: EventStore
+    handler: CareRecordHandler
+    clock: Callable[[], datetime]
+
+    def close(self) -> None:
+        self.store.datastore.close()
+
+    def ping_database(self) -> None:
+        with self.store.connection() as conn:
+            conn.execute("SET LOCAL statement_timeout = '1s'")
+            conn.execute("SELECT 1")
+
+
+@contextmanager
+def database(settings: Settings) -> Iterator[str]:
+    """`CARE_DATABASE_URL`, or an embedded PostgreSQL under the data dir for the block."""
+    if settings.database_url:
+        yield settings.database_url
+        return
+    with EmbeddedPostgres(Path(settings.data_dir) / "pgdata") as server:
+        yield server.ensure_database("carecircle")
+
+
+def build_runtime(
+    settings: Settings,
+    database_url: str,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+) -> Runtime:
+    datastore = open_datastore(
+        database_url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.pool_max_overflow,
+        pool_timeout=settings.pool_timeout_seconds,
+    )
+    store = EventStore(CareRecorder(datastore), clock=clock)
+    handler = CareRecordHandler(store, conflict_retries=settings.conflict_retries)
+    return Runtime(settings, database_url, store, handler, clock)
+
+
+def migrate(runtime: Runtime) -> None:
+    """Create or upgrade every table, once, before workers start (`carecircle db migrate`)."""
+    runtime.store.migrate()
+
+
+def build_api(runtime: Runtime) -> FastAPI:
+    context = ApiContext(
+        settings=runtime.settings,
+        store=runtime.store,
+        handler=runtime.handler,
+        clock=runtime.clock,
+        readiness={"postgres": runtime.ping_database},
+    )
+    return create_app(context)
