@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated
 
-from pydantic import Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter
 
 from domain.consent import BreakGlassInvoked, ConsentGranted, ConsentRevoked, DisclosureMade
 from domain.corrections import EntryCorrected, EntryEnteredInError
@@ -99,7 +99,8 @@ CareEvent = (
 )
 
 CARE_EVENT_ADAPTER: TypeAdapter[CareEvent] = TypeAdapter(
-    Annotated[CareEvent, Field(discriminator="type")]
+    Annotated[CareEvent, Field(discriminator="type")],
+    config=ConfigDict(hide_input_in_errors=True),  # the union's own errors must not quote PHI
 )
 
 EVENT_CLASSES: Mapping[str, type[CareEvent]] = {

@@ -200,6 +200,8 @@ def _check_against_chart(event: CareEvent, chart: Chart) -> None:
             _check_target(event.data.target_event_id, chart)
         case EntryCorrected():
             _check_target(event.data.target_event_id, chart)
+            if event.data.replacement_event_id == event.data.target_event_id:
+                raise UnknownEvent("An entry cannot be its own replacement.")
             if event.data.replacement_event_id not in chart.event_ids:
                 raise UnknownEvent("The replacement entry is not recorded for this client.")
         case AppointmentAttended() | AppointmentMissed():
@@ -304,7 +306,11 @@ def _evolve_chart(chart: Chart, event: CareEvent) -> Chart:
         case AppointmentScheduled():
             return replace(chart, appointments=chart.appointments | {event.data.appointment_id})
         case RiskFlagRaised():
-            return replace(chart, open_flags=chart.open_flags | {event.data.flag_id})
+            return replace(
+                chart,
+                open_flags=chart.open_flags | {event.data.flag_id},
+                closed_flags=chart.closed_flags - {event.data.flag_id},
+            )
         case RiskFlagResolved():
             return replace(
                 chart,

@@ -10,7 +10,9 @@ clients, with the tracking positions of the batch, so a batch is stored whole or
 
 from __future__ import annotations
 
+import random
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -119,6 +121,12 @@ class CareRecordHandler:
         self.retries = conflict_retries
         self.cache = cache or StateCache()
         self._after_append = after_append
+        # Writers to one client in this process take turns instead of racing on the version;
+        # writers in other processes still race, and the loser reloads and decides again.
+        self._stripes = [threading.Lock() for _ in range(256)]
+
+    def _turn(self, client_id: UUID) -> threading.Lock:
+        return self._stripes[client_id.int % len(self._stripes)]
 
     def state_of(self, client_id: UUID) -> tuple[int, ClientState]:
         """The client's current version and decided state, reading only what the cache lacks."""
@@ -131,8 +139,14 @@ class CareRecordHandler:
 
     def record(self, command: RecordCareEvent, *, expected_version: int | None = None) -> Outcome:
         """Record one care event; a re-sent event_id answers as before and stores nothing."""
+        with self._turn(command.event.client_id):
+            return self._record(command, expected_version)
+
+    def _record(self, command: RecordCareEvent, expected_version: int | None) -> Outcome:
         event = command.event
-        for _attempt in range(self.retries + 1):
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311 - jitter
             known = self.store.find([event.event_id]).get(event.event_id)
             if known is not None:
                 if known.client_id != event.client_id:
@@ -174,7 +188,9 @@ class CareRecordHandler:
         Re-sent event_ids (already stored, or twice in the batch) store nothing; refusals are
         returned, not raised, so one bad message never holds back the others.
         """
-        for _attempt in range(self.retries + 1):
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(random.uniform(0, min(0.2, 0.005 * 2**attempt)))  # noqa: S311 - jitter
             try:
                 return self._try_batch(commands, trackings)
             except (StreamConflict, DuplicateEventId):

@@ -108,7 +108,7 @@ def open_datastore(
 ) -> PostgresDatastore:
     """A connection pool on the database a libpq URL names (host may be a socket directory)."""
     params = conninfo_to_dict(database_url)
-    return PostgresDatastore(
+    datastore = PostgresDatastore(
         dbname=str(params.get("dbname", "postgres")),
         host=str(params.get("host", "127.0.0.1")),
         port=str(params.get("port", "5432")),
@@ -120,9 +120,14 @@ def open_datastore(
         idle_in_transaction_session_timeout=30,
         lock_timeout=10,
         schema=schema,
-        pool_open_timeout=30.0,
+        pool_open_timeout=None,
         pre_ping=True,
     )
+    # Open and fill the pool here, once. With a pool_open_timeout the library calls
+    # pool.open(wait=True) on EVERY checkout, and psycopg_pool's wait() asserts when two
+    # threads find fewer than min_size idle connections at once (an AssertionError under load).
+    datastore.pool.open(wait=True, timeout=30.0)
+    return datastore
 
 
 class CareRecorder(PostgresProcessRecorder):

@@ -6,13 +6,13 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
-from domain.record import client_record
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel
 
 from domain.catalogue import event_json_schema
 from domain.commands import RecordCareEvent
+from domain.record import client_record
 from domain.recorded import Recorded as StoredEvent
 from services.api.deps import Clock, CurrentPrincipal, Handle, Store
 from services.api.examples import ENROLL_EXAMPLES, EVENT_EXAMPLES

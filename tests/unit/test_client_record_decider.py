@@ -472,3 +472,16 @@ def test_a_check_in_without_a_note_carries_no_counseling_note_label() -> None:
     plain = check_in(note=None)
     (recorded,) = given(enrolled()).when(plain).then(plain)
     assert COUNSELING_NOTE_LABEL not in recorded.security_labels
+
+
+def test_a_flag_raised_again_after_it_was_resolved_can_be_acknowledged() -> None:
+    history = (enrolled(), flag_raised("flag-1"), flag_resolved("flag-1"), flag_raised("flag-1"))
+    acknowledgement = flag_acknowledged("flag-1")
+    given(*history).when(acknowledgement).then(acknowledgement)
+
+
+def test_an_entry_cannot_be_corrected_by_itself() -> None:
+    target = check_in()
+    given(enrolled(), target).when(corrected(target.event_id, target.event_id)).then_refused(
+        "unknown_event"
+    )
