@@ -18,6 +18,7 @@ from domain.enrollment import (
     EpisodeClosed,
     EpisodeOpened,
 )
+from domain.erasure import ErasedEntry
 from domain.flags import RiskFlagAcknowledged, RiskFlagRaised, RiskFlagResolved
 from domain.handoff import (
     HandoffAccepted,
@@ -96,6 +97,7 @@ CareEvent = (
     | RiskFlagResolved
     | EntryEnteredInError
     | EntryCorrected
+    | ErasedEntry
 )
 
 CARE_EVENT_ADAPTER: TypeAdapter[CareEvent] = TypeAdapter(
@@ -108,9 +110,10 @@ EVENT_CLASSES: Mapping[str, type[CareEvent]] = {
 }
 EVENT_TYPES: frozenset[str] = frozenset(EVENT_CLASSES)
 
-# Recorded by the system itself, never submitted over HTTP or Kafka.
+# Recorded by the system itself, never submitted over HTTP or Kafka. A break-the-glass is
+# recorded by its own route (it grants access); an ErasedEntry is only ever read, never stored.
 SYSTEM_EVENT_TYPES: frozenset[str] = frozenset(
-    {"EpisodeOpened", "DisclosureMade", "RiskFlagRaised"}
+    {"EpisodeOpened", "DisclosureMade", "RiskFlagRaised", "BreakGlassInvoked", "ErasedEntry"}
 )
 
 

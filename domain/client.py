@@ -30,6 +30,7 @@ from domain.enrollment import (
     EpisodeOpened,
 )
 from domain.envelope import PART2_LABEL
+from domain.erasure import ErasedEntry
 from domain.errors import (
     ClientAlreadyEnrolled,
     ClientNotEnrolled,
@@ -159,7 +160,7 @@ def decide(command: RecordCareEvent, state: ClientState) -> list[CareEvent]:
         return []  # re-sent: recorded already, nothing new
     if event.occurred_at > command.now + command.max_clock_skew:
         raise OccurredInFuture
-    if isinstance(event, EpisodeOpened) or (
+    if isinstance(event, EpisodeOpened | ErasedEntry) or (
         isinstance(event, RiskFlagRaised) and event.actor.kind != "rule"
     ):
         raise EventNotRecordable
@@ -375,6 +376,7 @@ def _evolve_chart(chart: Chart, event: CareEvent) -> Chart:
             | MedicationConsultRecorded()
             | TransitionReported()
             | RiskFlagAcknowledged()
+            | ErasedEntry()
         ):
             return chart  # read side only
         case _:

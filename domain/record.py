@@ -33,6 +33,7 @@ from domain.enrollment import (
     EpisodeClosed,
     EpisodeOpened,
 )
+from domain.erasure import ErasedEntry
 from domain.flags import RiskFlagAcknowledged, RiskFlagRaised, RiskFlagResolved
 from domain.handoff import (
     HandoffAccepted,
@@ -530,8 +531,9 @@ class _Draft:
                 | MedicationConsultRecorded()
                 | BreakGlassInvoked()
                 | DisclosureMade()
+                | ErasedEntry()
             ):
-                pass  # not part of the clinician's record (access log, history)
+                pass  # not part of the clinician's record (access log, history, erased)
             case _:
                 assert_never(event)
 

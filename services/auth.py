@@ -5,6 +5,7 @@ Development uses HS256 with CARE_JWT_SECRET (`carecircle token` prints one).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import get_args
@@ -56,8 +57,29 @@ def issue_token(secret: str, *, sub: str, role: str, org: str, ttl: timedelta) -
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+_verified: dict[tuple[str, str], tuple[Principal, float]] = {}
+_VERIFIED_MAX = 4096
+
+
 def decode_token(secret: str, authorization: str | None) -> Principal:
-    """The principal of an `Authorization: Bearer …` header, or AuthenticationFailed."""
+    """The principal of an `Authorization: Bearer …` header, or AuthenticationFailed.
+
+    A token verified once is remembered until it expires (callers send the same token on
+    every request; verifying the signature each time is most of an event's CPU).
+    """
+    if authorization:
+        known = _verified.get((secret, authorization))
+        if known is not None and known[1] > time.time():
+            return known[0]
+    principal, expires = _decode(secret, authorization)
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+    if authorization:
+        _verified[(secret, authorization)] = (principal, expires)
+    return principal
+
+
+def _decode(secret: str, authorization: str | None) -> tuple[Principal, float]:
     if not authorization:
         raise AuthenticationFailed("missing_token", "A bearer token is required.")
     scheme, _, token = authorization.partition(" ")
@@ -74,4 +96,4 @@ def decode_token(secret: str, authorization: str | None) -> Principal:
     role, org, sub = claims.get("role"), claims.get("org"), claims.get("sub")
     if role not in ROLES or not isinstance(org, str) or not org or not isinstance(sub, str):
         raise AuthenticationFailed("invalid_token", "The token lacks a known role or org.")
-    return Principal(sub=sub, role=role, org=org)
+    return Principal(sub=sub, role=role, org=org), float(claims["exp"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -80,8 +81,28 @@ def _serve(runtime: Runtime, settings: Settings) -> None:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.workers > 1:
+        return _serve_processes(settings, args.workers)
     with runtime_for(settings) as runtime:
         _serve(runtime, settings)
+    return 0
+
+
+def _serve_processes(settings: Settings, workers: int) -> int:
+    """Several API processes on one port, each with its own pool and group-commit writer."""
+    import uvicorn
+
+    with database(settings) as url:
+        os.environ["CARE_DATABASE_URL"] = url
+        uvicorn.run(
+            "services.wiring:api_from_environment",
+            factory=True,
+            host=settings.http_host,
+            port=settings.http_port,
+            workers=workers,
+            log_config=None,
+            access_log=False,
+        )
     return 0
 
 
@@ -169,7 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
         run=cmd_db_migrate
     )
 
-    sub.add_parser("serve", help="the API alone").set_defaults(run=cmd_serve)
+    serve = sub.add_parser("serve", help="the API alone")
+    serve.add_argument("--workers", type=int, default=1, help="API processes (default 1)")
+    serve.set_defaults(run=cmd_serve)
 
     worker = sub.add_parser("worker", help="one worker role")
     worker.add_argument("role", choices=sorted(roles()) or ["none"])

@@ -121,7 +121,7 @@ def open_datastore(
         lock_timeout=10,
         schema=schema,
         pool_open_timeout=None,
-        pre_ping=True,
+        pre_ping=False,
     )
     # Open and fill the pool here, once. With a pool_open_timeout the library calls
     # pool.open(wait=True) on EVERY checkout, and psycopg_pool's wait() asserts when two
@@ -156,12 +156,27 @@ class CareRecorder(PostgresProcessRecorder):
                 " ON {schema}.{index} (client_id, recorded_at)"
             ).format(schema=schema, index=index)
         )
-        self._insert_index = SQL(
-            "INSERT INTO {schema}.{index}"
+        # Events and their index rows in one statement: one round trip after the lock.
+        self._insert_events_and_index = SQL(
+            "WITH ins AS ("
+            " INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state)"
+            " SELECT originator_id, originator_version, topic, state"
+            " FROM unnest(%s::{schema}.{stored_type}[])"
+            " RETURNING originator_id, originator_version, notification_id)"
+            " INSERT INTO {schema}.{index}"
             " (event_id, client_id, type, version, position, recorded_at)"
-            " SELECT * FROM unnest(%s::uuid[], %s::uuid[], %s::text[], %s::bigint[],"
-            " %s::bigint[], %s::timestamptz[])"
-        ).format(schema=schema, index=index)
+            " SELECT x.event_id, ins.originator_id, x.type, ins.originator_version,"
+            " ins.notification_id, x.recorded_at"
+            " FROM ins JOIN unnest(%s::uuid[], %s::uuid[], %s::text[], %s::bigint[],"
+            " %s::timestamptz[]) AS x(event_id, client_id, type, version, recorded_at)"
+            " ON x.client_id = ins.originator_id AND x.version = ins.originator_version"
+            " RETURNING client_id, version, position"
+        ).format(
+            schema=schema,
+            events=Identifier(EVENTS_TABLE),
+            index=index,
+            stored_type=Identifier(self.stored_event_type_name),
+        )
         self._select_index = SQL(
             "SELECT event_id, client_id, type, version, position, recorded_at"
             " FROM {schema}.{index} WHERE event_id = ANY(%s)"
@@ -184,28 +199,39 @@ class CareRecorder(PostgresProcessRecorder):
         index_rows: Sequence[tuple[UUID, UUID, str, int, datetime]],
         trackings: Sequence[Tracking],
     ) -> list[int]:
-        positions: list[int] = []
+        positions: dict[tuple[UUID, int], int] = {}
         exc: Exception | None = None
         with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as curs:
             try:
                 for tracking in trackings:
                     self._insert_tracking(curs, tracking)
                 if stored:
-                    self._insert_stored_events(curs, stored)
-                    pipeline.sync()
-                    positions = [row["notification_id"] for row in curs.fetchall()]
+                    self._lock_table(curs)
+                    self._notify_channel(curs)
+                    rows = [
+                        self.construct_pg_stored_event(
+                            e.originator_id, e.originator_version, e.topic, e.state
+                        )
+                        for e in stored
+                    ]
                     ids, clients, types, versions, times = (
                         list(column) for column in zip(*index_rows, strict=True)
                     )
                     curs.execute(
-                        self._insert_index, (ids, clients, types, versions, positions, times)
+                        self._insert_events_and_index,
+                        (rows, ids, clients, types, versions, times),
                     )
+                    pipeline.sync()
+                    positions = {
+                        (row["client_id"], row["version"]): row["position"]
+                        for row in curs.fetchall()
+                    }
                 pipeline.sync()
             except Exception as e:  # re-raised once the pipeline has closed
                 exc = e
         if exc is not None:
             raise exc
-        return positions
+        return [positions[(UUID(str(e.originator_id)), e.originator_version)] for e in stored]
 
     def select_index(self, event_ids: Sequence[UUID]) -> list[IndexEntry]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -238,6 +264,21 @@ class EventStore:
         self.recorder = recorder
         self.codec: PayloadCodec = codec or JsonCodec()
         self._clock = clock or (lambda: datetime.now(UTC))
+        events = SQL("{}.{}").format(
+            Identifier(recorder.datastore.schema), Identifier(EVENTS_TABLE)
+        )
+        self._select_stream = SQL(
+            "SELECT originator_version, notification_id, state FROM {events}"
+            " WHERE originator_id = %s AND originator_version > %s"
+            " ORDER BY originator_version LIMIT %s"
+        ).format(events=events)
+        self._select_streams = SQL(
+            "SELECT e.originator_id, e.originator_version, e.notification_id, e.state"
+            " FROM unnest(%s::uuid[], %s::bigint[]) AS w(client_id, after_version)"
+            " JOIN {events} e ON e.originator_id = w.client_id"
+            " AND e.originator_version > w.after_version"
+            " ORDER BY e.originator_id, e.originator_version"
+        ).format(events=events)
 
     @property
     def datastore(self) -> PostgresDatastore:
@@ -251,18 +292,32 @@ class EventStore:
         self, client_id: UUID, *, after_version: int = 0, limit: int | None = None
     ) -> list[Recorded]:
         """The client's events in version order, each with its global position."""
-        query = SQL(
-            "SELECT originator_version, notification_id, state FROM {}.{}"
-            " WHERE originator_id = %s AND originator_version > %s"
-            " ORDER BY originator_version LIMIT %s"
-        ).format(Identifier(self.datastore.schema), Identifier(EVENTS_TABLE))
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(query, (client_id, after_version, limit), prepare=True)
+            curs.execute(self._select_stream, (client_id, after_version, limit), prepare=True)
             rows = curs.fetchall()
         out = []
         for row in rows:
             event, recorded_at = self.codec.decode(client_id, bytes(row["state"]))
             out.append(
+                Recorded(event, row["originator_version"], row["notification_id"], recorded_at)
+            )
+        return out
+
+    def load_many(self, after_versions: dict[UUID, int]) -> dict[UUID, list[Recorded]]:
+        """Each client's events after the given version, in one query."""
+        if not after_versions:
+            return {}
+        clients = list(after_versions)
+        out: dict[UUID, list[Recorded]] = {client: [] for client in clients}
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                self._select_streams, (clients, [after_versions[c] for c in clients]), prepare=True
+            )
+            rows = curs.fetchall()
+        for row in rows:
+            client_id = row["originator_id"]
+            event, recorded_at = self.codec.decode(client_id, bytes(row["state"]))
+            out[client_id].append(
                 Recorded(event, row["originator_version"], row["notification_id"], recorded_at)
             )
         return out

@@ -70,6 +70,18 @@ def build_runtime(
     return Runtime(settings, database_url, store, handler, clock)
 
 
+def api_from_environment() -> FastAPI:
+    """The app for one of several uvicorn worker processes (`carecircle serve --workers N`):
+    each process builds its own runtime from CARE_* settings, which must name the database."""
+    from services.logging import configure_logging
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if not settings.database_url:
+        raise RuntimeError("CARE_DATABASE_URL must be set for worker processes")
+    return build_api(build_runtime(settings, settings.database_url))
+
+
 def migrate(runtime: Runtime) -> None:
     """Create or upgrade every table, once, before workers start (`carecircle db migrate`)."""
     runtime.store.migrate()

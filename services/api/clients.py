@@ -88,9 +88,7 @@ async def _record(
         expected_type=expected_type,
     )
     command = RecordCareEvent(event, now=clock())
-    outcome: Outcome = await run_in_threadpool(
-        handle.record, command, expected_version=_if_match(if_match)
-    )
+    outcome: Outcome = await handle.record_async(command, expected_version=_if_match(if_match))
     response.status_code = 201 if outcome.created else 200
     response.headers["ETag"] = f'"{outcome.version}"'
     return outcome

@@ -43,6 +43,7 @@ from domain.enrollment import (
     ReasonData,
 )
 from domain.envelope import Actor
+from domain.erasure import ErasedData, ErasedEntry
 from domain.flags import (
     FlagNoteData,
     FlagRaisedData,
@@ -311,6 +312,14 @@ def disclosure_made(consent_id: str | None = "consent-1", **envelope: Any) -> Di
             data_classes=frozenset({"check_in"}),
             consent_id=consent_id,
         ),
+    )
+
+
+def erased_entry(original_type: str = "CheckInRecorded", **envelope: Any) -> ErasedEntry:
+    """What a reader gets for an entry once its client's data key was destroyed."""
+    return ErasedEntry(
+        **_envelope(**envelope),
+        data=ErasedData(original_type=original_type, original_schema_version=1),
     )
 
 
@@ -739,4 +748,5 @@ def one_of_each() -> list[CareEvent]:
         flag_resolved(),
         entered_in_error(first.event_id),
         corrected(first.event_id, uuid4()),
+        erased_entry(),
     ]

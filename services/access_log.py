@@ -1,0 +1,295 @@
+"""The access log: every read of a client's data, and every refused request, hash chained.
+
+One row per access: when, who (id, role, organization), which client, what action and data
+classes, for what purpose, on what basis (care team, organization, break-the-glass, …), and the
+outcome — `allowed`, `denied` (403) or `not_found` (404, no relationship or no such client).
+Rows hold ids and codes only, never PHI, so crypto-shredding a client leaves them intact.
+
+Append-only (ONC 170.315(d)(2), HIPAA 164.312(b), R4): the application only ever INSERTs, and a
+trigger refuses UPDATE, DELETE and TRUNCATE whoever asks. Tamper-evident (R5): each row stores
+`hash = sha256(prev_hash || canonical(row))`; `carecircle audit verify` recomputes the chain and
+names the first row that was altered, removed, inserted or reordered behind the application's
+back. Appends take an EXCLUSIVE lock on the table for their transaction (readers go on), so the
+chain has one order and ids grow along it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import orjson
+from eventsourcing.postgres import PostgresDatastore
+from psycopg.sql import SQL, Composed, Identifier
+
+ACCESS_LOG_TABLE = "access_log"
+GENESIS = "0" * 64
+
+Outcome = Literal["allowed", "denied", "not_found"]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEntry:
+    """One access to be appended."""
+
+    at: datetime
+    actor_id: str
+    actor_role: str
+    actor_org: str
+    client_id: UUID | None
+    action: str
+    data_classes: tuple[str, ...]
+    purpose: str
+    outcome: Outcome
+    code: str | None = None
+    basis: str | None = None
+    correlation_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedAccess:
+    """One appended row, as the access-log query returns it."""
+
+    entry_id: int
+    entry: AccessEntry
+    prev_hash: str
+    hash: str
+
+    def to_dict(self) -> dict[str, Any]:
+        e = self.entry
+        return {
+            "entry_id": self.entry_id,
+            "at": e.at.isoformat(),
+            "actor": {"id": e.actor_id, "role": e.actor_role, "org": e.actor_org},
+            "client_id": None if e.client_id is None else str(e.client_id),
+            "action": e.action,
+            "data_classes": list(e.data_classes),
+            "purpose": e.purpose,
+            "outcome": e.outcome,
+            "code": e.code,
+            "basis": e.basis,
+            "correlation_id": e.correlation_id,
+            "hash": self.hash,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCheck:
+    """The result of re-computing the chain: rows checked and the first bad one, if any."""
+
+    checked: int
+    first_bad_entry_id: int | None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad_entry_id is None
+
+
+def entry_hash(prev_hash: str, entry_id: int, entry: AccessEntry) -> str:
+    """sha256 over the previous hash and the row's canonical JSON (sorted keys, UTC times)."""
+    canonical = orjson.dumps(
+        {
+            "entry_id": entry_id,
+            "at": entry.at.astimezone(UTC).isoformat(),
+            "actor_id": entry.actor_id,
+            "actor_role": entry.actor_role,
+            "actor_org": entry.actor_org,
+            "client_id": None if entry.client_id is None else str(entry.client_id),
+            "action": entry.action,
+            "data_classes": sorted(entry.data_classes),
+            "purpose": entry.purpose,
+            "outcome": entry.outcome,
+            "code": entry.code,
+            "basis": entry.basis,
+            "correlation_id": entry.correlation_id,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical).hexdigest()
+
+
+_COLUMNS = (
+    "entry_id, at, actor_id, actor_role, actor_org, client_id, action, data_classes, purpose,"
+    " outcome, code, basis, correlation_id, prev_hash, hash"
+)
+
+
+class AccessLog:
+    """Appends to, queries and verifies the `access_log` table."""
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        self.datastore = datastore
+        schema = Identifier(datastore.schema)
+        table = SQL("{}.{}").format(schema, Identifier(ACCESS_LOG_TABLE))
+        self._table = table
+        self._ddl: list[Composed] = [
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {table} ("
+                " entry_id bigserial PRIMARY KEY,"
+                " at timestamptz NOT NULL,"
+                " actor_id text NOT NULL,"
+                " actor_role text NOT NULL,"
+                " actor_org text NOT NULL,"
+                " client_id uuid,"
+                " action text NOT NULL,"
+                " data_classes text[] NOT NULL,"
+                " purpose text NOT NULL,"
+                " outcome text NOT NULL CHECK (outcome IN ('allowed', 'denied', 'not_found')),"
+                " code text,"
+                " basis text,"
+                " correlation_id text,"
+                " prev_hash text NOT NULL,"
+                " hash text NOT NULL)"
+            ).format(table=table),
+            SQL(
+                "CREATE INDEX IF NOT EXISTS access_log_by_client ON {table} (client_id, entry_id)"
+            ).format(table=table),
+            SQL(
+                "CREATE INDEX IF NOT EXISTS access_log_by_actor ON {table} (actor_id, entry_id)"
+            ).format(table=table),
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.access_log_refuse_change() RETURNS trigger"
+                " LANGUAGE plpgsql AS $$ BEGIN"
+                " RAISE EXCEPTION 'access_log is append-only' USING ERRCODE = '42501';"
+                " END $$"
+            ).format(schema=schema),
+            SQL(
+                "CREATE OR REPLACE TRIGGER access_log_append_only"
+                " BEFORE UPDATE OR DELETE ON {table}"
+                " FOR EACH ROW EXECUTE FUNCTION {schema}.access_log_refuse_change()"
+            ).format(table=table, schema=schema),
+            SQL(
+                "CREATE OR REPLACE TRIGGER access_log_no_truncate"
+                " BEFORE TRUNCATE ON {table}"
+                " FOR EACH STATEMENT EXECUTE FUNCTION {schema}.access_log_refuse_change()"
+            ).format(table=table, schema=schema),
+        ]
+        self._lock = SQL("LOCK TABLE {table} IN EXCLUSIVE MODE").format(table=table)
+        self._last = SQL("SELECT hash FROM {table} ORDER BY entry_id DESC LIMIT 1").format(
+            table=table
+        )
+        self._ids = SQL(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'entry_id')) AS id"
+            " FROM generate_series(1, %s)"
+        )
+        self._insert = SQL(
+            "INSERT INTO {table} (" + _COLUMNS + ") VALUES"
+            " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        ).format(table=table)
+
+    def create_table(self) -> None:
+        with self.datastore.transaction(commit=True) as curs:
+            for statement in self._ddl:
+                curs.execute(statement)
+
+    def append(self, entries: Sequence[AccessEntry]) -> list[int]:
+        """Append entries in one transaction, chained after the last row; returns their ids."""
+        if not entries:
+            return []
+        qualified = f"{self.datastore.schema}.{ACCESS_LOG_TABLE}"
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(self._lock)
+            last = curs.execute(self._last).fetchone()
+            prev = GENESIS if last is None else str(last["hash"])
+            ids = [int(r["id"]) for r in curs.execute(self._ids, (qualified, len(entries)))]
+            rows: list[tuple[Any, ...]] = []
+            for entry_id, entry in zip(ids, entries, strict=True):
+                digest = entry_hash(prev, entry_id, entry)
+                rows.append(_row(entry_id, entry, prev, digest))
+                prev = digest
+            curs.executemany(self._insert, rows)
+        return ids
+
+    def entries(
+        self,
+        *,
+        client_id: UUID | None = None,
+        actor_id: str | None = None,
+        actor_org: str | None = None,
+        client_ids: Iterable[UUID] | None = None,
+        after: int = 0,
+        limit: int = 100,
+    ) -> list[LoggedAccess]:
+        """Rows in chain order after an entry id, filtered; `client_ids` limits to those clients."""
+        where: list[SQL | Composed] = [SQL("entry_id > %(after)s")]
+        params: dict[str, Any] = {"after": after, "limit": limit}
+        if client_id is not None:
+            where.append(SQL("client_id = %(client)s"))
+            params["client"] = client_id
+        if actor_id is not None:
+            where.append(SQL("actor_id = %(actor)s"))
+            params["actor"] = actor_id
+        if actor_org is not None or client_ids is not None:
+            scope: list[SQL] = []
+            if actor_org is not None:
+                scope.append(SQL("actor_org = %(org)s"))
+                params["org"] = actor_org
+            if client_ids is not None:
+                scope.append(SQL("client_id = ANY(%(clients)s)"))
+                params["clients"] = list(client_ids)
+            where.append(SQL("(") + SQL(" OR ").join(scope) + SQL(")"))
+        query = SQL(
+            "SELECT " + _COLUMNS + " FROM {table} WHERE {where} ORDER BY entry_id LIMIT %(limit)s"
+        ).format(table=self._table, where=SQL(" AND ").join(where))
+        with self.datastore.get_connection() as conn:
+            return [_logged(row) for row in conn.execute(query, params).fetchall()]
+
+    def verify(self, batch: int = 5000) -> ChainCheck:
+        """Re-compute every row's hash in order; the first row whose stored hash or link differs."""
+        query = SQL(
+            "SELECT " + _COLUMNS + " FROM {table} WHERE entry_id > %s ORDER BY entry_id LIMIT %s"
+        ).format(table=self._table)
+        prev, after, checked = GENESIS, 0, 0
+        with self.datastore.get_connection() as conn:
+            while True:
+                rows = conn.execute(query, (after, batch)).fetchall()
+                for row in rows:
+                    logged = _logged(row)
+                    expected = entry_hash(prev, logged.entry_id, logged.entry)
+                    if logged.prev_hash != prev or logged.hash != expected:
+                        return ChainCheck(checked, logged.entry_id)
+                    prev, after, checked = logged.hash, logged.entry_id, checked + 1
+                if len(rows) < batch:
+                    return ChainCheck(checked, None)
+
+
+def _row(entry_id: int, e: AccessEntry, prev: str, digest: str) -> tuple[Any, ...]:
+    return (
+        entry_id,
+        e.at,
+        e.actor_id,
+        e.actor_role,
+        e.actor_org,
+        e.client_id,
+        e.action,
+        list(e.data_classes),
+        e.purpose,
+        e.outcome,
+        e.code,
+        e.basis,
+        e.correlation_id,
+        prev,
+        digest,
+    )
+
+
+def _logged(row: Any) -> LoggedAccess:
+    entry = AccessEntry(
+        at=row["at"],
+        actor_id=row["actor_id"],
+        actor_role=row["actor_role"],
+        actor_org=row["actor_org"],
+        client_id=row["client_id"],
+        action=row["action"],
+        data_classes=tuple(row["data_classes"]),
+        purpose=row["purpose"],
+        outcome=row["outcome"],
+        code=row["code"],
+        basis=row["basis"],
+        correlation_id=row["correlation_id"],
+    )
+    return LoggedAccess(row["entry_id"], entry, row["prev_hash"], row["hash"])

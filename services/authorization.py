@@ -1,0 +1,501 @@
+"""Who may do what with whose data: the one place every route, the replay stream and the CLI ask.
+
+Roles (DESIGN.md §8, issue 5), each with its relationship to a client and what it may do:
+
+- counselor, peer_specialist, case_manager, prescriber, crisis_clinician — related when on the
+  care team (assigned, or the clinician who enrolled the client), while a break-the-glass grant
+  of theirs runs, or as a member of the organization an open handoff goes to. They read the
+  record and history and record care events (a handoff's receiver: only the handoff's steps).
+  A peer specialist never reads counseling notes (minimum necessary, R6).
+- supervisor — related when the client's program organization, or a care-team member's, is
+  theirs. Reads the record and history, staffs the team, closes flags, reads the access log,
+  consents and disclosures of those clients; requests and confirms erasures.
+- auditor — oversight of every client: audit, access and disclosure logs, consents, the skeleton
+  replay; no clinical detail. Requests and confirms erasures; rotates keys; verifies chains.
+- analyst — related to no client: only the de-identified replay (and exports).
+- service — related when its organization is the program's or a team member's: records care
+  events on behalf of people; never reads.
+
+Answers: no relationship (or no such client) → 404 `client_not_enrolled`, the same body as for
+an unknown client (42 CFR 2.13(c)); a relationship without the right → 403 `forbidden`; a Part 2
+client read by a member of another organization without a consent covering that organization,
+the purpose of use and every data class read → 403 `consent_required`. A covered read is a
+disclosure: it is recorded (`DisclosureMade`) and the answer carries the 42 CFR 2.32 notice. A
+break-the-glass read from another organization is a disclosure in a medical emergency (2.51),
+recorded the same way without a consent.
+
+`decide_access` is pure (facts, principal, clock in; decision out); `Gatekeeper` adds the I/O:
+it folds the facts from the store, appends the access log (every read, every refusal) and
+records disclosures.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal, get_args
+from uuid import UUID, uuid4
+
+import structlog
+
+from domain.access import AccessFacts, access_facts
+from domain.commands import RecordCareEvent
+from domain.consent import DisclosureData, DisclosureMade
+from domain.consent_policy import ConsentTerms, check_consent, consents_in_force
+from domain.envelope import CARE_TEAM_ROLES, Actor, PurposeOfUse
+from domain.erasure import ERASED_DATA_CLASS
+from services.access_log import AccessEntry, AccessLog, Outcome
+from services.auth import Principal
+from services.handler import CareRecordHandler
+from services.problems import Problem
+from services.store import EventStore
+
+log = structlog.get_logger(__name__)
+
+PURPOSES: frozenset[str] = frozenset(get_args(PurposeOfUse))
+DISCLOSURE_ACTOR_ID = "carecircle-disclosures"
+NOT_FOUND_DETAIL = "No such client."  # the one body for "unknown" and "not yours"
+
+# Data classes that are about access, not about the client's care: never part of a default read.
+ACCESS_DATA_CLASSES = frozenset({"access", ERASED_DATA_CLASS})
+
+# What a supervisor may record: staffing the team and closing the loop on flags.
+SUPERVISOR_WRITES = frozenset(
+    {
+        "CareTeamMemberAssigned",
+        "CareTeamMemberReleased",
+        "RiskFlagAcknowledged",
+        "RiskFlagResolved",
+    }
+)
+# What the receiving side of an open handoff may record.
+HANDOFF_WRITES = frozenset(
+    {"HandoffAccepted", "HandoffDeclined", "HandoffCompleted", "HandoffFailed"}
+)
+ENROLLING_ROLES = CARE_TEAM_ROLES | {"supervisor", "service"}
+
+Basis = Literal["care_team", "break_glass", "handoff", "organization", "oversight", "service_org"]
+
+
+class Action(StrEnum):
+    """What a caller asks to do; reads of client data are logged whatever the outcome."""
+
+    READ_RECORD = "read_record"
+    READ_RECORD_AS_OF = "read_record_as_of"
+    READ_HISTORY = "read_history"
+    READ_FHIR = "read_fhir"
+    READ_CASELOAD = "read_caseload"
+    READ_FLAGS = "read_flags"
+    READ_AUDIT = "read_audit"
+    READ_DISCLOSURES = "read_disclosures"
+    READ_CONSENTS = "read_consents"
+    READ_ACCESS_LOG = "read_access_log"
+    REPLAY = "replay"
+    EXPORT = "export"
+    WRITE_EVENT = "write_event"
+    ENROLL = "enroll"
+    BREAK_GLASS = "break_glass"
+    ERASE = "erase"
+    ROTATE_KEYS = "rotate_keys"
+    VERIFY_AUDIT = "verify_audit"
+
+
+CLINICAL_READS = frozenset(
+    {
+        Action.READ_RECORD,
+        Action.READ_RECORD_AS_OF,
+        Action.READ_HISTORY,
+        Action.READ_FHIR,
+        Action.READ_CASELOAD,
+        Action.READ_FLAGS,
+    }
+)
+LOG_READS = frozenset(
+    {Action.READ_AUDIT, Action.READ_DISCLOSURES, Action.READ_CONSENTS, Action.READ_ACCESS_LOG}
+)
+WRITES = frozenset({Action.WRITE_EVENT, Action.ENROLL, Action.BREAK_GLASS})
+# Actions on no one client in particular, and the roles that may take them.
+STREAM_ROLES: dict[Action, frozenset[str]] = {
+    Action.REPLAY: frozenset({"analyst", "auditor"}),
+    Action.EXPORT: frozenset({"analyst", "auditor"}),
+    Action.READ_ACCESS_LOG: frozenset({"auditor", "supervisor"}),
+    Action.READ_AUDIT: frozenset({"auditor", "supervisor"}),
+    Action.ROTATE_KEYS: frozenset({"auditor"}),
+    Action.VERIFY_AUDIT: frozenset({"auditor"}),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    """A read that discloses Part 2 data to another organization: what, to whom, under what."""
+
+    program_org: str
+    consent: ConsentTerms | None
+    break_glass: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Allowed (with its basis and the data classes it may return) or refused with a code."""
+
+    outcome: Outcome
+    code: str | None = None
+    basis: Basis | None = None
+    data_classes: frozenset[str] = frozenset()
+    disclosure: Disclosure | None = None
+    erased: bool = False
+    detail: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome == "allowed"
+
+
+def _not_found() -> Decision:
+    return Decision(outcome="not_found", code="client_not_enrolled", detail=NOT_FOUND_DETAIL)
+
+
+def _forbidden(basis: Basis | None, detail: str) -> Decision:
+    return Decision(outcome="denied", code="forbidden", basis=basis, detail=detail)
+
+
+def relationship(principal: Principal, facts: AccessFacts, now: datetime) -> Basis | None:
+    """How the caller stands with this client, from the write side's facts (None: not at all)."""
+    role, sub, org = principal.role, principal.sub, principal.org
+    if role in CARE_TEAM_ROLES:
+        if facts.is_on_team(sub):
+            return "care_team"
+        if facts.grant_of(sub, now) is not None:
+            return "break_glass"
+        if facts.open_handoff_to(org, sub) is not None:
+            return "handoff"
+        return None
+    if role == "supervisor":
+        return "organization" if org == facts.program_org or org in facts.team_orgs() else None
+    if role == "auditor":
+        return "oversight"
+    if role == "service":
+        return "service_org" if org == facts.program_org or org in facts.team_orgs() else None
+    return None  # analyst: identified data is never theirs
+
+
+def default_data_classes(facts: AccessFacts) -> frozenset[str]:
+    """A read that names no data class reads every class of care the client's history holds."""
+    return facts.data_classes - ACCESS_DATA_CLASSES
+
+
+def decide_access(
+    principal: Principal,
+    action: Action,
+    facts: AccessFacts | None,
+    *,
+    now: datetime,
+    purpose: str = "treatment",
+    data_classes: Iterable[str] | None = None,
+    event_type: str | None = None,
+) -> Decision:
+    """The decision for one request; pure, so the table of roles × actions is unit-testable."""
+    if facts is None or not facts.enrolled:
+        if action is Action.ENROLL and facts is None:
+            return _enrollment(principal)
+        return _not_found()
+    if action is Action.ENROLL:
+        action, event_type = Action.WRITE_EVENT, "ClientEnrolled"
+    if action is Action.BREAK_GLASS:
+        return _break_glass(principal, facts, now)
+    basis = relationship(principal, facts, now)
+    if basis is None:
+        return _not_found()
+    if action in WRITES:
+        return _write(basis, facts, event_type)
+    if action in CLINICAL_READS:
+        wanted = (
+            frozenset(data_classes) if data_classes is not None else default_data_classes(facts)
+        )
+        return _clinical_read(principal, facts, basis, purpose, wanted, now)
+    if action in LOG_READS or action is Action.ERASE:
+        return _oversight(principal, facts, basis, action)
+    return _forbidden(basis, "This role may not do that.")
+
+
+def _enrollment(principal: Principal) -> Decision:
+    if principal.role in ENROLLING_ROLES:
+        return Decision(outcome="allowed", basis="care_team")
+    return _forbidden(None, "This role does not enroll clients.")
+
+
+def decide_stream(principal: Principal, action: Action) -> Decision:
+    """An action on no one client (replay, export, the whole access log, key rotation)."""
+    if principal.role in STREAM_ROLES.get(action, frozenset()):
+        basis: Basis | None = "oversight" if principal.role in ("auditor", "supervisor") else None
+        return Decision(outcome="allowed", basis=basis)
+    return _forbidden(None, "This role may not do that.")
+
+
+def _break_glass(principal: Principal, facts: AccessFacts, now: datetime) -> Decision:
+    basis = relationship(principal, facts, now)
+    if principal.role == "crisis_clinician" and not facts.erased:
+        return Decision(outcome="allowed", basis=basis or "break_glass")
+    if basis is None or facts.erased:
+        return _not_found()
+    return _forbidden(basis, "Only a crisis clinician may break the glass.")
+
+
+def _write(basis: Basis, facts: AccessFacts, event_type: str | None) -> Decision:
+    if facts.erased:
+        return _not_found()  # nothing more is recorded for an erased client
+    allowed = {
+        "care_team": True,
+        "break_glass": True,
+        "service_org": True,
+        "handoff": event_type in HANDOFF_WRITES,
+        "organization": event_type in SUPERVISOR_WRITES,
+        "oversight": False,
+    }[basis]
+    if allowed:
+        return Decision(outcome="allowed", basis=basis)
+    return _forbidden(basis, "This role may not record that for this client.")
+
+
+def _clinical_read(
+    principal: Principal,
+    facts: AccessFacts,
+    basis: Basis,
+    purpose: str,
+    wanted: frozenset[str],
+    now: datetime,
+) -> Decision:
+    if basis in ("oversight", "service_org"):
+        return _forbidden(basis, "This role does not read clinical records.")
+    erased = facts.erased
+    if not facts.part2 or principal.org == facts.program_org or erased:
+        return Decision(outcome="allowed", basis=basis, data_classes=wanted, erased=erased)
+    program_org = facts.program_org or ""
+    if basis == "break_glass":  # medical emergency, 42 CFR 2.51: no consent needed, recorded
+        disclosure = Disclosure(program_org=program_org, consent=None, break_glass=True)
+        return Decision(outcome="allowed", basis=basis, data_classes=wanted, disclosure=disclosure)
+    consents = consents_in_force(facts.consent_events, now)
+    check = check_consent(
+        consents, recipient_org=principal.org, purpose=purpose, data_classes=wanted
+    )
+    if check.consent is None:
+        return Decision(
+            outcome="denied",
+            code="consent_required",
+            basis=basis,
+            data_classes=wanted,
+            detail="No consent of the client covers this organization, purpose and data.",
+        )
+    disclosure = Disclosure(program_org=program_org, consent=check.consent, break_glass=False)
+    return Decision(outcome="allowed", basis=basis, data_classes=wanted, disclosure=disclosure)
+
+
+def _oversight(principal: Principal, facts: AccessFacts, basis: Basis, action: Action) -> Decision:
+    if basis in ("oversight", "organization"):
+        return Decision(outcome="allowed", basis=basis)
+    own_program = basis == "care_team" and principal.org == facts.program_org
+    if own_program and action in (Action.READ_DISCLOSURES, Action.READ_CONSENTS):
+        return Decision(outcome="allowed", basis=basis)
+    return _forbidden(basis, "This role may not read that for this client.")
+
+
+# ------------------------------------------------------------------------------------------- I/O
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRequest:
+    """One request to authorize, with what the log needs to say about it."""
+
+    principal: Principal
+    action: Action
+    client_id: UUID | None = None
+    purpose: str = "treatment"
+    data_classes: frozenset[str] | None = None
+    event_type: str | None = None
+    correlation_id: str | None = None
+
+
+@dataclass
+class FactsCache:
+    """Each recently asked client's facts at a version; the store is append-only, so newer events
+    are folded on top and a stale entry is never wrong, only behind."""
+
+    size: int = 20_000
+    _items: OrderedDict[UUID, AccessFacts] = field(default_factory=OrderedDict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, client_id: UUID) -> AccessFacts | None:
+        with self._lock:
+            facts = self._items.get(client_id)
+            if facts is not None:
+                self._items.move_to_end(client_id)
+            return facts
+
+    def put(self, facts: AccessFacts) -> None:
+        with self._lock:
+            current = self._items.get(facts.client_id)
+            if current is not None and current.version >= facts.version:
+                return
+            self._items[facts.client_id] = facts
+            self._items.move_to_end(facts.client_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def forget(self, client_id: UUID) -> None:
+        with self._lock:
+            self._items.pop(client_id, None)
+
+
+class Gatekeeper:
+    """Authorizes requests against the write side, logs them, and records disclosures."""
+
+    def __init__(
+        self,
+        store: EventStore,
+        handler: CareRecordHandler,
+        access_log: AccessLog,
+        clock: Callable[[], datetime],
+        *,
+        cache: FactsCache | None = None,
+    ) -> None:
+        self.store = store
+        self.handler = handler
+        self.access_log = access_log
+        self.clock = clock
+        self.cache = cache or FactsCache()
+
+    def facts(self, client_id: UUID) -> AccessFacts | None:
+        """The client's access facts, None for a client with no events at all."""
+        cached = self.cache.get(client_id)
+        version = 0 if cached is None else cached.version
+        newer = self.store.load(client_id, after_version=version)
+        if cached is None and not newer:
+            return None
+        facts = access_facts(client_id, (r.event for r in newer), cached)
+        self.cache.put(facts)
+        return facts
+
+    def forget(self, client_id: UUID) -> None:
+        self.cache.forget(client_id)
+
+    def check(self, request: AccessRequest) -> Decision:
+        """Decide, log (reads always, refusals always), and raise the Problem of a refusal."""
+        now = self.clock()
+        if request.purpose not in PURPOSES:
+            raise Problem(
+                "validation_error",
+                "X-Purpose-Of-Use is one of treatment, operations, emergency.",
+                errors=[{"loc": ["header", "X-Purpose-Of-Use"], "msg": "Unknown purpose"}],
+            )
+        facts = None if request.client_id is None else self.facts(request.client_id)
+        if request.client_id is None and request.action is not Action.ENROLL:
+            decision = decide_stream(request.principal, request.action)
+        else:
+            decision = decide_access(
+                request.principal,
+                request.action,
+                facts,
+                now=now,
+                purpose=request.purpose,
+                data_classes=request.data_classes,
+                event_type=request.event_type,
+            )
+        if not decision.allowed or request.action not in WRITES:
+            self.log(request, decision, now)
+        if not decision.allowed:
+            log.info(
+                "access.refused",
+                code=decision.code,
+                status=404 if decision.outcome == "not_found" else 403,
+            )
+            raise Problem(decision.code or "forbidden", decision.detail)
+        if decision.disclosure is not None and facts is not None:
+            self._record_disclosure(request, decision, decision.disclosure, facts, now)
+        return decision
+
+    def log(self, request: AccessRequest, decision: Decision, now: datetime) -> None:
+        classes = decision.data_classes or request.data_classes or frozenset()
+        self.access_log.append(
+            [
+                AccessEntry(
+                    at=now,
+                    actor_id=request.principal.sub,
+                    actor_role=request.principal.role,
+                    actor_org=request.principal.org,
+                    client_id=request.client_id,
+                    action=str(request.action),
+                    data_classes=tuple(sorted(classes)),
+                    purpose=request.purpose,
+                    outcome=decision.outcome,
+                    code=decision.code,
+                    basis=decision.basis,
+                    correlation_id=request.correlation_id,
+                )
+            ]
+        )
+
+    def log_reads(
+        self,
+        principal: Principal,
+        action: Action,
+        classes_by_client: dict[UUID, frozenset[str]],
+        *,
+        purpose: str,
+        basis: Basis | None,
+        correlation_id: str | None,
+    ) -> None:
+        """One allowed-read row per client a stream or list showed (replay, caseload, export)."""
+        now = self.clock()
+        self.access_log.append(
+            [
+                AccessEntry(
+                    at=now,
+                    actor_id=principal.sub,
+                    actor_role=principal.role,
+                    actor_org=principal.org,
+                    client_id=client_id,
+                    action=str(action),
+                    data_classes=tuple(sorted(classes)),
+                    purpose=purpose,
+                    outcome="allowed",
+                    basis=basis,
+                    correlation_id=correlation_id,
+                )
+                for client_id, classes in classes_by_client.items()
+            ]
+        )
+
+    def _record_disclosure(
+        self,
+        request: AccessRequest,
+        decision: Decision,
+        disclosure: Disclosure,
+        facts: AccessFacts,
+        now: datetime,
+    ) -> None:
+        assert request.client_id is not None
+        principal = request.principal
+        event = DisclosureMade(
+            event_id=uuid4(),
+            client_id=request.client_id,
+            occurred_at=now,
+            actor=Actor(
+                id=DISCLOSURE_ACTOR_ID, role="service", org=disclosure.program_org, kind="service"
+            ),
+            purpose_of_use="emergency" if disclosure.break_glass else request.purpose,
+            correlation_id=request.correlation_id,
+            data=DisclosureData(
+                recipient_org=principal.org,
+                recipient_id=principal.sub,
+                purpose="emergency" if disclosure.break_glass else request.purpose,
+                data_classes=decision.data_classes,
+                consent_id=None if disclosure.consent is None else disclosure.consent.consent_id,
+                break_glass=disclosure.break_glass,
+            ),
+        )
+        self.handler.record(RecordCareEvent(event, now=now))
+        log.info("disclosure.recorded", client_id=str(request.client_id), count=1)
