@@ -135,6 +135,16 @@ class _Verify(Exception):
     """A refusal or re-send seen on cached state: confirm it on state read fresh."""
 
 
+def _refused(items: list[_Item]) -> list[Refused]:
+    """The refused commands; a repeat of a refused event_id in the batch is refused alike."""
+    out = []
+    for index, item in enumerate(items):
+        result = items[item.same_as].result if item.same_as is not None else item.result
+        if isinstance(result, DomainError):
+            out.append(Refused(index, result))
+    return out
+
+
 class CareRecordHandler:
     """Runs RecordCareEvent commands against the event store."""
 
@@ -175,21 +185,22 @@ class CareRecordHandler:
         return await asyncio.wrap_future(pending.future)
 
     def record_batch(
-        self, commands: Sequence[RecordCareEvent], trackings: Sequence[Tracking] = ()
+        self,
+        commands: Sequence[RecordCareEvent],
+        trackings: Sequence[Tracking] = (),
+        *,
+        before_commit: Callable[[list[Refused]], None] | None = None,
     ) -> tuple[list[Recorded], list[Refused]]:
         """Decide many commands and store all accepted events with the trackings in one transaction.
 
         Re-sent event_ids (already stored, or twice in the batch) store nothing; refusals are
-        returned, not raised, so one bad message never holds back the others.
+        returned, not raised, so one bad message never holds back the others. `before_commit`
+        gets the refusals (decided on fresh state) before the transaction, e.g. to dead-letter
+        them first; if it raises, nothing is stored.
         """
         items = [_Item(command) for command in commands]
-        recorded = self._process(items, trackings)
-        refused = [
-            Refused(index, item.result)
-            for index, item in enumerate(items)
-            if isinstance(item.result, DomainError)
-        ]
-        return recorded, refused
+        recorded = self._process(items, trackings, before_commit)
+        return recorded, _refused(items)
 
     def state_of(self, client_id: UUID) -> tuple[int, ClientState]:
         """The client's current version and decided state, reading only what the cache lacks."""
@@ -248,14 +259,19 @@ class CareRecordHandler:
 
     # ---------------------------------------------------------------- the core
 
-    def _process(self, items: list[_Item], trackings: Sequence[Tracking]) -> list[Recorded]:
+    def _process(
+        self,
+        items: list[_Item],
+        trackings: Sequence[Tracking],
+        before_commit: Callable[[list[Refused]], None] | None = None,
+    ) -> list[Recorded]:
         """Decide on cached state first; refusals, re-sends and conflicts are re-decided on
         state read fresh from the store, so the cache only ever saves reads, never decides."""
         fresh = False
         conflicts = 0
         while conflicts <= self.retries:
             try:
-                return self._try(items, trackings, fresh=fresh)
+                return self._try(items, trackings, fresh=fresh, before_commit=before_commit)
             except _Verify:
                 fresh = True
             except _Retry:
@@ -268,7 +284,12 @@ class CareRecordHandler:
         raise VersionConflict("The record kept changing under concurrent writers; retry.")
 
     def _try(
-        self, items: list[_Item], trackings: Sequence[Tracking], *, fresh: bool
+        self,
+        items: list[_Item],
+        trackings: Sequence[Tracking],
+        *,
+        fresh: bool,
+        before_commit: Callable[[list[Refused]], None] | None = None,
     ) -> list[Recorded]:
         for item in items:
             item.result, item.events, item.same_as = None, [], None
@@ -308,6 +329,8 @@ class CareRecordHandler:
             item.events = produced
             states[event.client_id] = (version + len(produced), state)
         appends = self._appends(items, current)
+        if before_commit is not None:
+            before_commit(_refused(items))
         if not appends and not trackings:
             self._resolve(items, [])
             return []
