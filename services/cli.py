@@ -66,9 +66,17 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _quiet_signals() -> None:
+    """uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown; with these handlers that
+    re-raise returns here, so the embedded PostgreSQL and broker are stopped cleanly."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+
+
 def _serve(runtime: Runtime, settings: Settings) -> None:
     import uvicorn
 
+    _quiet_signals()
     app = build_api(runtime)
     uvicorn.run(
         app,
@@ -168,7 +176,7 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
     from services.simulate import run_simulation
 
     start = (
-        datetime.fromisoformat(args.start)
+        _aware(datetime.fromisoformat(args.start))
         if args.start
         else (datetime.now(UTC) - timedelta(days=args.days)).replace(microsecond=0)
     )
@@ -179,6 +187,21 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
         )
     sys.stdout.write(f"{summary.clients} clients, {summary.events} events recorded\n")
     return 0
+
+
+def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the JSON Schema of the care-event contract (docs/care-event.schema.json)."""
+    import json
+
+    from domain.catalogue import event_json_schema
+
+    sys.stdout.write(json.dumps(event_json_schema(), indent=2, sort_keys=True) + "\n")
+    return 0
+
+
+def _aware(moment: datetime) -> datetime:
+    """A time given without an offset is read as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--demo-clients", type=int, default=40)
     up.add_argument("--demo-days", type=int, default=30)
     up.set_defaults(run=cmd_up)
+
+    sub.add_parser("schema", help="print the care-event JSON Schema").set_defaults(run=cmd_schema)
 
     token = sub.add_parser("token", help="print a development token")
     token.add_argument("--sub", required=True)

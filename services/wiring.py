@@ -35,6 +35,7 @@ class Runtime:
     clock: Callable[[], datetime]
 
     def close(self) -> None:
+        self.handler.close()
         self.store.datastore.close()
 
     def ping_database(self) -> None:
