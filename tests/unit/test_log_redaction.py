@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import json
 from collections.abc import Iterator
 
@@ -16,6 +17,7 @@ from services.logging import configure_logging, keep_safe_keys
 def _restore_structlog() -> Iterator[None]:
     yield
     structlog.reset_defaults()
+    logging.getLogger().handlers.clear()
 
 
 def test_a_check_in_note_passed_to_a_logger_never_reaches_the_log() -> None:
@@ -58,3 +60,17 @@ def test_an_exception_is_logged_by_type_without_its_message() -> None:
 def test_the_allowlist_drops_unknown_keys() -> None:
     kept = keep_safe_keys(None, "info", {"event": "x", "count": 3, "substances": ["opioids"]})
     assert kept == {"event": "x", "count": 3}
+
+
+def test_a_standard_library_log_record_keeps_only_its_type_and_no_exception_text(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("info", cache=False)
+    try:
+        raise RuntimeError("DETAIL: Key (phone)=(555-0100) already exists")
+    except RuntimeError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    err = capsys.readouterr().err
+    assert "Exception in ASGI application" in err
+    assert "RuntimeError" in err
+    assert "555-0100" not in err
