@@ -1,0 +1,33 @@
+"""Read models in PostgreSQL, each a function of the event stream (DESIGN.md §5).
+
+One module per read model with its SQL and its queries beside it; `engine` runs them in
+batches, exactly once, and rebuilds a new version beside the live one.
+"""
+
+from projections.audit_trail import AUDIT_TRAIL
+from projections.caseload import CASELOAD
+from projections.early_warning import EARLY_WARNING, FlagEvaluator
+from projections.engine import (
+    EventSource,
+    NotCaughtUp,
+    Projection,
+    ReadModels,
+    Runner,
+    Target,
+)
+
+CORE = (CASELOAD, AUDIT_TRAIL, EARLY_WARNING)
+
+__all__ = [
+    "AUDIT_TRAIL",
+    "CASELOAD",
+    "CORE",
+    "EARLY_WARNING",
+    "EventSource",
+    "FlagEvaluator",
+    "NotCaughtUp",
+    "Projection",
+    "ReadModels",
+    "Runner",
+    "Target",
+]

@@ -17,6 +17,7 @@ import structlog
 from services.auth import ROLES, issue_token
 from services.embedded import TansuBroker
 from services.logging import configure_logging
+from services.read_side import add_commands as add_read_side_commands
 from services.settings import Settings
 from services.wiring import Runtime, build_api, build_runtime, database, migrate
 from services.workers import WorkerRole, roles
@@ -242,6 +243,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=1)
     simulate.add_argument("--start", help="ISO time of the first day (default: DAYS ago)")
     simulate.set_defaults(run=cmd_simulate)
+
+    add_read_side_commands(sub, runtime_for)
     return parser
 
 

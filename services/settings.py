@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     conflict_retries: int = Field(default=20, ge=0)
     read_wait_seconds: float = Field(default=2.0, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Projections (DESIGN.md §5-6): events per transaction; early-warning threshold overrides by
+    # name (domain/early_warning.py Thresholds), e.g. CARE_WARNING_THRESHOLDS='{"craving_high": 8}'
+    projection_batch_size: int = Field(default=2000, ge=1, le=50_000)
+    warning_thresholds: dict[str, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -376,6 +376,21 @@ class EventStore:
             out.append(Recorded(event, n.originator_version, n.id, recorded_at))
         return out
 
+    def read_stored(self, *, after: int = 0, limit: int = 1000) -> list[tuple[Recorded, bytes]]:
+        """Stored events in global order after a position, each with its payload bytes as stored
+        (what the audit trail's hash chain covers: ciphertext once payloads are encrypted)."""
+        notes = self.recorder.select_notifications(
+            start=after, limit=limit, inclusive_of_start=False
+        )
+        out = []
+        for n in notes:
+            client_id = (
+                n.originator_id if isinstance(n.originator_id, UUID) else UUID(n.originator_id)
+            )
+            event, recorded_at = self.codec.decode(client_id, n.state)
+            out.append((Recorded(event, n.originator_version, n.id, recorded_at), n.state))
+        return out
+
     def head(self) -> int:
         """The highest position stored (0 for an empty store)."""
         return self.recorder.max_notification_id() or 0

@@ -16,6 +16,7 @@ from services.api.app import create_app
 from services.api.context import ApiContext
 from services.embedded import EmbeddedPostgres
 from services.handler import CareRecordHandler
+from services.read_side import migrate_read_side
 from services.settings import Settings
 from services.store import CareRecorder, EventStore, open_datastore
 
@@ -86,6 +87,7 @@ def api_from_environment() -> FastAPI:
 def migrate(runtime: Runtime) -> None:
     """Create or upgrade every table, once, before workers start (`carecircle db migrate`)."""
     runtime.store.migrate()
+    migrate_read_side(runtime)
 
 
 def build_api(runtime: Runtime) -> FastAPI:

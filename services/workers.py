@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.read_side import run_projections
 from services.wiring import Runtime
 
 RunRole = Callable[[Runtime, str | None, threading.Event], None]
@@ -25,5 +26,7 @@ class WorkerRole:
 
 def roles() -> dict[str, WorkerRole]:
     """Every worker role this build knows, by name."""
-    found: list[WorkerRole] = []
+    found: list[WorkerRole] = [
+        WorkerRole("projections", needs_kafka=False, run=run_projections),
+    ]
     return {role.name: role for role in found}

@@ -7,12 +7,12 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from services.api import clients, health
+from services.api import audit, caseloads, clients, flags, health
 from services.api.context import ApiContext
 from services.api.middleware import BodyLimitMiddleware, CorrelationMiddleware
 from services.problems import install_problem_handlers
 
-ROUTERS = [health.router, clients.router]
+ROUTERS = [health.router, clients.router, caseloads.router, flags.router, audit.router]
 
 
 def create_app(context: ApiContext, *, extra_routers: list[Any] | None = None) -> FastAPI:

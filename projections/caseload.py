@@ -1,0 +1,371 @@
+"""Caseloads (DESIGN.md §5): who is on whose caseload, last contact, what is due, what is open.
+
+Per care-team member: the clients they serve and in which role, the last contact with the
+client (anyone's, and this member's own), the next due touchpoint (the check-in plan's next
+check-in or the earliest booked appointment not yet attended or missed), open handoffs out of
+and into the member's organization, and the client's open flags with the highest severity.
+Per organization (the supervisor's view): caseload size and overdue touchpoints per member.
+
+Each event type maps to a function running one or two statements; every statement is
+replay-safe (ON CONFLICT, GREATEST), so a rebuild and a redelivery converge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection, Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL
+
+from domain.enrollment import CareTeamMemberAssigned, CareTeamMemberReleased, CheckInPlanSet
+from domain.flags import RiskFlagRaised, RiskFlagResolved
+from domain.handoff import HandoffCompleted, HandoffDeclined, HandoffFailed, HandoffInitiated
+from domain.recorded import Recorded
+from domain.sessions import AppointmentAttended, AppointmentMissed, AppointmentScheduled
+from projections.engine import Handler, Projection, Tables
+
+NAME = "caseload"
+VERSION = 1
+
+# What counts as a contact with the client: someone was with them or heard from them.
+CONTACT_TYPES = frozenset(
+    {
+        "SessionHeld",
+        "AppointmentAttended",
+        "CheckInRecorded",
+        "CrisisContactRecorded",
+        "AssessmentRecorded",
+        "SafetyPlanRecorded",
+        "SafetyPlanRevised",
+        "NaloxoneDistributed",
+        "HandoffCompleted",
+    }
+)
+SEVERITIES = ("low", "moderate", "high")
+
+DDL = (
+    SQL(
+        "CREATE TABLE {caseload_clients} ("
+        " client_id uuid PRIMARY KEY,"
+        " org text NOT NULL,"
+        " in_care boolean NOT NULL,"
+        " last_contact_at timestamptz,"
+        " cadence_hours integer,"
+        " check_in_ref_at timestamptz)"
+    ),
+    SQL(
+        "CREATE TABLE {caseload_members} ("
+        " member_id text NOT NULL,"
+        " client_id uuid NOT NULL,"
+        " role text NOT NULL,"
+        " org text NOT NULL,"
+        " assigned_at timestamptz NOT NULL,"
+        " last_contact_at timestamptz,"
+        " PRIMARY KEY (member_id, client_id, role))"
+    ),
+    SQL("CREATE INDEX ON {caseload_members} (org, member_id)"),
+    SQL("CREATE INDEX ON {caseload_members} (client_id)"),
+    SQL(
+        "CREATE TABLE {caseload_appointments} ("
+        " client_id uuid NOT NULL,"
+        " appointment_id text NOT NULL,"
+        " scheduled_for timestamptz NOT NULL,"
+        " open boolean NOT NULL,"
+        " PRIMARY KEY (client_id, appointment_id))"
+    ),
+    SQL(
+        "CREATE TABLE {caseload_handoffs} ("
+        " client_id uuid NOT NULL,"
+        " handoff_id text NOT NULL,"
+        " from_org text NOT NULL,"
+        " to_org text NOT NULL,"
+        " to_member_id text,"
+        " open boolean NOT NULL,"
+        " PRIMARY KEY (client_id, handoff_id))"
+    ),
+    SQL(
+        "CREATE TABLE {caseload_flags} ("
+        " flag_id text PRIMARY KEY,"
+        " client_id uuid NOT NULL,"
+        " severity text NOT NULL,"
+        " open boolean NOT NULL)"
+    ),
+    SQL("CREATE INDEX ON {caseload_flags} (client_id) WHERE open"),
+)
+TABLES = (
+    "caseload_clients",
+    "caseload_members",
+    "caseload_appointments",
+    "caseload_handoffs",
+    "caseload_flags",
+)
+
+# --- statements -----------------------------------------------------------------------------------
+
+_ENROLL = SQL(
+    "INSERT INTO {caseload_clients} (client_id, org, in_care) VALUES (%s, %s, true)"
+    " ON CONFLICT (client_id) DO NOTHING"
+)
+_IN_CARE = SQL("UPDATE {caseload_clients} SET in_care = %s WHERE client_id = %s")
+_ASSIGN = SQL(
+    "INSERT INTO {caseload_members} (member_id, client_id, role, org, assigned_at)"
+    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (member_id, client_id, role) DO NOTHING"
+)
+_RELEASE = SQL(
+    "DELETE FROM {caseload_members} WHERE member_id = %s AND client_id = %s AND role = %s"
+)
+_PLAN = SQL(
+    "UPDATE {caseload_clients} SET cadence_hours = %s,"
+    " check_in_ref_at = GREATEST(check_in_ref_at, %s) WHERE client_id = %s"
+)
+_CONTACT = SQL(
+    "UPDATE {caseload_clients} SET last_contact_at = GREATEST(last_contact_at, %s)"
+    " WHERE client_id = %s"
+)
+_CHECKED_IN = SQL(
+    "UPDATE {caseload_clients} SET last_contact_at = GREATEST(last_contact_at, %(at)s),"
+    " check_in_ref_at = GREATEST(check_in_ref_at, %(at)s) WHERE client_id = %(client)s"
+)
+_MEMBER_CONTACT = SQL(
+    "UPDATE {caseload_members} SET last_contact_at = GREATEST(last_contact_at, %s)"
+    " WHERE member_id = %s AND client_id = %s"
+)
+_BOOK = SQL(
+    "INSERT INTO {caseload_appointments} (client_id, appointment_id, scheduled_for, open)"
+    " VALUES (%s, %s, %s, true) ON CONFLICT (client_id, appointment_id)"
+    " DO UPDATE SET scheduled_for = EXCLUDED.scheduled_for"
+)
+_APPOINTMENT_KEPT = SQL(
+    "INSERT INTO {caseload_appointments} (client_id, appointment_id, scheduled_for, open)"
+    " VALUES (%s, %s, %s, false) ON CONFLICT (client_id, appointment_id)"
+    " DO UPDATE SET open = false"
+)
+_HANDOFF = SQL(
+    "INSERT INTO {caseload_handoffs}"
+    " (client_id, handoff_id, from_org, to_org, to_member_id, open)"
+    " VALUES (%s, %s, %s, %s, %s, true) ON CONFLICT (client_id, handoff_id) DO NOTHING"
+)
+_HANDOFF_CLOSED = SQL(
+    "UPDATE {caseload_handoffs} SET open = false WHERE client_id = %s AND handoff_id = %s"
+)
+_FLAG = SQL(
+    "INSERT INTO {caseload_flags} (flag_id, client_id, severity, open) VALUES (%s, %s, %s, true)"
+    " ON CONFLICT (flag_id) DO UPDATE SET open = true, severity = EXCLUDED.severity"
+)
+_FLAG_CLOSED = SQL("UPDATE {caseload_flags} SET open = false WHERE flag_id = %s")
+
+
+def _run(cur: Cursor[DictRow], statement: SQL, tables: Tables, params: Any) -> None:
+    cur.execute(statement.format(**tables), params)
+
+
+# --- handlers -------------------------------------------------------------------------------------
+
+
+def on_enrolled(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    _run(cur, _ENROLL, t, (e.client_id, e.actor.org))
+
+
+def on_episode_closed(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    _run(cur, _IN_CARE, t, (False, r.event.client_id))
+
+
+def on_readmitted(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    _run(cur, _IN_CARE, t, (True, r.event.client_id))
+
+
+def on_assigned(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    assert isinstance(e, CareTeamMemberAssigned)
+    d = e.data
+    _run(cur, _ASSIGN, t, (d.member_id, e.client_id, d.role, d.org, e.occurred_at))
+
+
+def on_released(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    assert isinstance(e, CareTeamMemberReleased)
+    _run(cur, _RELEASE, t, (e.data.member_id, e.client_id, e.data.role))
+
+
+def on_plan_set(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    assert isinstance(e, CheckInPlanSet)
+    _run(cur, _PLAN, t, (e.data.cadence_hours, e.occurred_at, e.client_id))
+
+
+def on_contact(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    _run(cur, _CONTACT, t, (e.occurred_at, e.client_id))
+    _run(cur, _MEMBER_CONTACT, t, (e.occurred_at, e.actor.id, e.client_id))
+
+
+def on_checked_in(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    _run(cur, _CHECKED_IN, t, {"at": e.occurred_at, "client": e.client_id})
+    _run(cur, _MEMBER_CONTACT, t, (e.occurred_at, e.actor.id, e.client_id))
+
+
+def on_appointment_scheduled(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    assert isinstance(e, AppointmentScheduled)
+    _run(cur, _BOOK, t, (e.client_id, e.data.appointment_id, e.data.scheduled_for))
+
+
+def on_appointment_kept_or_missed(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    assert isinstance(e, AppointmentAttended | AppointmentMissed)
+    _run(cur, _APPOINTMENT_KEPT, t, (e.client_id, e.data.appointment_id, e.data.scheduled_for))
+    if isinstance(e, AppointmentAttended):
+        on_contact(cur, t, r)
+
+
+def on_handoff_initiated(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    assert isinstance(e, HandoffInitiated)
+    d = e.data
+    _run(cur, _HANDOFF, t, (e.client_id, d.handoff_id, e.actor.org, d.to_org, d.to_member_id))
+
+
+def on_handoff_closed(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    assert isinstance(e, HandoffDeclined | HandoffCompleted | HandoffFailed)
+    _run(cur, _HANDOFF_CLOSED, t, (e.client_id, e.data.handoff_id))
+    if isinstance(e, HandoffCompleted) and e.data.client_present:
+        _run(cur, _CONTACT, t, (e.occurred_at, e.client_id))
+
+
+def on_flag_raised(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    assert isinstance(e, RiskFlagRaised)
+    _run(cur, _FLAG, t, (e.data.flag_id, e.client_id, e.data.severity))
+
+
+def on_flag_resolved(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    assert isinstance(e, RiskFlagResolved)
+    _run(cur, _FLAG_CLOSED, t, (e.data.flag_id,))
+
+
+HANDLERS: dict[str, Handler] = {
+    "ClientEnrolled": on_enrolled,
+    "EpisodeClosed": on_episode_closed,
+    "ClientReadmitted": on_readmitted,
+    "CareTeamMemberAssigned": on_assigned,
+    "CareTeamMemberReleased": on_released,
+    "CheckInPlanSet": on_plan_set,
+    "CheckInRecorded": on_checked_in,
+    "AppointmentScheduled": on_appointment_scheduled,
+    "AppointmentAttended": on_appointment_kept_or_missed,
+    "AppointmentMissed": on_appointment_kept_or_missed,
+    "HandoffInitiated": on_handoff_initiated,
+    "HandoffDeclined": on_handoff_closed,
+    "HandoffCompleted": on_handoff_closed,
+    "HandoffFailed": on_handoff_closed,
+    "RiskFlagRaised": on_flag_raised,
+    "RiskFlagResolved": on_flag_resolved,
+    **{
+        kind: on_contact
+        for kind in CONTACT_TYPES
+        if kind not in ("CheckInRecorded", "AppointmentAttended", "HandoffCompleted")
+    },
+}
+
+CASELOAD = Projection(name=NAME, version=VERSION, tables=TABLES, ddl=DDL, handlers=HANDLERS)
+
+
+# --- queries --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CaseloadClient:
+    client_id: UUID
+    role: str
+    org: str
+    last_contact_at: datetime | None
+    last_contact_by_member_at: datetime | None
+    next_due_at: datetime | None
+    open_flags: int
+    highest_severity: str | None
+    open_handoffs_out: int
+    open_handoffs_in: int
+
+
+@dataclass(frozen=True, slots=True)
+class MemberCaseload:
+    member_id: str
+    role: str
+    client_count: int
+    overdue_count: int
+
+
+_NEXT_DUE = (
+    "LEAST(c.check_in_ref_at + make_interval(hours => c.cadence_hours),"
+    " (SELECT min(a.scheduled_for) FROM {caseload_appointments} a"
+    "  WHERE a.client_id = c.client_id AND a.open))"
+)
+
+_CASELOAD_OF = SQL(
+    "SELECT m.client_id, m.role, m.org, c.last_contact_at,"
+    " m.last_contact_at AS member_last_contact_at,"
+    " " + _NEXT_DUE + " AS next_due_at,"
+    " coalesce(f.open_flags, 0) AS open_flags, f.rank,"
+    " coalesce(h.outgoing, 0) AS outgoing, coalesce(h.incoming, 0) AS incoming"
+    " FROM {caseload_members} m JOIN {caseload_clients} c ON c.client_id = m.client_id"
+    " LEFT JOIN LATERAL (SELECT count(*) AS open_flags,"
+    "  max(CASE severity WHEN 'high' THEN 3 WHEN 'moderate' THEN 2 ELSE 1 END) AS rank"
+    "  FROM {caseload_flags} WHERE client_id = m.client_id AND open) f ON true"
+    " LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE from_org = m.org) AS outgoing,"
+    "  count(*) FILTER (WHERE to_org = m.org OR to_member_id = m.member_id) AS incoming"
+    "  FROM {caseload_handoffs} WHERE client_id = m.client_id AND open) h ON true"
+    " WHERE m.member_id = %s AND c.in_care"
+    " ORDER BY next_due_at NULLS LAST, m.client_id, m.role"
+)
+
+_ORG_CASELOADS = SQL(
+    "SELECT m.member_id, m.role, count(*) AS client_count,"
+    " count(*) FILTER (WHERE " + _NEXT_DUE + " < %s) AS overdue_count"
+    " FROM {caseload_members} m JOIN {caseload_clients} c ON c.client_id = m.client_id"
+    " WHERE m.org = %s AND c.in_care"
+    " GROUP BY m.member_id, m.role ORDER BY m.member_id, m.role"
+)
+
+
+def caseload_of(conn: Connection[DictRow], tables: Tables, member_id: str) -> list[CaseloadClient]:
+    """The clients in care on a member's caseload, the most urgent touchpoint first."""
+    rows = conn.execute(_CASELOAD_OF.format(**tables), (member_id,)).fetchall()
+    return [
+        CaseloadClient(
+            client_id=row["client_id"],
+            role=row["role"],
+            org=row["org"],
+            last_contact_at=row["last_contact_at"],
+            last_contact_by_member_at=row["member_last_contact_at"],
+            next_due_at=row["next_due_at"],
+            open_flags=row["open_flags"],
+            highest_severity=SEVERITIES[row["rank"] - 1] if row["rank"] else None,
+            open_handoffs_out=row["outgoing"],
+            open_handoffs_in=row["incoming"],
+        )
+        for row in rows
+    ]
+
+
+def caseloads_of_org(
+    conn: Connection[DictRow], tables: Tables, org: str, now: datetime
+) -> list[MemberCaseload]:
+    """The supervisor's view: each member's caseload size and touchpoints overdue at `now`."""
+    rows = conn.execute(_ORG_CASELOADS.format(**tables), (now, org)).fetchall()
+    return [
+        MemberCaseload(
+            member_id=row["member_id"],
+            role=row["role"],
+            client_count=row["client_count"],
+            overdue_count=row["overdue_count"],
+        )
+        for row in rows
+    ]

@@ -1,0 +1,451 @@
+"""Early warning: each client's warning signs, the flags read model, and the live evaluator.
+
+The projection (`early_warning`, rebuildable, never emits anything) keeps per client the signs
+the rules read (domain/warning_signs.py, folded from the record), the flags as recorded by
+`RiskFlagRaised` / `RiskFlagAcknowledged` / `RiskFlagResolved`, and the care team, so flags can
+be read by client, member, organization, severity and status.
+
+The evaluator runs only beside the live worker: it reads the live signs of clients that changed
+since it last looked, or whose next time-based moment has passed on its clock, evaluates the
+pure rules (domain/early_warning.py) and records the flags to raise or resolve through the
+command port. Flag and event ids are derived from client, rule and episode, so evaluating twice
+(a restart between recording and noting it, a second evaluator) records nothing new; where it
+left off is kept in `early_warning_evaluations` (client → position seen, next moment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+import structlog
+from psycopg import Connection, Cursor
+from psycopg.rows import DictRow
+from psycopg.sql import SQL, Composable, Identifier
+from pydantic import TypeAdapter
+
+from domain.commands import RecordCareEvent
+from domain.early_warning import Thresholds, evaluate, flag_events, next_moment
+from domain.enrollment import CareTeamMemberAssigned, CareTeamMemberReleased
+from domain.flags import RiskFlagAcknowledged, RiskFlagRaised, RiskFlagResolved
+from domain.recorded import Recorded
+from domain.warning_signs import WarningSigns, no_signs, observe
+from projections.engine import Handler, Pool, Projection, Stored, Tables, versions_of
+
+log = structlog.get_logger(__name__)
+
+NAME = "early_warning"
+VERSION = 1
+SIGNS: TypeAdapter[WarningSigns] = TypeAdapter(WarningSigns)
+EVALUATIONS = Identifier("early_warning_evaluations")
+
+DDL = (
+    SQL(
+        "CREATE TABLE {warning_signs} ("
+        " client_id uuid PRIMARY KEY,"
+        " org text,"
+        " signs jsonb NOT NULL,"
+        " position bigint NOT NULL)"
+    ),
+    SQL(
+        "CREATE TABLE {flags} ("
+        " flag_id text PRIMARY KEY,"
+        " client_id uuid NOT NULL,"
+        " rule_id text NOT NULL,"
+        " rule_version integer NOT NULL,"
+        " severity text NOT NULL,"
+        " status text NOT NULL,"
+        " reason text NOT NULL,"
+        " evidence_event_ids uuid[] NOT NULL,"
+        " raised_at timestamptz NOT NULL,"
+        " raised_position bigint NOT NULL,"
+        " acknowledged_at timestamptz,"
+        " acknowledged_by text,"
+        " resolved_at timestamptz,"
+        " resolved_by text,"
+        " status_position bigint NOT NULL)"
+    ),
+    SQL("CREATE INDEX ON {flags} (client_id)"),
+    SQL("CREATE INDEX ON {flags} (raised_position)"),
+    SQL("CREATE INDEX ON {flags} (status, severity)"),
+    SQL(
+        "CREATE TABLE {flag_team} ("
+        " client_id uuid NOT NULL,"
+        " member_id text NOT NULL,"
+        " role text NOT NULL,"
+        " org text NOT NULL,"
+        " PRIMARY KEY (client_id, member_id, role))"
+    ),
+    SQL("CREATE INDEX ON {flag_team} (member_id)"),
+    SQL("CREATE INDEX ON {flag_team} (org)"),
+    SQL("CREATE INDEX ON {warning_signs} (org)"),
+)
+TABLES = ("warning_signs", "flags", "flag_team")
+
+# --- statements -----------------------------------------------------------------------------------
+
+_RAISED = SQL(
+    "INSERT INTO {flags} (flag_id, client_id, rule_id, rule_version, severity, status, reason,"
+    " evidence_event_ids, raised_at, raised_position, status_position)"
+    " VALUES (%(flag)s, %(client)s, %(rule)s, %(version)s, %(severity)s, 'open', %(reason)s,"
+    " %(evidence)s, %(at)s, %(position)s, %(position)s)"
+    " ON CONFLICT (flag_id) DO UPDATE SET status = 'open', resolved_at = NULL,"
+    " resolved_by = NULL, status_position = EXCLUDED.status_position"
+    " WHERE {flags}.status_position < EXCLUDED.status_position"
+)
+_ACKNOWLEDGED = SQL(
+    "UPDATE {flags} SET status = 'acknowledged', acknowledged_at = %(at)s,"
+    " acknowledged_by = %(actor)s, status_position = %(position)s"
+    " WHERE flag_id = %(flag)s AND status = 'open' AND status_position < %(position)s"
+)
+_RESOLVED = SQL(
+    "UPDATE {flags} SET status = 'resolved', resolved_at = %(at)s, resolved_by = %(actor)s,"
+    " status_position = %(position)s"
+    " WHERE flag_id = %(flag)s AND status_position < %(position)s"
+)
+_MEMBER_IN = SQL(
+    "INSERT INTO {flag_team} (client_id, member_id, role, org) VALUES (%s, %s, %s, %s)"
+    " ON CONFLICT (client_id, member_id, role) DO NOTHING"
+)
+_MEMBER_OUT = SQL("DELETE FROM {flag_team} WHERE client_id = %s AND member_id = %s AND role = %s")
+_LOAD_SIGNS = SQL(
+    "SELECT client_id, signs::text AS signs, position FROM {warning_signs}"
+    " WHERE client_id = ANY(%s)"
+)
+_SAVE_SIGNS = SQL(
+    "INSERT INTO {warning_signs} (client_id, org, signs, position)"
+    " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[]::jsonb[], %s::bigint[])"
+    " ON CONFLICT (client_id) DO UPDATE SET org = EXCLUDED.org, signs = EXCLUDED.signs,"
+    " position = EXCLUDED.position"
+)
+
+
+def on_flag_raised(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    assert isinstance(e, RiskFlagRaised)
+    d = e.data
+    cur.execute(
+        _RAISED.format(**t),
+        {
+            "flag": d.flag_id,
+            "client": e.client_id,
+            "rule": d.rule_id,
+            "version": d.rule_version,
+            "severity": d.severity,
+            "reason": d.reason,
+            "evidence": list(d.evidence_event_ids),
+            "at": e.occurred_at,
+            "position": r.position,
+        },
+    )
+
+
+def on_flag_acknowledged(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    assert isinstance(e, RiskFlagAcknowledged)
+    cur.execute(
+        _ACKNOWLEDGED.format(**t),
+        {"flag": e.data.flag_id, "at": e.occurred_at, "actor": e.actor.id, "position": r.position},
+    )
+
+
+def on_flag_resolved(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    assert isinstance(e, RiskFlagResolved)
+    cur.execute(
+        _RESOLVED.format(**t),
+        {"flag": e.data.flag_id, "at": e.occurred_at, "actor": e.actor.id, "position": r.position},
+    )
+
+
+def on_member_assigned(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    assert isinstance(e, CareTeamMemberAssigned)
+    cur.execute(_MEMBER_IN.format(**t), (e.client_id, e.data.member_id, e.data.role, e.data.org))
+
+
+def on_member_released(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+    e = r.event
+    assert isinstance(e, CareTeamMemberReleased)
+    cur.execute(_MEMBER_OUT.format(**t), (e.client_id, e.data.member_id, e.data.role))
+
+
+HANDLERS: dict[str, Handler] = {
+    "RiskFlagRaised": on_flag_raised,
+    "RiskFlagAcknowledged": on_flag_acknowledged,
+    "RiskFlagResolved": on_flag_resolved,
+    "CareTeamMemberAssigned": on_member_assigned,
+    "CareTeamMemberReleased": on_member_released,
+}
+
+
+def apply_batch(cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored]) -> None:
+    """Flags and team rows event by event; each client's signs loaded, folded and saved once."""
+    by_client: dict[UUID, list[Recorded]] = {}
+    for item in items:
+        recorded = item.recorded
+        handler = HANDLERS.get(recorded.event.type)
+        if handler is not None:
+            handler(cur, tables, recorded)
+        by_client.setdefault(recorded.event.client_id, []).append(recorded)
+    cur.execute(_LOAD_SIGNS.format(**tables), (list(by_client),))
+    known = {
+        row["client_id"]: (SIGNS.validate_json(row["signs"]), row["position"])
+        for row in cur.fetchall()
+    }
+    ids: list[UUID] = []
+    orgs: list[str | None] = []
+    documents: list[str] = []
+    positions: list[int] = []
+    for client_id, history in by_client.items():
+        signs, position = known.get(client_id, (no_signs(client_id), 0))
+        changed = False
+        for recorded in history:
+            if recorded.position <= position:
+                continue  # applied already (replay-safe)
+            seen = observe(signs, recorded.event)
+            if seen is not signs:
+                signs, position, changed = seen, recorded.position, True
+        if changed:
+            ids.append(client_id)
+            orgs.append(signs.org)
+            documents.append(SIGNS.dump_json(signs).decode())
+            positions.append(position)
+    if ids:
+        cur.execute(_SAVE_SIGNS.format(**tables), (ids, orgs, documents, positions))
+
+
+EARLY_WARNING = Projection(name=NAME, version=VERSION, tables=TABLES, ddl=DDL, batch=apply_batch)
+
+
+# --- the live evaluator ---------------------------------------------------------------------------
+
+
+class RecordFlags(Protocol):
+    """The command path: record these flag events (refusals are the recorder's to report)."""
+
+    def __call__(self, commands: Sequence[RecordCareEvent]) -> None: ...
+
+
+def migrate_evaluations(pool: Pool) -> None:
+    """The evaluator's bookmarks; not versioned, as positions are the same in every version."""
+    with pool.connection() as conn, conn.transaction():
+        conn.execute(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                " client_id uuid PRIMARY KEY,"
+                " position bigint NOT NULL,"
+                " next_at timestamptz)"
+            ).format(EVALUATIONS)
+        )
+        conn.execute(
+            SQL("CREATE INDEX IF NOT EXISTS {} ON {} (next_at)").format(
+                Identifier("early_warning_evaluations_next_at"), EVALUATIONS
+            )
+        )
+
+
+_NOTE_EVALUATED = SQL(
+    "INSERT INTO {evaluations} (client_id, position, next_at)"
+    " SELECT * FROM unnest(%s::uuid[], %s::bigint[], %s::timestamptz[])"
+    " ON CONFLICT (client_id) DO UPDATE SET position = EXCLUDED.position,"
+    " next_at = EXCLUDED.next_at"
+).format(evaluations=EVALUATIONS)
+_CHANGED_OR_DUE = "(e.client_id IS NULL OR e.position < s.position OR e.next_at <= %(now)s)"
+
+
+class FlagEvaluator:
+    """Evaluates the rules over live signs and records the flags to raise or resolve."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        record: RecordFlags,
+        clock: Callable[[], datetime],
+        thresholds: Thresholds | None = None,
+        *,
+        page: int = 500,
+    ) -> None:
+        self.pool = pool
+        self.record = record
+        self.clock = clock
+        self.thresholds = thresholds or Thresholds()
+        self.page = page
+
+    def evaluate_clients(self, client_ids: Collection[UUID]) -> int:
+        """Evaluate these clients if they changed since last time (or a moment passed)."""
+        if not client_ids:
+            return 0
+        query = SQL(
+            "SELECT s.client_id, s.signs::text AS signs, s.position FROM {warning_signs} s"
+            " LEFT JOIN {evaluations} e ON e.client_id = s.client_id"
+            " WHERE s.client_id = ANY(%(ids)s) AND " + _CHANGED_OR_DUE
+        )
+        return self._run(query, {"ids": list(client_ids)}, paged=False)
+
+    def sweep_due(self) -> int:
+        """Evaluate the clients whose next time-based moment has passed on the clock."""
+        query = SQL(
+            "SELECT s.client_id, s.signs::text AS signs, s.position FROM {evaluations} e"
+            " JOIN {warning_signs} s ON s.client_id = e.client_id"
+            " WHERE e.next_at <= %(now)s AND s.client_id > %(after)s"
+            " ORDER BY s.client_id LIMIT %(limit)s"
+        )
+        return self._run(query, {}, paged=True)
+
+    def sweep(self) -> int:
+        """Evaluate every client that changed since last evaluated, or is due (e.g. at start)."""
+        query = SQL(
+            "SELECT s.client_id, s.signs::text AS signs, s.position FROM {warning_signs} s"
+            " LEFT JOIN {evaluations} e ON e.client_id = s.client_id"
+            " WHERE s.client_id > %(after)s AND " + _CHANGED_OR_DUE + " ORDER BY s.client_id"
+            " LIMIT %(limit)s"
+        )
+        return self._run(query, {}, paged=True)
+
+    def _run(self, query: SQL, params: dict[str, Any], *, paged: bool) -> int:
+        now = self.clock()
+        total = 0
+        after = UUID(int=0)
+        while True:
+            with self.pool.connection() as conn:
+                tables = EARLY_WARNING.tables_of(versions_of(conn, NAME).live)
+                rows = conn.execute(
+                    query.format(evaluations=EVALUATIONS, **tables),
+                    {**params, "now": now, "after": after, "limit": self.page},
+                ).fetchall()
+            total += self._evaluate(rows, now)
+            if not paged or len(rows) < self.page:
+                return total
+            after = rows[-1]["client_id"]
+
+    def _evaluate(self, rows: Sequence[DictRow], now: datetime) -> int:
+        commands: list[RecordCareEvent] = []
+        ids: list[UUID] = []
+        positions: list[int] = []
+        moments: list[datetime | None] = []
+        for row in rows:
+            signs = SIGNS.validate_json(row["signs"])
+            findings = evaluate(signs, now, self.thresholds)
+            commands.extend(RecordCareEvent(e, now=now) for e in flag_events(signs, findings, now))
+            ids.append(row["client_id"])
+            positions.append(row["position"])
+            moments.append(next_moment(signs, now, self.thresholds))
+        if commands:
+            self.record(commands)
+            log.info("early_warning.recorded", count=len(commands))
+        if ids:
+            with self.pool.connection() as conn:
+                conn.execute(_NOTE_EVALUATED, (ids, positions, moments))
+        return len(commands)
+
+
+# --- queries --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FlagView:
+    flag_id: str
+    client_id: UUID
+    rule_id: str
+    rule_version: int
+    severity: str
+    status: str
+    reason: str
+    raised_at: datetime
+    evidence_event_ids: tuple[UUID, ...]
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class FlagPage:
+    items: list[FlagView]
+    next: int | None
+
+
+_FLAG_COLUMNS = SQL(
+    "f.flag_id, f.client_id, f.rule_id, f.rule_version, f.severity, f.status, f.reason,"
+    " f.raised_at, f.evidence_event_ids, f.acknowledged_at, f.resolved_at, f.raised_position"
+)
+
+
+def _flag(row: DictRow) -> FlagView:
+    return FlagView(
+        flag_id=row["flag_id"],
+        client_id=row["client_id"],
+        rule_id=row["rule_id"],
+        rule_version=row["rule_version"],
+        severity=row["severity"],
+        status=row["status"],
+        reason=row["reason"],
+        raised_at=row["raised_at"],
+        evidence_event_ids=tuple(row["evidence_event_ids"]),
+        acknowledged_at=row["acknowledged_at"],
+        resolved_at=row["resolved_at"],
+        position=row["raised_position"],
+    )
+
+
+def flags_page(
+    conn: Connection[DictRow],
+    tables: Tables,
+    *,
+    client_id: UUID | None = None,
+    org: str | None = None,
+    member_id: str | None = None,
+    severity: str | None = None,
+    status: str | None = None,
+    after: int = 0,
+    limit: int = 100,
+) -> FlagPage:
+    """Flags by client, organization, care-team member, severity and status, oldest first."""
+    where: list[Composable] = [SQL("f.raised_position > %s")]
+    params: list[Any] = [after]
+    if client_id is not None:
+        where.append(SQL("f.client_id = %s"))
+        params.append(client_id)
+    if severity is not None:
+        where.append(SQL("f.severity = %s"))
+        params.append(severity)
+    if status is not None:
+        where.append(SQL("f.status = %s"))
+        params.append(status)
+    if member_id is not None:
+        where.append(
+            SQL(
+                "EXISTS (SELECT 1 FROM {flag_team} t"
+                " WHERE t.client_id = f.client_id AND t.member_id = %s)"
+            ).format(**tables)
+        )
+        params.append(member_id)
+    if org is not None:
+        where.append(
+            SQL(
+                "(EXISTS (SELECT 1 FROM {flag_team} t WHERE t.client_id = f.client_id"
+                " AND t.org = %s) OR EXISTS (SELECT 1 FROM {warning_signs} s"
+                " WHERE s.client_id = f.client_id AND s.org = %s))"
+            ).format(**tables)
+        )
+        params.extend((org, org))
+    query = SQL(
+        "SELECT {columns} FROM {flags} f WHERE {where} ORDER BY f.raised_position LIMIT %s"
+    ).format(columns=_FLAG_COLUMNS, where=SQL(" AND ").join(where), **tables)
+    rows = conn.execute(query, (*params, limit + 1)).fetchall()
+    items = [_flag(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return FlagPage(items=items, next=items[-1].position if more and items else None)
+
+
+def flag_by_id(conn: Connection[DictRow], tables: Tables, flag_id: str) -> FlagView | None:
+    row = conn.execute(
+        SQL("SELECT {columns} FROM {flags} f WHERE f.flag_id = %s").format(
+            columns=_FLAG_COLUMNS, **tables
+        ),
+        (flag_id,),
+    ).fetchone()
+    return _flag(row) if row is not None else None

@@ -1,0 +1,91 @@
+"""/v1/caseloads/{member_id} and /v1/orgs/{org}/caseloads: who is on whose caseload (§7b)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from projections.caseload import caseload_of, caseloads_of_org
+from services.api.deps import Clock, CurrentPrincipal
+from services.api.reads import MinPosition, Reads, caught_up
+
+router = APIRouter(tags=["caseloads"])
+
+
+class CaseloadClient(BaseModel):
+    client_id: UUID
+    role: str
+    last_contact_at: datetime | None
+    last_contact_by_member_at: datetime | None
+    next_due_at: datetime | None
+    open_flags: int
+    highest_severity: str | None
+    open_handoffs: int
+    open_handoffs_in: int
+    open_handoffs_out: int
+
+
+class Caseload(BaseModel):
+    member_id: str
+    clients: list[CaseloadClient]
+
+
+class MemberCaseload(BaseModel):
+    member_id: str
+    role: str
+    client_count: int
+    overdue_count: int
+
+
+class OrgCaseloads(BaseModel):
+    org: str
+    members: list[MemberCaseload]
+
+
+@router.get("/v1/caseloads/{member_id}", summary="A member's clients in care, most urgent first")
+def member_caseload(
+    member_id: str, who: CurrentPrincipal, reads: Reads, min_position: MinPosition = None
+) -> Caseload:
+    with caught_up(reads, ["caseload"], min_position) as (conn, tables):
+        rows = caseload_of(conn, tables["caseload"], member_id)
+    return Caseload(
+        member_id=member_id,
+        clients=[
+            CaseloadClient(
+                client_id=r.client_id,
+                role=r.role,
+                last_contact_at=r.last_contact_at,
+                last_contact_by_member_at=r.last_contact_by_member_at,
+                next_due_at=r.next_due_at,
+                open_flags=r.open_flags,
+                highest_severity=r.highest_severity,
+                open_handoffs=r.open_handoffs_in + r.open_handoffs_out,
+                open_handoffs_in=r.open_handoffs_in,
+                open_handoffs_out=r.open_handoffs_out,
+            )
+            for r in rows
+        ],
+    )
+
+
+@router.get("/v1/orgs/{org}/caseloads", summary="Caseload size and overdue touchpoints per member")
+def org_caseloads(
+    org: str, who: CurrentPrincipal, reads: Reads, clock: Clock, min_position: MinPosition = None
+) -> OrgCaseloads:
+    with caught_up(reads, ["caseload"], min_position) as (conn, tables):
+        rows = caseloads_of_org(conn, tables["caseload"], org, clock())
+    return OrgCaseloads(
+        org=org,
+        members=[
+            MemberCaseload(
+                member_id=r.member_id,
+                role=r.role,
+                client_count=r.client_count,
+                overdue_count=r.overdue_count,
+            )
+            for r in rows
+        ],
+    )

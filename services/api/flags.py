@@ -1,0 +1,141 @@
+"""/v1/flags: the early warnings by client, member, organization, severity and status (§7b);
+and a clinician's acknowledgement of one flag, recorded as `RiskFlagAcknowledged`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Body, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.commands import RecordCareEvent
+from domain.envelope import Note
+from domain.flags import FlagNoteData, RiskFlagAcknowledged
+from projections.early_warning import FlagView, flag_by_id, flags_page
+from services.api.deps import Clock, CurrentPrincipal, Handle
+from services.api.reads import MinPosition, Reads, caught_up
+from services.problems import Problem
+
+router = APIRouter(prefix="/v1/flags", tags=["flags"])
+
+
+class Flag(BaseModel):
+    flag_id: str
+    client_id: UUID
+    rule_id: str
+    rule_version: int
+    severity: str
+    status: str
+    reason: str
+    raised_at: datetime
+    evidence_event_ids: list[UUID]
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+
+
+class FlagPage(BaseModel):
+    items: list[Flag]
+    next: int | None
+
+
+class Acknowledgement(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    event_id: UUID | None = Field(default=None, description="Idempotency key; server assigns")
+    note: Note | None = None
+
+
+class Acknowledged(BaseModel):
+    flag_id: str
+    event_id: UUID
+    client_id: UUID
+    version: int
+    position: int
+    recorded_at: datetime
+
+
+def _flag(view: FlagView) -> Flag:
+    return Flag(
+        flag_id=view.flag_id,
+        client_id=view.client_id,
+        rule_id=view.rule_id,
+        rule_version=view.rule_version,
+        severity=view.severity,
+        status=view.status,
+        reason=view.reason,
+        raised_at=view.raised_at,
+        evidence_event_ids=list(view.evidence_event_ids),
+        acknowledged_at=view.acknowledged_at,
+        resolved_at=view.resolved_at,
+    )
+
+
+@router.get("", summary="Flags, filtered; paged by `after` (the `next` of the previous page)")
+def list_flags(
+    who: CurrentPrincipal,
+    reads: Reads,
+    client_id: UUID | None = None,
+    org: str | None = None,
+    member_id: str | None = None,
+    severity: Literal["low", "moderate", "high"] | None = None,
+    status: Literal["open", "acknowledged", "resolved"] | None = None,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    min_position: MinPosition = None,
+) -> FlagPage:
+    with caught_up(reads, ["early_warning"], min_position) as (conn, tables):
+        page = flags_page(
+            conn,
+            tables["early_warning"],
+            client_id=client_id,
+            org=org,
+            member_id=member_id,
+            severity=severity,
+            status=status,
+            after=after,
+            limit=limit,
+        )
+    return FlagPage(items=[_flag(v) for v in page.items], next=page.next)
+
+
+@router.post(
+    "/{flag_id}/acknowledge",
+    status_code=201,
+    summary="A clinician saw the flag and is acting on it",
+    responses={200: {"model": Acknowledged, "description": "The same event_id again"}},
+)
+def acknowledge_flag(
+    flag_id: str,
+    who: CurrentPrincipal,
+    reads: Reads,
+    clock: Clock,
+    handle: Handle,
+    response: Response,
+    body: Annotated[Acknowledgement | None, Body()] = None,
+    min_position: MinPosition = None,
+) -> Acknowledged:
+    with caught_up(reads, ["early_warning"], min_position) as (conn, tables):
+        view = flag_by_id(conn, tables["early_warning"], flag_id)
+    if view is None:
+        raise Problem("not_found", "No such flag.")
+    body = body or Acknowledgement()
+    now = clock()
+    event = RiskFlagAcknowledged(
+        event_id=body.event_id or uuid4(),
+        client_id=view.client_id,
+        occurred_at=now,
+        actor=who.as_actor(),
+        data=FlagNoteData(flag_id=flag_id, note=body.note),
+    )
+    outcome = handle.record(RecordCareEvent(event, now=now))
+    response.status_code = 201 if outcome.created else 200
+    return Acknowledged(
+        flag_id=flag_id,
+        event_id=outcome.event_id,
+        client_id=outcome.client_id,
+        version=outcome.version,
+        position=outcome.position,
+        recorded_at=outcome.recorded_at,
+    )

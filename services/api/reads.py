@@ -1,0 +1,43 @@
+"""What the read routes share: the read models, and `min_position` for read-your-writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import Depends, Query
+from psycopg import Connection
+from psycopg.rows import DictRow
+
+from projections.engine import NotCaughtUp, ReadModels, Tables
+from services.api.deps import Context
+from services.problems import Problem
+from services.read_side import read_models
+
+
+def get_reads(context: Context) -> ReadModels:
+    return read_models(context.store.datastore.pool, context.settings)
+
+
+Reads = Annotated[ReadModels, Depends(get_reads)]
+MinPosition = Annotated[
+    int | None,
+    Query(ge=0, description="Answer once the read models include this position (from a write)"),
+]
+
+
+@contextmanager
+def caught_up(
+    reads: ReadModels, names: Sequence[str], min_position: int | None
+) -> Iterator[tuple[Connection[DictRow], dict[str, Tables]]]:
+    """The live tables once caught up with `min_position`, else 503 `not_caught_up`."""
+    try:
+        with reads.reading(names, min_position) as found:
+            yield found
+    except NotCaughtUp:
+        raise Problem(
+            "not_caught_up",
+            f"The read models have not reached position {min_position} yet.",
+            headers={"Retry-After": "1"},
+        ) from None
