@@ -141,7 +141,12 @@ class Discharged:
     chart: Chart
 
 
-ClientState = NotEnrolled | InCare | Discharged
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """The client's data key was destroyed (crypto-shredding): nothing more is recorded."""
+
+
+ClientState = NotEnrolled | InCare | Discharged | Erased
 
 
 def initial_state() -> ClientState:
@@ -156,7 +161,7 @@ def fold(events: Iterable[CareEvent], state: ClientState | None = None) -> Clien
 def decide(command: RecordCareEvent, state: ClientState) -> list[CareEvent]:
     """The events that recording this care event produces, or a DomainError saying why not."""
     event = command.event
-    if not isinstance(state, NotEnrolled) and event.event_id in state.chart.event_ids:
+    if isinstance(state, InCare | Discharged) and event.event_id in state.chart.event_ids:
         return []  # re-sent: recorded already, nothing new
     if event.occurred_at > command.now + command.max_clock_skew:
         raise OccurredInFuture
@@ -186,6 +191,8 @@ def decide(command: RecordCareEvent, state: ClientState) -> list[CareEvent]:
                 return [
                     _labelled(e, part2=chart.part2) for e in _with_episode(event, chart.program)
                 ]
+        case Erased():
+            raise ClientNotEnrolled
         case _:
             assert_never(state)
     _check_against_chart(event, chart)
@@ -276,7 +283,11 @@ def _with_episode(event: ClientEnrolled | ClientReadmitted, program: str) -> lis
 
 def evolve(state: ClientState, event: CareEvent) -> ClientState:
     """The client's state after one more recorded event; never raises."""
+    if isinstance(event, ErasedEntry):
+        return Erased()  # the data key is gone: the record is closed for good
     match state:
+        case Erased():
+            return state
         case NotEnrolled():
             if isinstance(event, ClientEnrolled):
                 chart = Chart(

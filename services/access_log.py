@@ -16,7 +16,7 @@ chain has one order and ids grow along it.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -118,56 +118,65 @@ _COLUMNS = (
 )
 
 
+def access_log_ddl(schema_name: str) -> list[Composed]:
+    """The table, its indexes, and the triggers that make it append-only."""
+    schema = Identifier(schema_name)
+    table = SQL("{}.{}").format(schema, Identifier(ACCESS_LOG_TABLE))
+    return [
+        SQL(
+            "CREATE TABLE IF NOT EXISTS {table} ("
+            " entry_id bigserial PRIMARY KEY,"
+            " at timestamptz NOT NULL,"
+            " actor_id text NOT NULL,"
+            " actor_role text NOT NULL,"
+            " actor_org text NOT NULL,"
+            " client_id uuid,"
+            " action text NOT NULL,"
+            " data_classes text[] NOT NULL,"
+            " purpose text NOT NULL,"
+            " outcome text NOT NULL CHECK (outcome IN ('allowed', 'denied', 'not_found')),"
+            " code text,"
+            " basis text,"
+            " correlation_id text,"
+            " prev_hash text NOT NULL,"
+            " hash text NOT NULL)"
+        ).format(table=table),
+        SQL(
+            "CREATE INDEX IF NOT EXISTS access_log_by_client ON {table} (client_id, entry_id)"
+        ).format(table=table),
+        SQL(
+            "CREATE INDEX IF NOT EXISTS access_log_by_actor ON {table} (actor_id, entry_id)"
+        ).format(table=table),
+        SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.access_log_refuse_change() RETURNS trigger"
+            " LANGUAGE plpgsql AS $$ BEGIN"
+            " RAISE EXCEPTION 'access_log is append-only' USING ERRCODE = '42501';"
+            " END $$"
+        ).format(schema=schema),
+        SQL(
+            "CREATE OR REPLACE TRIGGER access_log_append_only"
+            " BEFORE UPDATE OR DELETE ON {table}"
+            " FOR EACH ROW EXECUTE FUNCTION {schema}.access_log_refuse_change()"
+        ).format(table=table, schema=schema),
+        SQL(
+            "CREATE OR REPLACE TRIGGER access_log_no_truncate"
+            " BEFORE TRUNCATE ON {table}"
+            " FOR EACH STATEMENT EXECUTE FUNCTION {schema}.access_log_refuse_change()"
+        ).format(table=table, schema=schema),
+    ]
+
+
 class AccessLog:
     """Appends to, queries and verifies the `access_log` table."""
 
-    def __init__(self, datastore: PostgresDatastore) -> None:
+    def __init__(
+        self, datastore: PostgresDatastore, ensure_schema: Callable[[], None] = lambda: None
+    ) -> None:
         self.datastore = datastore
+        self._ensure_schema = ensure_schema
         schema = Identifier(datastore.schema)
         table = SQL("{}.{}").format(schema, Identifier(ACCESS_LOG_TABLE))
         self._table = table
-        self._ddl: list[Composed] = [
-            SQL(
-                "CREATE TABLE IF NOT EXISTS {table} ("
-                " entry_id bigserial PRIMARY KEY,"
-                " at timestamptz NOT NULL,"
-                " actor_id text NOT NULL,"
-                " actor_role text NOT NULL,"
-                " actor_org text NOT NULL,"
-                " client_id uuid,"
-                " action text NOT NULL,"
-                " data_classes text[] NOT NULL,"
-                " purpose text NOT NULL,"
-                " outcome text NOT NULL CHECK (outcome IN ('allowed', 'denied', 'not_found')),"
-                " code text,"
-                " basis text,"
-                " correlation_id text,"
-                " prev_hash text NOT NULL,"
-                " hash text NOT NULL)"
-            ).format(table=table),
-            SQL(
-                "CREATE INDEX IF NOT EXISTS access_log_by_client ON {table} (client_id, entry_id)"
-            ).format(table=table),
-            SQL(
-                "CREATE INDEX IF NOT EXISTS access_log_by_actor ON {table} (actor_id, entry_id)"
-            ).format(table=table),
-            SQL(
-                "CREATE OR REPLACE FUNCTION {schema}.access_log_refuse_change() RETURNS trigger"
-                " LANGUAGE plpgsql AS $$ BEGIN"
-                " RAISE EXCEPTION 'access_log is append-only' USING ERRCODE = '42501';"
-                " END $$"
-            ).format(schema=schema),
-            SQL(
-                "CREATE OR REPLACE TRIGGER access_log_append_only"
-                " BEFORE UPDATE OR DELETE ON {table}"
-                " FOR EACH ROW EXECUTE FUNCTION {schema}.access_log_refuse_change()"
-            ).format(table=table, schema=schema),
-            SQL(
-                "CREATE OR REPLACE TRIGGER access_log_no_truncate"
-                " BEFORE TRUNCATE ON {table}"
-                " FOR EACH STATEMENT EXECUTE FUNCTION {schema}.access_log_refuse_change()"
-            ).format(table=table, schema=schema),
-        ]
         self._lock = SQL("LOCK TABLE {table} IN EXCLUSIVE MODE").format(table=table)
         self._last = SQL("SELECT hash FROM {table} ORDER BY entry_id DESC LIMIT 1").format(
             table=table
@@ -181,15 +190,11 @@ class AccessLog:
             " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         ).format(table=table)
 
-    def create_table(self) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            for statement in self._ddl:
-                curs.execute(statement)
-
     def append(self, entries: Sequence[AccessEntry]) -> list[int]:
         """Append entries in one transaction, chained after the last row; returns their ids."""
         if not entries:
             return []
+        self._ensure_schema()
         qualified = f"{self.datastore.schema}.{ACCESS_LOG_TABLE}"
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(self._lock)
@@ -215,6 +220,7 @@ class AccessLog:
         limit: int = 100,
     ) -> list[LoggedAccess]:
         """Rows in chain order after an entry id, filtered; `client_ids` limits to those clients."""
+        self._ensure_schema()
         where: list[SQL | Composed] = [SQL("entry_id > %(after)s")]
         params: dict[str, Any] = {"after": after, "limit": limit}
         if client_id is not None:
@@ -240,6 +246,7 @@ class AccessLog:
 
     def verify(self, batch: int = 5000) -> ChainCheck:
         """Re-compute every row's hash in order; the first row whose stored hash or link differs."""
+        self._ensure_schema()
         query = SQL(
             "SELECT " + _COLUMNS + " FROM {table} WHERE entry_id > %s ORDER BY entry_id LIMIT %s"
         ).format(table=self._table)

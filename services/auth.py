@@ -1,18 +1,24 @@
 """Who is calling: a bearer JWT (`sub`, `role`, `org`) becomes a Principal.
 
-Development uses HS256 with CARE_JWT_SECRET (`carecircle token` prints one).
+Development uses HS256 with CARE_JWT_SECRET (`carecircle token` prints one). Production uses
+RS256, verified with CARE_JWT_PUBLIC_KEY or the keys of CARE_JWT_JWKS_FILE (`verify_token`);
+an HS256 token is refused unless CARE_ENVIRONMENT is development.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import get_args
+from pathlib import Path
+from typing import Any, get_args
 
 import jwt
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from domain.envelope import Actor, Role
+from services.settings import Settings
 
 ROLES: frozenset[str] = frozenset(get_args(Role)) - {"rule"}
 HUMAN_ROLES: frozenset[str] = ROLES - {"service"}
@@ -97,3 +103,112 @@ def _decode(secret: str, authorization: str | None) -> tuple[Principal, float]:
     if role not in ROLES or not isinstance(org, str) or not org or not isinstance(sub, str):
         raise AuthenticationFailed("invalid_token", "The token lacks a known role or org.")
     return Principal(sub=sub, role=role, org=org), float(claims["exp"])
+
+
+# --- production keys: RS256 (issue 5) -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TokenKeys:
+    """What verifies a token: RS256 public keys and, in development only, the HS256 secret."""
+
+    development_secret: str | None
+    public_keys: tuple[tuple[str | None, Any], ...] = ()  # (kid, public key)
+    issuer: str | None = None
+    audience: str | None = None
+
+
+def load_public_keys(pem: str | None, jwks_file: Path | None) -> tuple[tuple[str | None, Any], ...]:
+    """RSA public keys from a PEM (its text, or a path to it) and from a JWKS file."""
+    keys: list[tuple[str | None, Any]] = []
+    if pem:
+        text = pem if "-----BEGIN" in pem else Path(pem).read_text()
+        keys.append((None, load_pem_public_key(text.encode())))
+    if jwks_file is not None:
+        for jwk in jwt.PyJWKSet.from_dict(json.loads(jwks_file.read_text())).keys:
+            if jwk.key_type == "RSA":
+                keys.append((jwk.key_id, jwk.key))
+    return tuple(keys)
+
+
+_token_keys: dict[tuple[object, ...], TokenKeys] = {}
+
+
+def token_keys(settings: Settings) -> TokenKeys:
+    """The verification keys the settings name (read once; a changed JWKS file is re-read)."""
+    jwks = settings.jwt_jwks_file
+    marker = (
+        settings.environment,
+        settings.jwt_secret.get_secret_value(),
+        settings.jwt_public_key,
+        jwks,
+        jwks.stat().st_mtime_ns if jwks is not None and jwks.exists() else None,
+        settings.jwt_issuer,
+        settings.jwt_audience,
+    )
+    known = _token_keys.get(marker)
+    if known is None:
+        development = settings.environment == "development"
+        known = TokenKeys(
+            development_secret=settings.jwt_secret.get_secret_value() if development else None,
+            public_keys=load_public_keys(settings.jwt_public_key, jwks),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+        _token_keys[marker] = known
+    return known
+
+
+def verify_token(keys: TokenKeys, authorization: str | None) -> Principal:
+    """The principal of a bearer token: RS256 against the public keys, HS256 in development."""
+    if authorization:
+        known = _verified.get(("rs256", authorization))
+        if known is not None and known[1] > time.time():
+            return known[0]
+    if not authorization:
+        raise AuthenticationFailed("missing_token", "A bearer token is required.")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AuthenticationFailed("invalid_token", "Use the Bearer scheme.")
+    try:
+        algorithm = jwt.get_unverified_header(token.strip()).get("alg")
+    except jwt.PyJWTError:
+        raise AuthenticationFailed("invalid_token", "The token is not valid.") from None
+    if algorithm == "HS256" and keys.development_secret is not None:
+        return decode_token(keys.development_secret, authorization)
+    if algorithm != "RS256" or not keys.public_keys:
+        raise AuthenticationFailed("invalid_token", "The token is not valid.")
+    principal, expires = _decode_rs256(keys, token.strip())
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+    _verified[("rs256", authorization)] = (principal, expires)
+    return principal
+
+
+def _decode_rs256(keys: TokenKeys, token: str) -> tuple[Principal, float]:
+    kid = jwt.get_unverified_header(token).get("kid")
+    candidates = [key for key_id, key in keys.public_keys if key_id in (None, kid)]
+    required = ["sub", "exp"]
+    required += ["iss"] if keys.issuer else []
+    required += ["aud"] if keys.audience else []
+    for key in candidates:
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                issuer=keys.issuer,
+                audience=keys.audience,
+                options={"require": required},
+            )
+        except jwt.InvalidSignatureError:
+            continue
+        except jwt.ExpiredSignatureError:
+            raise AuthenticationFailed("token_expired", "The token has expired.") from None
+        except jwt.PyJWTError:
+            raise AuthenticationFailed("invalid_token", "The token is not valid.") from None
+        role, org, sub = claims.get("role"), claims.get("org"), claims.get("sub")
+        if role not in ROLES or not isinstance(org, str) or not org or not isinstance(sub, str):
+            raise AuthenticationFailed("invalid_token", "The token lacks a known role or org.")
+        return Principal(sub=sub, role=role, org=org), float(claims["exp"])
+    raise AuthenticationFailed("invalid_token", "The token is not valid.")

@@ -100,6 +100,7 @@ class Action(StrEnum):
     ENROLL = "enroll"
     BREAK_GLASS = "break_glass"
     ERASE = "erase"
+    ERASE_CONFIRM = "erase_confirm"
     ROTATE_KEYS = "rotate_keys"
     VERIFY_AUDIT = "verify_audit"
 
@@ -217,7 +218,7 @@ def decide_access(
             frozenset(data_classes) if data_classes is not None else default_data_classes(facts)
         )
         return _clinical_read(principal, facts, basis, purpose, wanted, now)
-    if action in LOG_READS or action is Action.ERASE:
+    if action in LOG_READS or action in (Action.ERASE, Action.ERASE_CONFIRM):
         return _oversight(principal, facts, basis, action)
     return _forbidden(basis, "This role may not do that.")
 
@@ -295,7 +296,10 @@ def _clinical_read(
 
 
 def _oversight(principal: Principal, facts: AccessFacts, basis: Basis, action: Action) -> Decision:
-    if basis in ("oversight", "organization"):
+    erasing = action in (Action.ERASE, Action.ERASE_CONFIRM)
+    if basis == "oversight" or (
+        basis == "organization" and (not erasing or principal.org == facts.program_org)
+    ):
         return Decision(outcome="allowed", basis=basis)
     own_program = basis == "care_team" and principal.org == facts.program_org
     if own_program and action in (Action.READ_DISCLOSURES, Action.READ_CONSENTS):
@@ -404,7 +408,7 @@ class Gatekeeper:
                 data_classes=request.data_classes,
                 event_type=request.event_type,
             )
-        if not decision.allowed or request.action not in WRITES:
+        if not decision.allowed or request.action not in WRITES - {Action.BREAK_GLASS}:
             self.log(request, decision, now)
         if not decision.allowed:
             log.info(

@@ -17,6 +17,7 @@ import structlog
 from services.auth import ROLES, issue_token
 from services.embedded import TansuBroker
 from services.logging import configure_logging
+from services.privacy_cli import add_privacy_commands
 from services.read_side import add_commands as add_read_side_commands
 from services.settings import Settings
 from services.wiring import Runtime, build_api, build_runtime, database, migrate
@@ -56,6 +57,9 @@ def cmd_db_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.environment != "development":
+        sys.stderr.write("carecircle token: HS256 development tokens only (CARE_ENVIRONMENT)\n")
+        return 2
     token = issue_token(
         settings.jwt_secret.get_secret_value(),
         sub=args.sub,
@@ -243,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--seed", type=int, default=1)
     simulate.add_argument("--start", help="ISO time of the first day (default: DAYS ago)")
     simulate.set_defaults(run=cmd_simulate)
+    add_privacy_commands(sub, runtime_for)
 
     add_read_side_commands(sub, runtime_for)
     return parser

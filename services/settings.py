@@ -9,6 +9,9 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_SECRET = "carecircle-development-secret-change-me-0123456789"  # noqa: S105 - dev only
+# Development defaults of the privacy keys (issue 5); production refuses them.
+DEVELOPMENT_MASTER_KEY = "8N2Gqj3OoISHm4VHA3kW6lT9Qki86xcPG7HrheeSS7I="  # dev only
+DEVELOPMENT_DEIDENTIFY_KEY = "E9bd1WnumVd4aKfGiTjjPeedvlk3tNa4On/83IGckZs="  # dev only
 
 
 class Settings(BaseSettings):
@@ -20,6 +23,12 @@ class Settings(BaseSettings):
     database_url: str | None = None
     kafka_bootstrap: str | None = None
     jwt_secret: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    # Production tokens: RS256, verified with a PEM public key (text or a file path) or a JWKS
+    # file; HS256 with jwt_secret is accepted only when environment is development.
+    jwt_public_key: str | None = None
+    jwt_jwks_file: Path | None = None
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     data_dir: Path = Path(".carecircle")
@@ -36,11 +45,27 @@ class Settings(BaseSettings):
     projection_batch_size: int = Field(default=2000, ge=1, le=50_000)
     warning_thresholds: dict[str, float] = Field(default_factory=dict)
 
+    # Privacy (issue 5): encryption at rest, crypto-shredding, de-identification, break-the-glass.
+    encrypt_at_rest: bool = True
+    master_key: SecretStr = SecretStr(DEVELOPMENT_MASTER_KEY)  # base64 of 32 bytes
+    previous_master_keys: SecretStr = SecretStr("")  # comma-separated, still unwrap (rotation)
+    key_cache_seconds: float = Field(default=30.0, ge=0)
+    deidentify_key: SecretStr = SecretStr(DEVELOPMENT_DEIDENTIFY_KEY)
+    break_glass_max_minutes: int = Field(default=240, ge=1, le=24 * 60)
+    erasure_confirm_hours: float = Field(default=24.0, gt=0)
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production":
-            if self.jwt_secret.get_secret_value() == DEVELOPMENT_SECRET:
-                raise ValueError("CARE_JWT_SECRET must be set in production")
+            if not (self.jwt_public_key or self.jwt_jwks_file):
+                raise ValueError(
+                    "CARE_JWT_PUBLIC_KEY or CARE_JWT_JWKS_FILE must be set in production"
+                    " (RS256; HS256 tokens are for development only)"
+                )
+            if self.master_key.get_secret_value() == DEVELOPMENT_MASTER_KEY:
+                raise ValueError("CARE_MASTER_KEY must be set in production")
+            if self.deidentify_key.get_secret_value() == DEVELOPMENT_DEIDENTIFY_KEY:
+                raise ValueError("CARE_DEIDENTIFY_KEY must be set in production")
             if self.database_url is None:
                 raise ValueError("CARE_DATABASE_URL must be set in production")
         return self

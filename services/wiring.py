@@ -16,6 +16,7 @@ from services.api.app import create_app
 from services.api.context import ApiContext
 from services.embedded import EmbeddedPostgres
 from services.handler import CareRecordHandler
+from services.privacy import Privacy, PrivacySchema, build_privacy, client_keys, payload_codec
 from services.read_side import migrate_read_side
 from services.settings import Settings
 from services.store import CareRecorder, EventStore, open_datastore
@@ -34,6 +35,7 @@ class Runtime:
     store: EventStore
     handler: CareRecordHandler
     clock: Callable[[], datetime]
+    privacy: Privacy | None = None
 
     def close(self) -> None:
         self.handler.close()
@@ -67,9 +69,12 @@ def build_runtime(
         max_overflow=settings.pool_max_overflow,
         pool_timeout=settings.pool_timeout_seconds,
     )
-    store = EventStore(CareRecorder(datastore), clock=clock)
+    schema = PrivacySchema(datastore)
+    keys = client_keys(settings, datastore, schema) if settings.encrypt_at_rest else None
+    store = EventStore(CareRecorder(datastore), codec=payload_codec(settings, keys), clock=clock)
     handler = CareRecordHandler(store, conflict_retries=settings.conflict_retries)
-    return Runtime(settings, database_url, store, handler, clock)
+    privacy = build_privacy(settings, store, handler, clock, keys=keys, schema=schema)
+    return Runtime(settings, database_url, store, handler, clock, privacy)
 
 
 def api_from_environment() -> FastAPI:
@@ -87,6 +92,8 @@ def api_from_environment() -> FastAPI:
 def migrate(runtime: Runtime) -> None:
     """Create or upgrade every table, once, before workers start (`carecircle db migrate`)."""
     runtime.store.migrate()
+    if runtime.privacy is not None:
+        runtime.privacy.migrate()
     migrate_read_side(runtime)
 
 
@@ -97,5 +104,6 @@ def build_api(runtime: Runtime) -> FastAPI:
         handler=runtime.handler,
         clock=runtime.clock,
         readiness={"postgres": runtime.ping_database},
+        privacy=runtime.privacy,
     )
     return create_app(context)

@@ -8,11 +8,16 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from services.api import audit, caseloads, clients, flags, health
+from services.api.access_log import router as access_log_router
 from services.api.context import ApiContext
+from services.api.disclosures import router as disclosures_router
 from services.api.middleware import BodyLimitMiddleware, CorrelationMiddleware
+from services.api.replay import router as replay_router
 from services.problems import install_problem_handlers
 
 ROUTERS = [health.router, clients.router, caseloads.router, flags.router, audit.router]
+# Privacy (issue 5): break-the-glass, disclosures, consents, the access log, the replay stream.
+PRIVACY_ROUTERS = [disclosures_router, access_log_router, replay_router]
 
 
 def create_app(context: ApiContext, *, extra_routers: list[Any] | None = None) -> FastAPI:
@@ -26,7 +31,7 @@ def create_app(context: ApiContext, *, extra_routers: list[Any] | None = None) -
         ),
     )
     app.state.context = context
-    for router in [*ROUTERS, *(extra_routers or [])]:
+    for router in [*ROUTERS, *PRIVACY_ROUTERS, *(extra_routers or [])]:
         app.include_router(router)
     install_problem_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=context.settings.max_body_bytes)

@@ -14,9 +14,18 @@ from domain.catalogue import event_json_schema
 from domain.commands import RecordCareEvent
 from domain.record import client_record
 from domain.recorded import Recorded as StoredEvent
+from services.api.access import DataClasses, Guarded
 from services.api.deps import Clock, CurrentPrincipal, Handle, Store
 from services.api.examples import ENROLL_EXAMPLES, EVENT_EXAMPLES
 from services.api.wire import read_json_object, to_event
+from services.authorization import Action
+from services.disclosure import (
+    disclosure_block,
+    erased_record,
+    history_item,
+    notice_headers,
+    record_view,
+)
 from services.handler import Outcome
 from services.problems import Problem
 
@@ -43,6 +52,7 @@ class RecordedAnswer(BaseModel):
 class HistoryPage(BaseModel):
     items: list[dict[str, Any]]
     next: int | None
+    disclosure: dict[str, Any] | None = None  # the 42 CFR 2.32 notice when this read discloses
 
 
 def _body_doc(examples: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +89,9 @@ async def _record(
     handle: Any,
     if_match: str | None,
     expected_type: str | None = None,
+    guard: Any,
 ) -> Outcome:
+    await guard.write(client_id, body.get("type", expected_type), enroll=bool(expected_type))
     event = to_event(
         body,
         client_id=client_id,
@@ -108,6 +120,7 @@ async def enroll_client(
     principal: CurrentPrincipal,
     clock: Clock,
     handle: Handle,
+    guard: Guarded,
 ) -> Enrolled:
     body = read_json_object(await request.body())
     outcome = await _record(
@@ -120,6 +133,7 @@ async def enroll_client(
         handle=handle,
         if_match=None,
         expected_type="ClientEnrolled",
+        guard=guard,
     )
     return Enrolled(
         client_id=outcome.client_id,
@@ -161,6 +175,7 @@ async def record_event(
     principal: CurrentPrincipal,
     clock: Clock,
     handle: Handle,
+    guard: Guarded,
     if_match: Annotated[str | None, Header(description="Expected client version")] = None,
 ) -> RecordedAnswer:
     outcome = await _record(
@@ -172,6 +187,7 @@ async def record_event(
         clock=clock,
         handle=handle,
         if_match=if_match,
+        guard=guard,
     )
     return RecordedAnswer(
         event_id=outcome.event_id,
@@ -189,16 +205,24 @@ async def read_client(
     principal: CurrentPrincipal,
     store: Store,
     response: Response,
+    guard: Guarded,
     as_of: Annotated[AwareDatetime | None, Query(description="A past recorded time")] = None,
+    data_class: DataClasses = None,
 ) -> dict[str, Any]:
+    action = Action.READ_RECORD if as_of is None else Action.READ_RECORD_AS_OF
+    decision = await guard.read(client_id, action, data_class)
     history: list[StoredEvent] = await run_in_threadpool(store.load, client_id)
     if as_of is not None:
         history = [r for r in history if r.recorded_at <= as_of]
     record = client_record(history)
     if record is None:
-        raise Problem("client_not_enrolled", "No such client.")
+        erased = erased_record(history)  # crypto-shredded: the skeleton only
+        if erased is None:
+            raise Problem("client_not_enrolled", "No such client.")
+        return erased
     response.headers["ETag"] = f'"{record.version}"'
-    return record.to_dict()
+    response.headers.update(notice_headers(decision))
+    return record_view(record.to_dict(), decision, named=data_class is not None)
 
 
 @router.get("/{client_id}/events", response_model=HistoryPage, summary="The client's history")
@@ -206,9 +230,13 @@ async def client_history(
     client_id: UUID,
     principal: CurrentPrincipal,
     store: Store,
+    response: Response,
+    guard: Guarded,
     after_version: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    data_class: DataClasses = None,
 ) -> HistoryPage:
+    decision = await guard.read(client_id, Action.READ_HISTORY, data_class)
     page: list[StoredEvent] = await run_in_threadpool(
         store.load, client_id, after_version=after_version, limit=limit + 1
     )
@@ -216,16 +244,14 @@ async def client_history(
         raise Problem("client_not_enrolled", "No such client.")
     more = len(page) > limit
     page = page[:limit]
-    items = [
-        {
-            **r.event.model_dump(mode="json"),
-            "version": r.version,
-            "position": r.position,
-            "recorded_at": r.recorded_at.isoformat(),
-        }
-        for r in page
-    ]
-    return HistoryPage(items=items, next=page[-1].version if more and page else None)
+    shown = (history_item(r, principal, decision, named=data_class is not None) for r in page)
+    items = [item for item in shown if item is not None]
+    response.headers.update(notice_headers(decision))
+    return HistoryPage(
+        items=items,
+        next=page[-1].version if more and page else None,
+        disclosure=disclosure_block(decision),
+    )
 
 
 def care_event_schema() -> dict[str, Any]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.handler import CareRecordHandler
+from services.privacy import Privacy
 from services.settings import Settings
 from services.store import EventStore
 
@@ -20,3 +21,4 @@ class ApiContext:
     handler: CareRecordHandler
     clock: Callable[[], datetime]
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    privacy: Privacy | None = None  # None: built on first use (services/api/access.py)

@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.api.context import ApiContext
-from services.auth import Principal, decode_token
+from services.auth import Principal, token_keys, verify_token
 from services.handler import CareRecordHandler
 from services.store import EventStore
 
@@ -33,7 +33,7 @@ async def current_principal(
 ) -> Principal:
     """The authenticated caller; binds principal_id and org to this request's log lines."""
     header = f"Bearer {credentials.credentials}" if credentials else None
-    principal = decode_token(context.settings.jwt_secret.get_secret_value(), header)
+    principal = verify_token(token_keys(context.settings), header)
     structlog.contextvars.bind_contextvars(
         principal_id=principal.sub, org=principal.org, role=principal.role
     )

@@ -1,0 +1,114 @@
+"""The authorization dependency every client route takes: `guard: Guarded`.
+
+It carries the caller, the purpose of use (`X-Purpose-Of-Use`: treatment, operations or
+emergency; treatment when absent) and the correlation id to services/authorization.py, which
+decides, writes the access log and records disclosures; a refusal leaves as a problem (404 for no
+relationship exactly as for an unknown client, 403 `forbidden` or `consent_required`).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+
+from services.api.context import ApiContext
+from services.api.deps import Context, CurrentPrincipal
+from services.auth import Principal
+from services.authorization import AccessRequest, Action, Decision
+from services.crypto import EncryptingCodec
+from services.privacy import Privacy, build_privacy
+
+_building = threading.Lock()
+
+
+def privacy_of(context: ApiContext) -> Privacy:
+    """The context's privacy parts; built from its store on first use when the wiring gave none."""
+    if context.privacy is None:
+        with _building:
+            if context.privacy is None:
+                codec = context.store.codec
+                keys = codec.keys if isinstance(codec, EncryptingCodec) else None
+                context.privacy = build_privacy(
+                    context.settings, context.store, context.handler, context.clock, keys=keys
+                )
+    return context.privacy
+
+
+def get_privacy(context: Context) -> Privacy:
+    return privacy_of(context)
+
+
+PrivacyParts = Annotated[Privacy, Depends(get_privacy)]
+
+
+class Guard:
+    """Authorizes this request's accesses to client data."""
+
+    def __init__(
+        self, privacy: Privacy, principal: Principal, purpose: str, correlation_id: str | None
+    ) -> None:
+        self.privacy = privacy
+        self.principal = principal
+        self.purpose = purpose
+        self.correlation_id = correlation_id
+
+    def request(
+        self,
+        action: Action,
+        client_id: UUID | None = None,
+        *,
+        data_classes: list[str] | None = None,
+        event_type: str | None = None,
+    ) -> AccessRequest:
+        return AccessRequest(
+            principal=self.principal,
+            action=action,
+            client_id=client_id,
+            purpose=self.purpose,
+            data_classes=None if data_classes is None else frozenset(data_classes),
+            event_type=event_type,
+            correlation_id=self.correlation_id,
+        )
+
+    async def check(self, request: AccessRequest) -> Decision:
+        decision: Decision = await run_in_threadpool(self.privacy.gate.check, request)
+        return decision
+
+    async def read(
+        self, client_id: UUID, action: Action, data_classes: list[str] | None = None
+    ) -> Decision:
+        return await self.check(self.request(action, client_id, data_classes=data_classes))
+
+    async def write(self, client_id: UUID, event_type: object, *, enroll: bool) -> Decision:
+        kind = event_type if isinstance(event_type, str) else None
+        action = Action.ENROLL if enroll else Action.WRITE_EVENT
+        return await self.check(self.request(action, client_id, event_type=kind))
+
+    async def stream(self, action: Action) -> Decision:
+        return await self.check(self.request(action))
+
+
+async def guard(
+    request: Request,
+    principal: CurrentPrincipal,
+    privacy: PrivacyParts,
+    x_purpose_of_use: Annotated[
+        str, Header(description="treatment (default), operations or emergency")
+    ] = "treatment",
+) -> Guard:
+    correlation_id = getattr(request.state, "correlation_id", None)
+    return Guard(privacy, principal, x_purpose_of_use.strip().lower(), correlation_id)
+
+
+Guarded = Annotated[Guard, Depends(guard)]
+DataClasses = Annotated[
+    list[str] | None,
+    Query(
+        alias="data_class",
+        description="Read only these data classes (e.g. check_in, assessment); all when absent",
+    ),
+]

@@ -1,0 +1,241 @@
+"""Erasing a client (crypto-shredding) takes two people: one asks, another confirms.
+
+`carecircle client erase ID --reason … --request` (a supervisor of the client's program
+organization, or an auditor) records a request and prints a one-time confirmation code;
+`carecircle client erase ID --confirm CODE` by a *different* authorized person, within
+`CARE_ERASURE_CONFIRM_HOURS`, destroys the client's data key (services/crypto.py) and records the
+erasure (`client_erasures`: who asked, who confirmed, why, when). Both steps are authorized by
+services/authorization.py and appear in the access log (actions `erase` and `erase_confirm`),
+so the hash chain keeps the trail. Only a hash of the code is stored.
+
+The reason is stored in clear as part of the audit: it must name no PHI (use a ticket number).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID, uuid4
+
+from eventsourcing.postgres import PostgresDatastore
+from psycopg.sql import SQL, Composed, Identifier
+
+from services.auth import Principal
+from services.authorization import AccessRequest, Action, Gatekeeper
+from services.crypto import ClientKeys, is_sealed
+from services.handler import CareRecordHandler
+from services.store import EVENTS_TABLE
+
+REQUESTS_TABLE = "erasure_requests"
+ERASURES_TABLE = "client_erasures"
+
+
+class ErasureRefused(Exception):
+    """The erasure cannot go ahead; `code` says why (never any PHI)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    """A completed erasure: the client, both people, why and when."""
+
+    client_id: UUID
+    requested_by: str
+    confirmed_by: str
+    reason: str
+    erased_at: datetime
+
+
+def erasure_ddl(schema_name: str) -> list[Composed]:
+    schema = Identifier(schema_name)
+    requests = SQL("{}.{}").format(schema, Identifier(REQUESTS_TABLE))
+    erasures = SQL("{}.{}").format(schema, Identifier(ERASURES_TABLE))
+    return [
+        SQL(
+            "CREATE TABLE IF NOT EXISTS {requests} ("
+            " request_id uuid PRIMARY KEY,"
+            " client_id uuid NOT NULL,"
+            " code_hash text NOT NULL,"
+            " requested_by text NOT NULL,"
+            " requested_role text NOT NULL,"
+            " requested_org text NOT NULL,"
+            " reason text NOT NULL,"
+            " requested_at timestamptz NOT NULL,"
+            " expires_at timestamptz NOT NULL,"
+            " confirmed_by text,"
+            " confirmed_at timestamptz)"
+        ).format(requests=requests),
+        SQL(
+            "CREATE TABLE IF NOT EXISTS {erasures} ("
+            " client_id uuid PRIMARY KEY,"
+            " request_id uuid NOT NULL,"
+            " requested_by text NOT NULL,"
+            " confirmed_by text NOT NULL,"
+            " reason text NOT NULL,"
+            " erased_at timestamptz NOT NULL)"
+        ).format(erasures=erasures),
+    ]
+
+
+def _code_hash(client_id: UUID, code: str) -> str:
+    return hashlib.sha256(f"{client_id}\x1f{code.strip().upper()}".encode()).hexdigest()
+
+
+class Erasures:
+    """The two steps of an erasure, on the client's key and the erasure tables."""
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        keys: ClientKeys | None,
+        gate: Gatekeeper,
+        handler: CareRecordHandler,
+        clock: Callable[[], datetime],
+        *,
+        confirm_within: timedelta = timedelta(hours=24),
+        ensure_schema: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.datastore = datastore
+        self.keys = keys
+        self.gate = gate
+        self.handler = handler
+        self.clock = clock
+        self.confirm_within = confirm_within
+        self._ensure_schema = ensure_schema
+        schema = Identifier(datastore.schema)
+        self._requests = SQL("{}.{}").format(schema, Identifier(REQUESTS_TABLE))
+        self._erasures = SQL("{}.{}").format(schema, Identifier(ERASURES_TABLE))
+        self._events = SQL("{}.{}").format(schema, Identifier(EVENTS_TABLE))
+
+    def request(self, principal: Principal, client_id: UUID, reason: str) -> str:
+        """Step one: record the request; returns the code a second person must confirm with."""
+        self._authorize(principal, client_id, Action.ERASE)
+        self._check_erasable(client_id)
+        reason = reason.strip()
+        if not reason:
+            raise ErasureRefused("reason_required", "An erasure needs a reason.")
+        code = "-".join(secrets.token_hex(2).upper() for _ in range(3))
+        now = self.clock()
+        self._ensure_schema()
+        with self.datastore.get_connection() as conn:
+            conn.execute(
+                SQL(
+                    "INSERT INTO {requests} (request_id, client_id, code_hash, requested_by,"
+                    " requested_role, requested_org, reason, requested_at, expires_at)"
+                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+                ).format(requests=self._requests),
+                (
+                    uuid4(),
+                    client_id,
+                    _code_hash(client_id, code),
+                    principal.sub,
+                    principal.role,
+                    principal.org,
+                    reason,
+                    now,
+                    now + self.confirm_within,
+                ),
+            )
+        return code
+
+    def confirm(self, principal: Principal, client_id: UUID, code: str) -> Erasure:
+        """Step two, by someone else: destroy the client's data key and record the erasure."""
+        self._authorize(principal, client_id, Action.ERASE_CONFIRM)
+        self._check_erasable(client_id)
+        assert self.keys is not None  # _check_erasable refused otherwise
+        now = self.clock()
+        self._ensure_schema()
+        with self.datastore.transaction(commit=True) as curs:
+            rows = curs.execute(
+                SQL(
+                    "SELECT request_id, code_hash, requested_by, reason FROM {requests}"
+                    " WHERE client_id = %s AND confirmed_at IS NULL AND expires_at > %s"
+                    " ORDER BY requested_at FOR UPDATE"
+                ).format(requests=self._requests),
+                (client_id, now),
+            ).fetchall()
+            expected = _code_hash(client_id, code)
+            match = next((r for r in rows if hmac.compare_digest(r["code_hash"], expected)), None)
+            if match is None:
+                raise ErasureRefused("unknown_code", "No open erasure request has this code.")
+            if match["requested_by"] == principal.sub:
+                raise ErasureRefused(
+                    "second_person_required", "Another person must confirm this erasure."
+                )
+            curs.execute(
+                SQL(
+                    "UPDATE {requests} SET confirmed_by = %s, confirmed_at = %s"
+                    " WHERE request_id = %s"
+                ).format(requests=self._requests),
+                (principal.sub, now, match["request_id"]),
+            )
+            curs.execute(
+                SQL(
+                    "INSERT INTO {erasures} (client_id, request_id, requested_by, confirmed_by,"
+                    " reason, erased_at) VALUES (%s, %s, %s, %s, %s, %s)"
+                    " ON CONFLICT (client_id) DO NOTHING"
+                ).format(erasures=self._erasures),
+                (
+                    client_id,
+                    match["request_id"],
+                    match["requested_by"],
+                    principal.sub,
+                    match["reason"],
+                    now,
+                ),
+            )
+            curs.execute(self.keys.erase_sql, (client_id,))  # the key goes with the records
+        self.keys.forget(client_id)
+        self.gate.forget(client_id)
+        self.handler.cache.forget(client_id)
+        return Erasure(client_id, match["requested_by"], principal.sub, match["reason"], now)
+
+    def erasure_of(self, client_id: UUID) -> Erasure | None:
+        self._ensure_schema()
+        with self.datastore.get_connection() as conn:
+            row = conn.execute(
+                SQL(
+                    "SELECT requested_by, confirmed_by, reason, erased_at FROM {erasures}"
+                    " WHERE client_id = %s"
+                ).format(erasures=self._erasures),
+                (client_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        return Erasure(
+            client_id, row["requested_by"], row["confirmed_by"], row["reason"], row["erased_at"]
+        )
+
+    def _authorize(self, principal: Principal, client_id: UUID, action: Action) -> None:
+        self.gate.check(
+            AccessRequest(
+                principal=principal, action=action, client_id=client_id, purpose="operations"
+            )
+        )
+
+    def _check_erasable(self, client_id: UUID) -> None:
+        """Only sealed data can be shredded: refuse if encryption is off or clear entries exist."""
+        if self.keys is None:
+            raise ErasureRefused(
+                "encryption_off", "Encryption at rest is off: there is no key to destroy."
+            )
+        with self.datastore.get_connection() as conn:
+            states = conn.execute(
+                SQL("SELECT state FROM {events} WHERE originator_id = %s").format(
+                    events=self._events
+                ),
+                (client_id,),
+            ).fetchall()
+        if any(not is_sealed(bytes(row["state"])) for row in states):
+            raise ErasureRefused(
+                "stored_in_clear",
+                "Some of this client's entries were stored before encryption was switched on.",
+            )
