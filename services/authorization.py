@@ -365,12 +365,14 @@ class Gatekeeper:
         clock: Callable[[], datetime],
         *,
         cache: FactsCache | None = None,
+        erased: Callable[[UUID], bool] = lambda _client: False,
     ) -> None:
         self.store = store
         self.handler = handler
         self.access_log = access_log
         self.clock = clock
         self.cache = cache or FactsCache()
+        self._erased = erased
 
     def facts(self, client_id: UUID) -> AccessFacts | None:
         """The client's access facts, None for a client with no events at all."""
@@ -380,6 +382,11 @@ class Gatekeeper:
         if cached is None and not newer:
             return None
         facts = access_facts(client_id, (r.event for r in newer), cached)
+        if cached is not None and not cached.erased and (facts.erased or self._erased(client_id)):
+            # erased by another process since these facts were folded: read them again
+            self.cache.forget(client_id)
+            everything = self.store.load(client_id)
+            facts = access_facts(client_id, (r.event for r in everything))
         self.cache.put(facts)
         return facts
 

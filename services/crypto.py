@@ -240,6 +240,19 @@ class ClientKeys:
             conn.execute(self.erase_sql, (client_id,))
         self.forget(client_id)
 
+    def known_erased(self, client_id: UUID) -> bool:
+        """Whether the client's key was destroyed, as this process knows it (cached, see TTL)."""
+        now = self._monotonic()
+        with self._lock:
+            cached = self._cache.get(client_id)
+            if cached is not None and now - cached.fetched < self._ttl:
+                return cached.cipher is None
+        cipher, erased = self._fetch(client_id, create=False)
+        if cipher is not None or erased:
+            with self._lock:
+                self._cache[client_id] = _Cached(cipher, now)
+        return erased
+
     def is_erased(self, client_id: UUID) -> bool:
         self._ensure_schema()
         with self.datastore.get_connection() as conn:

@@ -139,7 +139,13 @@ def build_privacy(
     datastore = store.datastore
     schema = schema or PrivacySchema(datastore)
     access_log = AccessLog(datastore, ensure_schema=schema.ensure)
-    gate = Gatekeeper(store, handler, access_log, clock)
+    gate = Gatekeeper(
+        store,
+        handler,
+        access_log,
+        clock,
+        erased=keys.known_erased if keys is not None else lambda _client: False,
+    )
     erasures = Erasures(
         datastore,
         keys,

@@ -1,0 +1,205 @@
+"""PHI at rest: each client's data sealed under its own key, keys wrapped by a rotating master key;
+the access log refuses to change and shows any change made behind the application's back."""
+
+from __future__ import annotations
+
+import base64
+import os
+from uuid import uuid4
+
+import orjson
+import psycopg
+import pytest
+from cryptography.exceptions import InvalidTag
+
+from domain.catalogue import CareEvent
+from domain.client import decide, evolve, initial_state
+from domain.commands import RecordCareEvent
+from domain.errors import DomainError
+from services.access_log import AccessEntry
+from services.cli import build_parser
+from services.crypto import ClientKeys, EncryptingCodec, MasterKeys, UnknownMasterKey
+from services.settings import Settings
+from services.store import Append, CareRecorder, EventStore, open_datastore
+from services.wiring import Runtime
+from tests.integration.http_support import bearer
+from tests.integration.privacy.support import AUDITOR, COUNSELOR
+from tests.unit import builders
+
+
+def a_history(client_id=None) -> tuple:
+    """A whole client's worth of events, as the decider would produce them."""
+    client_id = client_id or uuid4()
+    state, produced = initial_state(), []
+    for event in builders.one_of_each():
+        if event.type in ("ErasedEntry", "EpisodeOpened"):
+            continue
+        event = event.model_copy(update={"client_id": client_id, "event_id": uuid4()})
+        try:
+            decided = decide(RecordCareEvent(event, now=builders.NOW), state)
+        except DomainError:  # steps the workflow refuses in this order are simply left out
+            continue
+        for one in decided:
+            state = evolve(state, one)
+            produced.append(one)
+    return client_id, produced
+
+
+def store_all(store: EventStore, client_id, events: list[CareEvent]) -> None:
+    store.append([Append(client_id, 0, events)])
+
+
+def test_every_event_type_round_trips_sealed_and_the_skeleton_stays_readable(
+    runtime: Runtime,
+) -> None:
+    client_id, events = a_history()
+    store_all(runtime.store, client_id, events)
+
+    back = [r.event for r in runtime.store.load(client_id)]
+    with runtime.store.connection() as conn:
+        states = [
+            bytes(r["state"])
+            for r in conn.execute(
+                "SELECT state FROM care_events WHERE originator_id = %s"
+                " ORDER BY originator_version",
+                (client_id,),
+            ).fetchall()
+        ]
+
+    assert back == events
+    assert len(events) > 30
+    for event, state in zip(events, states, strict=True):
+        assert b'"sealed"' in state
+        assert event.type.encode() in state  # the skeleton: type, ids, actor, times
+        assert str(event.event_id).encode() in state
+    assert not [s for s in states if b"Test" in s or b"555-0100" in s]  # the enrolled name/phone
+
+
+def test_a_sealed_payload_moved_to_another_event_does_not_open(runtime: Runtime) -> None:
+    client_id, events = a_history()
+    store_all(runtime.store, client_id, events[:3])
+    with runtime.store.connection() as conn:
+        rows = conn.execute(
+            "SELECT originator_version, state FROM care_events WHERE originator_id = %s"
+            " ORDER BY originator_version",
+            (client_id,),
+        ).fetchall()
+    codec = runtime.store.codec
+    first, second = bytes(rows[0]["state"]), bytes(rows[2]["state"])
+    swapped = orjson.loads(second)
+    swapped["sealed"] = orjson.loads(first)["sealed"]
+
+    with pytest.raises(InvalidTag):
+        codec.decode(client_id, orjson.dumps(swapped))
+
+
+def test_keys_rotate_under_a_new_master_key(
+    privacy_db_url: str, runtime: Runtime, settings: Settings, capsys
+) -> None:
+    # given data keys wrapped under the configured (old) master key
+    client_id, events = a_history()
+    store_all(runtime.store, client_id, events[:4])
+    old = settings.master_key.get_secret_value()
+    new = base64.b64encode(os.urandom(32)).decode()
+    auditor = bearer(settings, AUDITOR.sub, AUDITOR.role, AUDITOR.org)["Authorization"][7:]
+    counselor = bearer(settings, COUNSELOR.sub, COUNSELOR.role, COUNSELOR.org)["Authorization"][7:]
+    rotated = Settings(
+        database_url=privacy_db_url, master_key=new, previous_master_keys=old, key_cache_seconds=0
+    )
+
+    # when a counselor tries, then an auditor rotates with the new key current and the old retired
+    refused = _cli(rotated, "keys", "rotate", "--token", counselor)
+    done = _cli(rotated, "keys", "rotate", "--token", auditor)
+
+    # then every key is wrapped under the new master key: it alone opens the data
+    assert refused == 2
+    assert done == 0
+    assert "re-wrapped" in capsys.readouterr().out
+    datastore = open_datastore(privacy_db_url, pool_size=1, max_overflow=1)
+    try:
+        only_new = EventStore(
+            CareRecorder(datastore),
+            codec=EncryptingCodec(
+                ClientKeys(datastore, MasterKeys(base64.b64decode(new)), cache_seconds=0)
+            ),
+        )
+        assert [r.event for r in only_new.load(client_id)] == events[:4]
+        only_old = EncryptingCodec(
+            ClientKeys(datastore, MasterKeys(base64.b64decode(old)), cache_seconds=0)
+        )
+        with pytest.raises(UnknownMasterKey):
+            EventStore(CareRecorder(datastore), codec=only_old).load(client_id)
+        counts = ClientKeys(datastore, MasterKeys(base64.b64decode(new))).counts()
+        assert set(counts) - {"erased"} == {MasterKeys(base64.b64decode(new)).current_id}
+    finally:
+        # put the old key back as current, so the rest of the module reads as before
+        back = Settings(
+            database_url=privacy_db_url,
+            master_key=old,
+            previous_master_keys=new,
+            key_cache_seconds=0,
+        )
+        assert _cli(back, "keys", "rotate", "--token", auditor) == 0
+        datastore.close()
+
+
+def _cli(settings: Settings, *argv: str) -> int:
+    args = build_parser().parse_args(list(argv))
+    code: int = args.run(args, settings)
+    return code
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE access_log SET outcome = 'allowed'",
+        "DELETE FROM access_log",
+        "TRUNCATE access_log",
+    ],
+)
+def test_the_access_log_refuses_update_delete_and_truncate(
+    runtime: Runtime, statement: str
+) -> None:
+    assert runtime.privacy is not None
+    runtime.privacy.access_log.append([_entry()])
+
+    with runtime.store.connection() as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(statement)
+
+
+def test_the_access_log_chain_shows_a_row_changed_behind_the_applications_back(
+    runtime: Runtime,
+) -> None:
+    assert runtime.privacy is not None
+    log = runtime.privacy.access_log
+    ids = log.append([_entry(), _entry(), _entry()])
+    assert log.verify().ok
+
+    with runtime.store.connection() as conn:
+        conn.execute("ALTER TABLE access_log DISABLE TRIGGER access_log_append_only")
+        conn.execute("UPDATE access_log SET outcome = 'allowed' WHERE entry_id = %s", (ids[1],))
+        conn.execute("ALTER TABLE access_log ENABLE TRIGGER access_log_append_only")
+    broken = log.verify()
+
+    assert not broken.ok
+    assert broken.first_bad_entry_id == ids[1]
+    with runtime.store.connection() as conn:  # repair, so the module's later checks still hold
+        conn.execute("ALTER TABLE access_log DISABLE TRIGGER access_log_append_only")
+        conn.execute("UPDATE access_log SET outcome = 'denied' WHERE entry_id = %s", (ids[1],))
+        conn.execute("ALTER TABLE access_log ENABLE TRIGGER access_log_append_only")
+    assert log.verify().ok
+
+
+def _entry() -> AccessEntry:
+    return AccessEntry(
+        at=builders.NOW,
+        actor_id="probe",
+        actor_role="auditor",
+        actor_org="privacy-office",
+        client_id=uuid4(),
+        action="read_record",
+        data_classes=("check_in",),
+        purpose="treatment",
+        outcome="denied",
+        code="forbidden",
+    )
