@@ -88,6 +88,15 @@ class ChainCheck:
     def ok(self) -> bool:
         return self.first_bad_entry_id is None
 
+    def line(self) -> str:
+        """One line for `carecircle audit verify` and `carecircle access-log verify`."""
+        if self.first_bad_entry_id is None:
+            return f"access log verified: {self.checked} entries chained"
+        return (
+            f"access log broken at entry {self.first_bad_entry_id}:"
+            f" {self.checked} entries before it verified"
+        )
+
 
 def entry_hash(prev_hash: str, entry_id: int, entry: AccessEntry) -> str:
     """sha256 over the previous hash and the row's canonical JSON (sorted keys, UTC times)."""

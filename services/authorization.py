@@ -77,6 +77,9 @@ HANDOFF_WRITES = frozenset(
     {"HandoffAccepted", "HandoffDeclined", "HandoffCompleted", "HandoffFailed"}
 )
 ENROLLING_ROLES = CARE_TEAM_ROLES | {"supervisor", "service"}
+# What a row of a list shows, for a Part 2 consent to cover: a caseload row, a flag.
+CASELOAD_DATA_CLASSES = frozenset({"care_team", "check_in", "appointment", "risk_flag", "handoff"})
+FLAG_DATA_CLASSES = frozenset({"risk_flag"})
 
 Basis = Literal["care_team", "break_glass", "handoff", "organization", "oversight", "service_org"]
 
@@ -89,6 +92,7 @@ class Action(StrEnum):
     READ_HISTORY = "read_history"
     READ_FHIR = "read_fhir"
     READ_CASELOAD = "read_caseload"
+    READ_ORG_CASELOAD = "read_org_caseload"
     READ_FLAGS = "read_flags"
     READ_AUDIT = "read_audit"
     READ_DISCLOSURES = "read_disclosures"
@@ -127,6 +131,9 @@ STREAM_ROLES: dict[Action, frozenset[str]] = {
     Action.READ_AUDIT: frozenset({"auditor", "supervisor"}),
     Action.ROTATE_KEYS: frozenset({"auditor"}),
     Action.VERIFY_AUDIT: frozenset({"auditor"}),
+    Action.READ_CASELOAD: CARE_TEAM_ROLES | {"supervisor"},
+    Action.READ_ORG_CASELOAD: frozenset({"supervisor"}),
+    Action.READ_FLAGS: CARE_TEAM_ROLES | {"supervisor"},
 }
 
 
@@ -229,12 +236,31 @@ def _enrollment(principal: Principal) -> Decision:
     return _forbidden(None, "This role does not enroll clients.")
 
 
-def decide_stream(principal: Principal, action: Action) -> Decision:
-    """An action on no one client (replay, export, the whole access log, key rotation)."""
-    if principal.role in STREAM_ROLES.get(action, frozenset()):
-        basis: Basis | None = "oversight" if principal.role in ("auditor", "supervisor") else None
-        return Decision(outcome="allowed", basis=basis)
-    return _forbidden(None, "This role may not do that.")
+def decide_stream(
+    principal: Principal,
+    action: Action,
+    *,
+    member_id: str | None = None,
+    org: str | None = None,
+    actor_id: str | None = None,
+) -> Decision:
+    """An action on no one client: replay, export, key rotation, the access log and audit trail
+    (supervisors: their organization's staff), a caseload (a clinician's own; a supervisor's
+    organization), the flags of one's own clients or organization."""
+    if principal.role not in STREAM_ROLES.get(action, frozenset()):
+        return _forbidden(None, "This role may not do that.")
+    basis: Basis | None = "oversight" if principal.role in ("auditor", "supervisor") else None
+    clinician = principal.role in CARE_TEAM_ROLES
+    if action in (Action.READ_CASELOAD, Action.READ_FLAGS) and clinician:
+        if member_id not in (None, principal.sub):
+            return _forbidden(None, "A clinician reads their own caseload and flags.")
+        basis = "care_team"
+    if principal.role == "supervisor":
+        if org not in (None, principal.org):
+            return _forbidden(basis, "A supervisor reads their own organization.")
+        if action is Action.READ_AUDIT and actor_id is None:
+            return _forbidden(basis, "Name a client or a member of your organization.")
+    return Decision(outcome="allowed", basis=basis)
 
 
 def _break_glass(principal: Principal, facts: AccessFacts, now: datetime) -> Decision:
@@ -321,6 +347,9 @@ class AccessRequest:
     data_classes: frozenset[str] | None = None
     event_type: str | None = None
     correlation_id: str | None = None
+    member_id: str | None = None  # the scope of a request about no one client
+    org: str | None = None
+    actor_id: str | None = None
 
 
 @dataclass
@@ -390,8 +419,75 @@ class Gatekeeper:
         self.cache.put(facts)
         return facts
 
+    def facts_many(self, client_ids: Iterable[UUID]) -> dict[UUID, AccessFacts | None]:
+        """Several clients' facts, caught up with one query (a caseload, a page of flags)."""
+        cached = {client: self.cache.get(client) for client in set(client_ids)}
+        newer = self.store.load_many(
+            {client: 0 if facts is None else facts.version for client, facts in cached.items()}
+        )
+        out: dict[UUID, AccessFacts | None] = {}
+        for client, facts in cached.items():
+            events = newer.get(client, [])
+            if facts is None and not events:
+                out[client] = None
+                continue
+            folded = access_facts(client, (r.event for r in events), facts)
+            if facts is not None and not facts.erased and folded.erased:
+                folded = access_facts(client, (r.event for r in self.store.load(client)))
+            self.cache.put(folded)
+            out[client] = folded
+        return out
+
     def forget(self, client_id: UUID) -> None:
         self.cache.forget(client_id)
+
+    def check_many(
+        self,
+        principal: Principal,
+        action: Action,
+        client_ids: Iterable[UUID],
+        *,
+        purpose: str,
+        data_classes: frozenset[str],
+        correlation_id: str | None,
+    ) -> dict[UUID, Decision]:
+        """Decide each client of a list the caller asked for (rows of a caseload, flags); every
+        decision is logged, allowed Part 2 rows for another organization are disclosures."""
+        now = self.clock()
+        facts = self.facts_many(client_ids)
+        decisions = {
+            client: decide_access(
+                principal, action, known, now=now, purpose=purpose, data_classes=data_classes
+            )
+            for client, known in facts.items()
+        }
+        self.access_log.append(
+            [
+                AccessEntry(
+                    at=now,
+                    actor_id=principal.sub,
+                    actor_role=principal.role,
+                    actor_org=principal.org,
+                    client_id=client,
+                    action=str(action),
+                    data_classes=tuple(sorted(data_classes)),
+                    purpose=purpose,
+                    outcome=decision.outcome,
+                    code=decision.code,
+                    basis=decision.basis,
+                    correlation_id=correlation_id,
+                )
+                for client, decision in decisions.items()
+            ]
+        )
+        for client, decision in decisions.items():
+            known = facts[client]
+            if decision.allowed and decision.disclosure is not None and known is not None:
+                request = AccessRequest(
+                    principal, action, client, purpose, data_classes, None, correlation_id
+                )
+                self._record_disclosure(request, decision, decision.disclosure, known, now)
+        return decisions
 
     def check(self, request: AccessRequest) -> Decision:
         """Decide, log (reads always, refusals always), and raise the Problem of a refusal."""
@@ -404,7 +500,13 @@ class Gatekeeper:
             )
         facts = None if request.client_id is None else self.facts(request.client_id)
         if request.client_id is None and request.action is not Action.ENROLL:
-            decision = decide_stream(request.principal, request.action)
+            decision = decide_stream(
+                request.principal,
+                request.action,
+                member_id=request.member_id,
+                org=request.org,
+                actor_id=request.actor_id,
+            )
         else:
             decision = decide_access(
                 request.principal,

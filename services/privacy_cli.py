@@ -125,14 +125,8 @@ def cmd_access_log_verify(
     with runtime_for(settings) as runtime:
         migrate(runtime)
         check = _privacy(runtime).access_log.verify()
-    sys.stdout.write(access_chain_line(check.checked, check.first_bad_entry_id) + "\n")
+    sys.stdout.write(check.line() + "\n")
     return 0 if check.ok else 1
-
-
-def access_chain_line(checked: int, first_bad: int | None) -> str:
-    if first_bad is None:
-        return f"access log: ok, {checked} entries chained"
-    return f"access log: BROKEN at entry {first_bad} ({checked} entries verified before it)"
 
 
 def add_privacy_commands(

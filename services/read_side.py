@@ -291,8 +291,12 @@ def cmd_verify(args: argparse.Namespace, settings: Settings, runtime_for: Runtim
     with runtime_for(settings) as runtime:
         migrate_read_side(runtime)
         verdict = verify_audit(runtime)
+        # the access log's own chain (services/access_log.py) is checked by the same command
+        access = runtime.privacy.access_log.verify() if runtime.privacy is not None else None
     sys.stdout.write(_verdict_line(verdict) + "\n")
-    return 0 if verdict.ok else 1
+    if access is not None:
+        sys.stdout.write(access.line() + "\n")
+    return 0 if verdict.ok and (access is None or access.ok) else 1
 
 
 def add_commands(

@@ -9,6 +9,8 @@ relationship exactly as for an unknown client, 403 `forbidden` or `consent_requi
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
+from dataclasses import replace
 from typing import Annotated
 from uuid import UUID
 
@@ -21,6 +23,7 @@ from services.auth import Principal
 from services.authorization import AccessRequest, Action, Decision
 from services.crypto import EncryptingCodec
 from services.privacy import Privacy, build_privacy
+from services.problems import Problem
 
 _building = threading.Lock()
 
@@ -90,6 +93,48 @@ class Guard:
 
     async def stream(self, action: Action) -> Decision:
         return await self.check(self.request(action))
+
+    # For sync routes (FastAPI runs them on a worker thread already).
+
+    def require(
+        self,
+        action: Action,
+        client_id: UUID | None = None,
+        *,
+        event_type: str | None = None,
+        member_id: str | None = None,
+        org: str | None = None,
+        actor_id: str | None = None,
+        not_found: Problem | None = None,
+    ) -> Decision:
+        """Authorize one request now; `not_found` replaces the 404 of a route whose unknown
+        thing is not a client (an unknown flag), so "not yours" still reads as "unknown"."""
+        request = replace(
+            self.request(action, client_id, event_type=event_type),
+            member_id=member_id,
+            org=org,
+            actor_id=actor_id,
+        )
+        try:
+            return self.privacy.gate.check(request)
+        except Problem as refused:
+            if not_found is not None and refused.code == "client_not_enrolled":
+                raise not_found from None
+            raise
+
+    def visible(
+        self, action: Action, client_ids: Iterable[UUID], data_classes: frozenset[str]
+    ) -> set[UUID]:
+        """Which clients of a list the caller may see rows of (each decision logged)."""
+        decisions = self.privacy.gate.check_many(
+            self.principal,
+            action,
+            client_ids,
+            purpose=self.purpose,
+            data_classes=data_classes,
+            correlation_id=self.correlation_id,
+        )
+        return {client for client, decision in decisions.items() if decision.allowed}
 
 
 async def guard(

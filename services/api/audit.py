@@ -10,8 +10,10 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel
 
 from projections.audit_trail import audit_page
+from services.api.access import Guarded
 from services.api.deps import CurrentPrincipal
 from services.api.reads import MinPosition, Reads, caught_up
+from services.authorization import Action
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -50,7 +52,12 @@ def audit_trail(
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     min_position: MinPosition = None,
+    *,
+    guard: Guarded,
 ) -> AuditPage:
+    # auditors: all; supervisors: a client of their organization, or a member of their staff
+    guard.require(Action.READ_AUDIT, client_id, actor_id=actor_id)
+    own_staff_only = who.role == "supervisor" and client_id is None
     with caught_up(reads, ["audit_trail"], min_position) as (conn, tables):
         page = audit_page(
             conn,
@@ -77,6 +84,7 @@ def audit_trail(
                 hash=e.hash.hex(),
             )
             for e in page.items
+            if not own_staff_only or e.actor_org == who.org
         ],
         next=page.next,
     )

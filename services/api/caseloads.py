@@ -9,8 +9,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from projections.caseload import caseload_of, caseloads_of_org
+from services.api.access import Guarded
 from services.api.deps import Clock, CurrentPrincipal
 from services.api.reads import MinPosition, Reads, caught_up
+from services.authorization import CASELOAD_DATA_CLASSES, Action
 
 router = APIRouter(tags=["caseloads"])
 
@@ -47,10 +49,17 @@ class OrgCaseloads(BaseModel):
 
 @router.get("/v1/caseloads/{member_id}", summary="A member's clients in care, most urgent first")
 def member_caseload(
-    member_id: str, who: CurrentPrincipal, reads: Reads, min_position: MinPosition = None
+    member_id: str,
+    who: CurrentPrincipal,
+    reads: Reads,
+    guard: Guarded,
+    min_position: MinPosition = None,
 ) -> Caseload:
+    guard.require(Action.READ_CASELOAD, member_id=member_id)  # one's own, or one's org's
     with caught_up(reads, ["caseload"], min_position) as (conn, tables):
         rows = caseload_of(conn, tables["caseload"], member_id)
+    shown = guard.visible(Action.READ_CASELOAD, {r.client_id for r in rows}, CASELOAD_DATA_CLASSES)
+    rows = [r for r in rows if r.client_id in shown]  # each row a logged read (consent: Part 2)
     return Caseload(
         member_id=member_id,
         clients=[
@@ -73,8 +82,14 @@ def member_caseload(
 
 @router.get("/v1/orgs/{org}/caseloads", summary="Caseload size and overdue touchpoints per member")
 def org_caseloads(
-    org: str, who: CurrentPrincipal, reads: Reads, clock: Clock, min_position: MinPosition = None
+    org: str,
+    who: CurrentPrincipal,
+    reads: Reads,
+    clock: Clock,
+    guard: Guarded,
+    min_position: MinPosition = None,
 ) -> OrgCaseloads:
+    guard.require(Action.READ_ORG_CASELOAD, org=org)  # a supervisor of that organization
     with caught_up(reads, ["caseload"], min_position) as (conn, tables):
         rows = caseloads_of_org(conn, tables["caseload"], org, clock())
     return OrgCaseloads(

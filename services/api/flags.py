@@ -14,8 +14,10 @@ from domain.commands import RecordCareEvent
 from domain.envelope import Note
 from domain.flags import FlagNoteData, RiskFlagAcknowledged
 from projections.early_warning import FlagView, flag_by_id, flags_page
+from services.api.access import Guarded
 from services.api.deps import Clock, CurrentPrincipal, Handle
 from services.api.reads import MinPosition, Reads, caught_up
+from services.authorization import FLAG_DATA_CLASSES, Action
 from services.problems import Problem
 
 router = APIRouter(prefix="/v1/flags", tags=["flags"])
@@ -84,7 +86,15 @@ def list_flags(
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     min_position: MinPosition = None,
+    *,
+    guard: Guarded,
 ) -> FlagPage:
+    if client_id is not None:  # one client: 404 / 403 as for the record
+        guard.require(Action.READ_FLAGS, client_id)
+    else:  # a clinician's own clients, a supervisor's organization
+        guard.require(Action.READ_FLAGS, member_id=member_id, org=org)
+        member_id = who.sub if who.role != "supervisor" else member_id
+        org = who.org if who.role == "supervisor" else org
     with caught_up(reads, ["early_warning"], min_position) as (conn, tables):
         page = flags_page(
             conn,
@@ -97,7 +107,9 @@ def list_flags(
             after=after,
             limit=limit,
         )
-    return FlagPage(items=[_flag(v) for v in page.items], next=page.next)
+    clients = {v.client_id for v in page.items}
+    shown = clients if client_id else guard.visible(Action.READ_FLAGS, clients, FLAG_DATA_CLASSES)
+    return FlagPage(items=[_flag(v) for v in page.items if v.client_id in shown], next=page.next)
 
 
 @router.post(
@@ -115,11 +127,19 @@ def acknowledge_flag(
     response: Response,
     body: Annotated[Acknowledgement | None, Body()] = None,
     min_position: MinPosition = None,
+    *,
+    guard: Guarded,
 ) -> Acknowledged:
     with caught_up(reads, ["early_warning"], min_position) as (conn, tables):
         view = flag_by_id(conn, tables["early_warning"], flag_id)
     if view is None:
         raise Problem("not_found", "No such flag.")
+    guard.require(  # a flag of a client one has no relationship with is "no such flag" too
+        Action.WRITE_EVENT,
+        view.client_id,
+        event_type="RiskFlagAcknowledged",
+        not_found=Problem("not_found", "No such flag."),
+    )
     body = body or Acknowledgement()
     now = clock()
     event = RiskFlagAcknowledged(

@@ -168,7 +168,7 @@ def test_the_access_log_refuses_update_delete_and_truncate(
 
 
 def test_the_access_log_chain_shows_a_row_changed_behind_the_applications_back(
-    runtime: Runtime,
+    runtime: Runtime, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert runtime.privacy is not None
     log = runtime.privacy.access_log
@@ -180,9 +180,12 @@ def test_the_access_log_chain_shows_a_row_changed_behind_the_applications_back(
         conn.execute("UPDATE access_log SET outcome = 'allowed' WHERE entry_id = %s", (ids[1],))
         conn.execute("ALTER TABLE access_log ENABLE TRIGGER access_log_append_only")
     broken = log.verify()
+    verdict = _cli(settings, "audit", "verify")
 
     assert not broken.ok
     assert broken.first_bad_entry_id == ids[1]
+    assert verdict == 1
+    assert f"access log broken at entry {ids[1]}" in capsys.readouterr().out
     with runtime.store.connection() as conn:  # repair, so the module's later checks still hold
         conn.execute("ALTER TABLE access_log DISABLE TRIGGER access_log_append_only")
         conn.execute("UPDATE access_log SET outcome = 'denied' WHERE entry_id = %s", (ids[1],))

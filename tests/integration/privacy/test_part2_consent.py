@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.disclosure import CONSENT_HEADER, NOTICE, NOTICE_HEADER, NOTICE_HEADER_TEXT
+from services.read_side import live_runner
 from services.wiring import Runtime
 from tests.integration.privacy.support import (
     AUDITOR,
@@ -233,3 +234,28 @@ def test_the_consent_state_as_of_a_past_date_is_reconstructed(
 
     assert in_force(while_in_force.isoformat()) == ["c-then"]
     assert in_force(None) == []
+
+
+def test_a_caseload_row_of_a_part2_client_is_a_disclosure_too(
+    api: TestClient, runtime: Runtime, part2_client: UUID
+) -> None:
+    def peers_caseload() -> list[str]:
+        live_runner(runtime).catch_up()
+        answer = api.get(f"/v1/caseloads/{PEER.sub}", headers=headers(runtime, PEER))
+        assert answer.status_code == 200, answer.text
+        return [row["client_id"] for row in answer.json()["clients"]]
+
+    # the peer is on the team, but their organization has no consent: the row is left out
+    assert str(part2_client) not in peers_caseload()
+    grant(api, runtime, part2_client, "c-peer")
+    assert str(part2_client) in peers_caseload()
+
+    outcomes = [
+        (r.entry.action, r.entry.outcome)
+        for r in access_rows(runtime, PEER, part2_client)
+        if r.entry.action == "read_caseload"
+    ]
+    assert outcomes == [("read_caseload", "denied"), ("read_caseload", "allowed")]
+    (disclosed,) = disclosures(api, runtime, part2_client)
+    assert disclosed["consent_id"] == "c-peer"
+    assert "risk_flag" in disclosed["data_classes"]

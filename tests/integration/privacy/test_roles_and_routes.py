@@ -83,6 +83,10 @@ ROUTES: dict[str, tuple[str, Call]] = {
     "access log": ("read_access_log", _get("/v1/access-log")),
     "replay": ("replay", _get("/v1/replay?limit=1")),
     "break the glass": ("break_glass", _break_glass),
+    "caseload of the counselor": ("read_caseload", _get(f"/v1/caseloads/{COUNSELOR.sub}")),
+    "caseloads of the program": ("read_org_caseload", _get(f"/v1/orgs/{COUNSELOR.org}/caseloads")),
+    "flags of the client": ("read_flags", _get("/v1/flags?client_id={client}")),
+    "audit trail of the client": ("read_audit", _get("/v1/audit?client_id={client}")),
 }
 
 ROLES: dict[str, Person] = {
@@ -114,6 +118,10 @@ EXPECTED: dict[str, tuple[int, ...]] = {
     "access log": (403, 403, 403, 403, 403, 403, 200, 200, 200, 403, 403, 403),
     "replay": (403, 403, 403, 403, 403, 403, 403, 403, 200, 200, 403, 403),
     "break the glass": (403, 403, 403, 404, 404, 201, 403, 404, 403, 404, 403, 404),
+    "caseload of the counselor": (200, 403, 403, 403, 403, 403, 200, 200, 403, 403, 403, 403),
+    "caseloads of the program": (403, 403, 403, 403, 403, 403, 200, 403, 403, 403, 403, 403),
+    "flags of the client": (200, 200, 200, 404, 404, 404, 200, 404, 403, 404, 403, 404),
+    "audit trail of the client": (403, 403, 403, 404, 404, 404, 200, 404, 200, 404, 403, 404),
 }
 CASES = [
     (route, role, EXPECTED[route][index]) for route in ROUTES for index, role in enumerate(ROLES)
