@@ -118,7 +118,7 @@ def append_batch(cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored]) 
             entry=0,
             originator_id=e.client_id,
             version=r.version,
-            topic=e.type,
+            topic=item.topic,
             digest=digest,
         )
         values = (
@@ -128,7 +128,7 @@ def append_batch(cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored]) 
             e.event_id,
             e.client_id,
             r.version,
-            e.type,
+            item.topic,
             e.actor.id,
             e.actor.role,
             e.actor.org,

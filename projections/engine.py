@@ -46,9 +46,10 @@ _MIGRATION_LOCK = 0x43415245  # advisory lock key: "CARE"
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """One event as the store holds it: decoded, and its payload bytes exactly as stored."""
+    """One event as the store holds it: decoded, and its topic and payload bytes as stored."""
 
     recorded: Recorded
+    topic: str
     state: bytes
 
     @property
@@ -59,7 +60,7 @@ class Stored:
 class EventSource(Protocol):
     """Where projections read the global order from (the event store satisfies it)."""
 
-    def read_stored(self, *, after: int, limit: int) -> Sequence[tuple[Recorded, bytes]]: ...
+    def read_stored(self, *, after: int, limit: int) -> Sequence[tuple[Recorded, str, bytes]]: ...
 
     def head(self) -> int: ...
 
@@ -304,8 +305,10 @@ class Runner:
             rows = conn.execute(_READ_POSITIONS, (names, versions)).fetchall()
             start = min((row["position"] for row in rows), default=0)
             items = [
-                Stored(recorded, state)
-                for recorded, state in self.source.read_stored(after=start, limit=self.batch_size)
+                Stored(recorded, topic, state)
+                for recorded, topic, state in self.source.read_stored(
+                    after=start, limit=self.batch_size
+                )
             ]
             if not items:
                 return Step((), caught_up=True)

@@ -376,9 +376,11 @@ class EventStore:
             out.append(Recorded(event, n.originator_version, n.id, recorded_at))
         return out
 
-    def read_stored(self, *, after: int = 0, limit: int = 1000) -> list[tuple[Recorded, bytes]]:
-        """Stored events in global order after a position, each with its payload bytes as stored
-        (what the audit trail's hash chain covers: ciphertext once payloads are encrypted)."""
+    def read_stored(
+        self, *, after: int = 0, limit: int = 1000
+    ) -> list[tuple[Recorded, str, bytes]]:
+        """Stored events in global order after a position, each with its topic and payload bytes
+        as stored (what the audit trail's hash chain covers, ciphertext included)."""
         notes = self.recorder.select_notifications(
             start=after, limit=limit, inclusive_of_start=False
         )
@@ -388,7 +390,8 @@ class EventStore:
                 n.originator_id if isinstance(n.originator_id, UUID) else UUID(n.originator_id)
             )
             event, recorded_at = self.codec.decode(client_id, n.state)
-            out.append((Recorded(event, n.originator_version, n.id, recorded_at), n.state))
+            recorded = Recorded(event, n.originator_version, n.id, recorded_at)
+            out.append((recorded, n.topic, n.state))
         return out
 
     def head(self) -> int:
