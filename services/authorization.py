@@ -32,6 +32,7 @@ records disclosures.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -354,26 +355,31 @@ class AccessRequest:
 
 @dataclass
 class FactsCache:
-    """Each recently asked client's facts at a version; the store is append-only, so newer events
-    are folded on top and a stale entry is never wrong, only behind."""
+    """Each recently asked client's facts at a version, and when they were last caught up with
+    the store. The store is append-only, so newer events are folded on top and a stale entry is
+    never wrong, only behind."""
 
     size: int = 20_000
-    _items: OrderedDict[UUID, AccessFacts] = field(default_factory=OrderedDict)
+    _items: OrderedDict[UUID, tuple[AccessFacts, float]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def get(self, client_id: UUID) -> AccessFacts | None:
+    def entry(self, client_id: UUID) -> tuple[AccessFacts, float] | None:
         with self._lock:
-            facts = self._items.get(client_id)
-            if facts is not None:
+            item = self._items.get(client_id)
+            if item is not None:
                 self._items.move_to_end(client_id)
-            return facts
+            return item
 
-    def put(self, facts: AccessFacts) -> None:
+    def get(self, client_id: UUID) -> AccessFacts | None:
+        item = self.entry(client_id)
+        return None if item is None else item[0]
+
+    def put(self, facts: AccessFacts, caught_up_at: float = 0.0) -> None:
         with self._lock:
             current = self._items.get(facts.client_id)
-            if current is not None and current.version >= facts.version:
+            if current is not None and current[0].version > facts.version:
                 return
-            self._items[facts.client_id] = facts
+            self._items[facts.client_id] = (facts, caught_up_at)
             self._items.move_to_end(facts.client_id)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
@@ -395,6 +401,8 @@ class Gatekeeper:
         *,
         cache: FactsCache | None = None,
         erased: Callable[[UUID], bool] = lambda _client: False,
+        write_freshness: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.handler = handler
@@ -402,6 +410,10 @@ class Gatekeeper:
         self.clock = clock
         self.cache = cache or FactsCache()
         self._erased = erased
+        # A write is authorized on facts caught up at most this long ago (seconds); a refusal
+        # is always decided again on facts read fresh. Reads always catch up first.
+        self.write_freshness = write_freshness
+        self._monotonic = monotonic
 
     def facts(self, client_id: UUID) -> AccessFacts | None:
         """The client's access facts, None for a client with no events at all."""
@@ -416,7 +428,7 @@ class Gatekeeper:
             self.cache.forget(client_id)
             everything = self.store.load(client_id)
             facts = access_facts(client_id, (r.event for r in everything))
-        self.cache.put(facts)
+        self.cache.put(facts, self._monotonic())
         return facts
 
     def facts_many(self, client_ids: Iterable[UUID]) -> dict[UUID, AccessFacts | None]:
@@ -434,7 +446,7 @@ class Gatekeeper:
             folded = access_facts(client, (r.event for r in events), facts)
             if facts is not None and not facts.erased and folded.erased:
                 folded = access_facts(client, (r.event for r in self.store.load(client)))
-            self.cache.put(folded)
+            self.cache.put(folded, self._monotonic())
             out[client] = folded
         return out
 
@@ -488,6 +500,25 @@ class Gatekeeper:
                 )
                 self._record_disclosure(request, decision, decision.disclosure, known, now)
         return decisions
+
+    def quick_check(self, request: AccessRequest) -> Decision | None:
+        """A write allowed on recently caught-up facts, without any I/O; None: ask `check`."""
+        if request.action not in (Action.WRITE_EVENT, Action.ENROLL) or request.client_id is None:
+            return None
+        if request.purpose not in PURPOSES:
+            return None
+        entry = self.cache.entry(request.client_id)
+        if entry is None or self._monotonic() - entry[1] > self.write_freshness:
+            return None
+        decision = decide_access(
+            request.principal,
+            request.action,
+            entry[0],
+            now=self.clock(),
+            purpose=request.purpose,
+            event_type=request.event_type,
+        )
+        return decision if decision.allowed else None
 
     def check(self, request: AccessRequest) -> Decision:
         """Decide, log (reads always, refusals always), and raise the Problem of a refusal."""

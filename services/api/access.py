@@ -89,7 +89,9 @@ class Guard:
     async def write(self, client_id: UUID, event_type: object, *, enroll: bool) -> Decision:
         kind = event_type if isinstance(event_type, str) else None
         action = Action.ENROLL if enroll else Action.WRITE_EVENT
-        return await self.check(self.request(action, client_id, event_type=kind))
+        request = self.request(action, client_id, event_type=kind)
+        quick = self.privacy.gate.quick_check(request)  # no thread hop, no query when it can
+        return quick if quick is not None else await self.check(request)
 
     async def stream(self, action: Action) -> Decision:
         return await self.check(self.request(action))
