@@ -173,6 +173,9 @@ class ClientKeys:
         self._select = SQL("SELECT key_id, wrapped FROM {table} WHERE client_id = %s").format(
             table=table
         )
+        self._select_many = SQL(
+            "SELECT client_id, key_id, wrapped FROM {table} WHERE client_id = ANY(%s)"
+        ).format(table=table)
         self._insert = SQL(
             "INSERT INTO {table} (client_id, key_id, wrapped) VALUES (%s, %s, %s)"
             " ON CONFLICT (client_id) DO NOTHING"
@@ -239,6 +242,36 @@ class ClientKeys:
         with self.datastore.get_connection() as conn:
             conn.execute(self.erase_sql, (client_id,))
         self.forget(client_id)
+
+    def prefetch(self, client_ids: Iterable[UUID]) -> None:
+        """Load the keys of many clients in one query (a page of the global order)."""
+        now = self._monotonic()
+        with self._lock:
+            wanted = [
+                c
+                for c in set(client_ids)
+                if (cached := self._cache.get(c)) is None or now - cached.fetched >= self._ttl
+            ]
+        if not wanted:
+            return
+        self._ensure_schema()
+        with self.datastore.get_connection() as conn:
+            rows = conn.execute(self._select_many, (wanted,)).fetchall()
+        fetched = {}
+        for row in rows:
+            client_id, wrapped = row["client_id"], row["wrapped"]
+            cipher = (
+                None
+                if wrapped is None
+                else AESGCM(self.master.unwrap(client_id, row["key_id"], bytes(wrapped)))
+            )
+            fetched[client_id] = _Cached(cipher, now)
+        with self._lock:
+            for client_id, cached in fetched.items():
+                self._cache[client_id] = cached
+                self._cache.move_to_end(client_id)
+            while len(self._cache) > self._size:
+                self._cache.popitem(last=False)
 
     def known_erased(self, client_id: UUID) -> bool:
         """Whether the client's key was destroyed, as this process knows it (cached, see TTL)."""
@@ -311,6 +344,10 @@ class EncryptingCodec:
                 "sealed": base64.b64encode(nonce + sealed).decode(),
             }
         )
+
+    def prefetch(self, client_ids: Iterable[UUID]) -> None:
+        """Called by the store before decoding a page of many clients' events."""
+        self.keys.prefetch(client_ids)
 
     def decode(self, client_id: UUID, state: bytes) -> tuple[CareEvent, datetime]:
         body: dict[str, Any] = orjson.loads(state)

@@ -15,7 +15,7 @@ re-sent event is answered without decoding payloads, and Kafka tracking rows (to
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -367,6 +367,7 @@ class EventStore:
         notes = self.recorder.select_notifications(
             start=after, limit=limit, inclusive_of_start=False
         )
+        self._prefetch_keys(n.originator_id for n in notes)
         out = []
         for n in notes:
             client_id = (
@@ -384,6 +385,7 @@ class EventStore:
         notes = self.recorder.select_notifications(
             start=after, limit=limit, inclusive_of_start=False
         )
+        self._prefetch_keys(n.originator_id for n in notes)
         out = []
         for n in notes:
             client_id = (
@@ -393,6 +395,12 @@ class EventStore:
             recorded = Recorded(event, n.originator_version, n.id, recorded_at)
             out.append((recorded, n.topic, n.state))
         return out
+
+    def _prefetch_keys(self, client_ids: Iterable[UUID | str]) -> None:
+        """Let an encrypting codec load a page's client keys in one query (not one per client)."""
+        prefetch = getattr(self.codec, "prefetch", None)
+        if prefetch is not None:
+            prefetch({c if isinstance(c, UUID) else UUID(c) for c in client_ids})
 
     def head(self) -> int:
         """The highest position stored (0 for an empty store)."""

@@ -206,3 +206,30 @@ def _entry() -> AccessEntry:
         outcome="denied",
         code="forbidden",
     )
+
+
+def test_a_writer_deciding_on_state_from_before_an_erasure_refuses_only_that_command(
+    runtime: Runtime,
+) -> None:
+    # given two clients in care, both known to the handler's state cache
+    erased, other = uuid4(), uuid4()
+    for client in (erased, other):
+        enrolled = builders.enrolled(client_id=client, event_id=uuid4())
+        runtime.handler.record(RecordCareEvent(enrolled, now=runtime.clock()))
+        runtime.handler.state_of(client)
+    # and one of them erased behind this process's back (its key gone, its cache not told)
+    assert runtime.privacy is not None
+    assert runtime.privacy.keys is not None
+    with runtime.store.connection() as conn:
+        conn.execute(runtime.privacy.keys.erase_sql, (erased,))
+
+    # when one batch records a check-in for each
+    commands = [
+        RecordCareEvent(builders.check_in(client_id=c, event_id=uuid4()), now=runtime.clock())
+        for c in (erased, other)
+    ]
+    recorded, refused = runtime.handler.record_batch(commands)
+
+    # then the erased client's is refused as for a client not enrolled, the other is stored
+    assert [r.event.client_id for r in recorded] == [other]
+    assert [(r.index, r.error.code) for r in refused] == [(0, "client_not_enrolled")]
