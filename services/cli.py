@@ -16,6 +16,7 @@ import structlog
 
 from services.auth import ROLES, issue_token
 from services.embedded import TansuBroker
+from services.kafka_commands import add_kafka_commands
 from services.logging import configure_logging
 from services.privacy_cli import add_privacy_commands
 from services.read_side import add_commands as add_read_side_commands
@@ -248,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--start", help="ISO time of the first day (default: DAYS ago)")
     simulate.set_defaults(run=cmd_simulate)
     add_privacy_commands(sub, runtime_for)
+    add_kafka_commands(sub)
 
     add_read_side_commands(sub, runtime_for)
     return parser

@@ -44,6 +44,18 @@ class Settings(BaseSettings):
     # name (domain/early_warning.py Thresholds), e.g. CARE_WARNING_THRESHOLDS='{"craving_high": 8}'
     projection_batch_size: int = Field(default=2000, ge=1, le=50_000)
     warning_thresholds: dict[str, float] = Field(default_factory=dict)
+    # Kafka (DESIGN.md §7): topic names, the ingest group, and how the workers batch.
+    kafka_inbound_topic: str = "care.events.inbound"
+    kafka_deadletter_topic: str = "care.events.deadletter"
+    kafka_events_topic: str = "care.events"
+    kafka_flags_topic: str = "care.flags"
+    kafka_ingest_group: str = "carecircle-ingest"
+    kafka_create_topics: bool = True  # create missing topics on worker start (local brokers)
+    kafka_topic_partitions: int = Field(default=6, ge=1)
+    kafka_max_poll_records: int = Field(default=4000, ge=1)
+    kafka_session_timeout_ms: int = Field(default=10_000, ge=6000)  # Tansu joins in half of it
+    kafka_publish_batch: int = Field(default=2000, ge=1)
+    worker_metrics_port: int | None = None  # a worker's own /metrics (separate processes)
 
     # Privacy (issue 5): encryption at rest, crypto-shredding, de-identification, break-the-glass.
     encrypt_at_rest: bool = True

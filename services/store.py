@@ -200,37 +200,31 @@ class CareRecorder(PostgresProcessRecorder):
         trackings: Sequence[Tracking],
     ) -> list[int]:
         positions: dict[tuple[UUID, int], int] = {}
-        exc: Exception | None = None
-        with conn.pipeline() as pipeline, conn.transaction(), conn.cursor() as curs:
-            try:
-                for tracking in trackings:
-                    self._insert_tracking(curs, tracking)
-                if stored:
-                    self._lock_table(curs)
-                    self._notify_channel(curs)
-                    rows = [
-                        self.construct_pg_stored_event(
-                            e.originator_id, e.originator_version, e.topic, e.state
-                        )
-                        for e in stored
-                    ]
-                    ids, clients, types, versions, times = (
-                        list(column) for column in zip(*index_rows, strict=True)
+        # No pipeline mode: psycopg 3.3's pipeline sync waits for results while part of a large
+        # statement (about 1 MB of parameters: a Kafka poll's batch) is still in libpq's output
+        # buffer, and the server waits for the rest (ClientRead): a deadlock (psycopg #685).
+        # Any failure, a refused tracking position included, propagates and rolls back all.
+        with conn.transaction(), conn.cursor() as curs:
+            for tracking in trackings:
+                self._insert_tracking(curs, tracking)
+            if stored:
+                self._lock_table(curs)
+                self._notify_channel(curs)
+                rows = [
+                    self.construct_pg_stored_event(
+                        e.originator_id, e.originator_version, e.topic, e.state
                     )
-                    curs.execute(
-                        self._insert_events_and_index,
-                        (rows, ids, clients, types, versions, times),
-                    )
-                    pipeline.sync()
-                    positions = {
-                        (row["client_id"], row["version"]): row["position"]
-                        for row in curs.fetchall()
-                    }
-                pipeline.sync()
-            except Exception as e:  # re-raised once the pipeline has closed
-                exc = e
-        if exc is not None:
-            raise exc
+                    for e in stored
+                ]
+                ids, clients, types, versions, times = (
+                    list(column) for column in zip(*index_rows, strict=True)
+                )
+                curs.execute(
+                    self._insert_events_and_index, (rows, ids, clients, types, versions, times)
+                )
+                positions = {
+                    (row["client_id"], row["version"]): row["position"] for row in curs.fetchall()
+                }
         return [positions[(UUID(str(e.originator_id)), e.originator_version)] for e in stored]
 
     def select_index(self, event_ids: Sequence[UUID]) -> list[IndexEntry]:

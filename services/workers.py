@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.kafka_wiring import run_ingest, run_publish
 from services.read_side import run_projections
 from services.wiring import Runtime
 
@@ -28,5 +29,7 @@ def roles() -> dict[str, WorkerRole]:
     """Every worker role this build knows, by name."""
     found: list[WorkerRole] = [
         WorkerRole("projections", needs_kafka=False, run=run_projections),
+        WorkerRole("ingest", needs_kafka=True, run=run_ingest),
+        WorkerRole("publish", needs_kafka=True, run=run_publish),
     ]
     return {role.name: role for role in found}

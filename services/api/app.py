@@ -10,6 +10,7 @@ from fastapi.openapi.utils import get_openapi
 from services.api import audit, caseloads, clients, flags, health
 from services.api.access_log import router as access_log_router
 from services.api.context import ApiContext
+from services.api.metrics import install_metrics
 from services.api.disclosures import router as disclosures_router
 from services.api.middleware import BodyLimitMiddleware, CorrelationMiddleware
 from services.api.replay import router as replay_router
@@ -34,6 +35,7 @@ def create_app(context: ApiContext, *, extra_routers: list[Any] | None = None) -
     for router in [*ROUTERS, *PRIVACY_ROUTERS, *(extra_routers or [])]:
         app.include_router(router)
     install_problem_handlers(app)
+    install_metrics(app, context.store)
     app.add_middleware(BodyLimitMiddleware, max_bytes=context.settings.max_body_bytes)
     app.add_middleware(CorrelationMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -1,0 +1,175 @@
+"""Kafka out: every stored event, in position order, to `care.events`, keyed by client id.
+
+The tracked relay of eventsourcing's maintainer (issue #246): read the store after the
+checkpoint, send, wait until the broker acknowledged every message (acks=all), and only then
+move the checkpoint — a tracking row in the store. At-least-once: after a crash or a broker
+error the batch since the checkpoint is sent again, and a duplicate carries the same `event-id`.
+One client's events share a key, so a partition, so their order holds (one request in flight per
+connection keeps retries from reordering them). Flags raised or resolved go to `care.flags` too.
+
+The value is the stored event: the envelope and data as on the wire, plus `version`, `position`
+and `recorded_at`. Headers: `event-id`, `type`, `schema-version`, `position`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+import structlog
+from kafka.errors import KafkaError
+
+from consumers.backoff import Backoff, Stopped, retrying
+from domain.recorded import Recorded
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+FLAG_TYPES = frozenset({"RiskFlagRaised", "RiskFlagResolved"})
+
+
+def checkpoint_name(topic: str) -> str:
+    """The upstream name under which the publisher's checkpoint is tracked in the store."""
+    return f"publish:{topic}"
+
+
+class CheckpointMoved(Exception):
+    """Another publisher moved the checkpoint past this one's position; read it again."""
+
+
+class StoredEvents(Protocol):
+    """The store's global order, as the publisher reads it."""
+
+    def read(self, *, after: int, limit: int) -> Sequence[Recorded]: ...
+
+
+class Checkpoint(Protocol):
+    """Where the publisher got to: a tracking row that only moves forward."""
+
+    def tracked(self, upstream: str) -> int | None: ...
+
+    def advance(self, upstream: str, position: int) -> None:
+        """Record `position`; raise CheckpointMoved if the stored one is not behind it."""
+        ...
+
+
+class PublishMetrics(Protocol):
+    def published(self, *, events: int, seconds: float) -> None: ...
+
+
+class NoMetrics:
+    def published(self, *, events: int, seconds: float) -> None:
+        return None
+
+
+def message_of(recorded: Recorded) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """Key, value and headers of one stored event on `care.events`."""
+    event = recorded.event
+    value = {
+        **event.model_dump(mode="json"),
+        "version": recorded.version,
+        "position": recorded.position,
+        "recorded_at": recorded.recorded_at.isoformat(),
+    }
+    headers = [
+        ("event-id", str(event.event_id).encode()),
+        ("type", event.type.encode()),
+        ("schema-version", str(event.schema_version).encode()),
+        ("position", str(recorded.position).encode()),
+    ]
+    return str(event.client_id).encode(), json.dumps(value).encode(), headers
+
+
+class Publisher:
+    """The relay loop from the store to the broker."""
+
+    def __init__(
+        self,
+        producer: Any,
+        *,
+        events: StoredEvents,
+        checkpoint: Checkpoint,
+        topic: str,
+        flags_topic: str,
+        transient: tuple[type[BaseException], ...],
+        batch_size: int = 2000,
+        idle_s: float = 0.2,
+        ack_timeout_s: float = 30.0,
+        metrics: PublishMetrics | None = None,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.producer = producer
+        self.events = events
+        self.checkpoint = checkpoint
+        self.topic = topic
+        self.flags_topic = flags_topic
+        self.name = checkpoint_name(topic)
+        self.transient = (*transient, KafkaError)
+        self.batch_size = batch_size
+        self.idle_s = idle_s
+        self.ack_timeout_s = ack_timeout_s
+        self.metrics: PublishMetrics = metrics or NoMetrics()
+        self.backoff = backoff or Backoff()
+
+    def run(self, stop: threading.Event) -> None:
+        """Publish until `stop` is set, following new events by a short poll when idle."""
+        log.info("publish.started", topic=self.topic)
+        try:
+            position = self._checkpoint(stop)
+            while not stop.is_set():
+                try:
+                    published = self._retry(functools.partial(self.step, position), stop)
+                except CheckpointMoved:
+                    log.warning("publish.checkpoint_moved", topic=self.topic, position=position)
+                    position = self._checkpoint(stop)
+                    continue
+                if published is None:
+                    stop.wait(self.idle_s)
+                else:
+                    position = published
+        except Stopped:
+            pass
+        log.info("publish.stopped", topic=self.topic)
+
+    def step(self, after: int) -> int | None:
+        """Publish the next batch after `after`; return the new checkpoint (None: nothing new)."""
+        started = time.monotonic()
+        batch = self.events.read(after=after, limit=self.batch_size)
+        if not batch:
+            return None
+        futures = []
+        for recorded in batch:
+            key, value, headers = message_of(recorded)
+            futures.append(self.producer.send(self.topic, key=key, value=value, headers=headers))
+            if recorded.event.type in FLAG_TYPES:
+                futures.append(
+                    self.producer.send(self.flags_topic, key=key, value=value, headers=headers)
+                )
+        self.producer.flush(timeout=self.ack_timeout_s)
+        for future in futures:
+            future.get(timeout=self.ack_timeout_s)  # raises the broker's error: send again
+        position = batch[-1].position
+        self.checkpoint.advance(self.name, position)
+        seconds = time.monotonic() - started
+        self.metrics.published(events=len(batch), seconds=seconds)
+        log.info(
+            "publish.batch",
+            topic=self.topic,
+            count=len(batch),
+            position=position,
+            duration_ms=round(seconds * 1000),
+        )
+        return position
+
+    def _checkpoint(self, stop: threading.Event) -> int:
+        return self._retry(lambda: self.checkpoint.tracked(self.name) or 0, stop)
+
+    def _retry(self, action: Callable[[], T], stop: threading.Event) -> T:
+        return retrying(
+            action, transient=self.transient, stop=stop, backoff=self.backoff, what="publish"
+        )

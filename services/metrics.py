@@ -1,0 +1,156 @@
+"""Prometheus metrics of the Kafka edges, and the store's positions read at scrape time.
+
+Labels come from closed sets only — topic, partition, error code — never a client id. The
+workers count into the process's default registry (built once per process, on first use, not at
+import); the API serves that registry plus the store's head, each tracking position and the
+publish lag, read from PostgreSQL when scraped, so a separate API process shows them too.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+
+import structlog
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from services.positions import Positions, positions
+from services.store import UNAVAILABLE_ERRORS, EventStore
+
+log = structlog.get_logger(__name__)
+
+
+class KafkaMetrics:
+    """Counters and gauges the ingest and publish workers report to."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._batches = Counter(
+            "carecircle_ingest_batches", "Poll batches applied by ingest", registry=registry
+        )
+        self._messages = Counter(
+            "carecircle_ingest_messages",
+            "Inbound messages applied or dead-lettered",
+            registry=registry,
+        )
+        self._stored = Counter(
+            "carecircle_ingest_events_stored", "Events stored by ingest", registry=registry
+        )
+        self._dead = Counter(
+            "carecircle_ingest_dead_letters",
+            "Messages sent to the dead-letter topic, by error code",
+            ["code"],
+            registry=registry,
+        )
+        self._batch_seconds = Histogram(
+            "carecircle_ingest_batch_seconds",
+            "Time to apply one poll batch (parse, decide, dead letters, commit)",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=registry,
+        )
+        self._lag = Gauge(
+            "carecircle_ingest_consumer_lag",
+            "Messages in the partition after the last one stored",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self._published = Counter(
+            "carecircle_publish_events", "Events the broker acknowledged", registry=registry
+        )
+        self._publish_seconds = Histogram(
+            "carecircle_publish_batch_seconds",
+            "Time to publish one batch and move the checkpoint",
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+            registry=registry,
+        )
+
+    # consumers.ingest.IngestMetrics
+    def batch(self, *, messages: int, stored: int, seconds: float) -> None:
+        self._batches.inc()
+        self._messages.inc(messages)
+        self._stored.inc(stored)
+        self._batch_seconds.observe(seconds)
+
+    def dead_lettered(self, code: str) -> None:
+        self._dead.labels(code=code).inc()
+
+    def lag(self, topic: str, partition: int, lag: int) -> None:
+        self._lag.labels(topic=topic, partition=str(partition)).set(lag)
+
+    # consumers.publish.PublishMetrics
+    def published(self, *, events: int, seconds: float) -> None:
+        self._published.inc(events)
+        self._publish_seconds.observe(seconds)
+
+
+@functools.cache
+def kafka_metrics() -> KafkaMetrics:
+    """The process's Kafka metrics in the default registry, registered on first use."""
+    return KafkaMetrics(REGISTRY)
+
+
+class StorePositions(Collector):
+    """Head, tracking positions and publish lag, as last read from the store.
+
+    `refresh()` reads them (blocking: call it off the event loop, once per scrape); `collect()`
+    only reports the last reading, so an unreachable database never stalls a scrape.
+    """
+
+    def __init__(self, store: EventStore) -> None:
+        self._store = store
+        self._last: Positions | None = None
+
+    def refresh(self) -> None:
+        try:
+            self._last = positions(self._store)
+        except UNAVAILABLE_ERRORS as error:
+            self._last = None
+            log.warning("metrics.store_unavailable", error_type=type(error).__name__)
+
+    def describe(self) -> list[Metric]:
+        return []  # read at scrape time; nothing to check for duplicates up front
+
+    def collect(self) -> Iterator[Metric]:
+        found = self._last
+        if found is None:
+            return
+        head = GaugeMetricFamily("carecircle_store_head_position", "Highest stored position")
+        head.add_metric([], found.head)
+        yield head
+        tracked = GaugeMetricFamily(
+            "carecircle_tracking_position",
+            "Last upstream position stored (Kafka offset, publish or projection position)",
+            labels=["upstream"],
+        )
+        for name, position in found.tracked.items():
+            tracked.add_metric([name], position)
+        yield tracked
+        lag = GaugeMetricFamily(
+            "carecircle_publish_lag_events",
+            "Stored events the broker has not yet acknowledged (head - publish checkpoint)",
+            labels=["topic"],
+        )
+        for topic, behind in found.publish_lag().items():
+            lag.add_metric([topic], behind)
+        yield lag
+
+
+class _Default(Collector):
+    """The process's default registry, served beside per-app collectors."""
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        yield from REGISTRY.collect()
+
+
+def api_registry(store: EventStore) -> tuple[CollectorRegistry, StorePositions]:
+    """What the API's /metrics serves: the process's metrics and the store's positions."""
+    kafka_metrics()  # the families exist (at zero) before the first batch
+    store_positions = StorePositions(store)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Default())
+    registry.register(store_positions)
+    return registry, store_positions
