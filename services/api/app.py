@@ -10,8 +10,8 @@ from fastapi.openapi.utils import get_openapi
 from services.api import audit, caseloads, clients, flags, health
 from services.api.access_log import router as access_log_router
 from services.api.context import ApiContext
-from services.api.metrics import install_metrics
 from services.api.disclosures import router as disclosures_router
+from services.api.metrics import install_metrics
 from services.api.middleware import BodyLimitMiddleware, CorrelationMiddleware
 from services.api.replay import router as replay_router
 from services.problems import install_problem_handlers
