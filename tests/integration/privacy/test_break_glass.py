@@ -8,8 +8,10 @@ from uuid import UUID
 from fastapi.testclient import TestClient
 
 from services.disclosure import CONSENT_HEADER, NOTICE_HEADER
+from services.read_side import live_runner
 from services.wiring import Runtime
 from tests.integration.privacy.support import (
+    AUDITOR,
     COUNSELOR,
     CRISIS,
     OTHER_ORG,
@@ -99,6 +101,18 @@ def test_break_the_glass_leaves_its_trail_and_a_review_flag_for_the_supervisor(
     assert flags[0]["actor"]["org"] == PROGRAM_ORG
     record = api.get(f"/v1/clients/{client}", headers=headers(runtime, SUPERVISOR)).json()
     assert [f["rule_id"] for f in record["open_flags"]] == ["BTG-1"]
+    # and once the read side caught up: in the audit trail and among the supervisor's flags
+    live_runner(runtime).catch_up()
+    trail = api.get(
+        "/v1/audit", params={"client_id": str(client)}, headers=headers(runtime, AUDITOR)
+    ).json()["items"]
+    flags = api.get(
+        "/v1/flags", params={"status": "open"}, headers=headers(runtime, SUPERVISOR)
+    ).json()["items"]
+    assert [(i["type"], i["actor"]["id"]) for i in trail if i["type"] == "BreakGlassInvoked"] == [
+        ("BreakGlassInvoked", CRISIS.sub)
+    ]
+    assert flag_id in [f["flag_id"] for f in flags if f["client_id"] == str(client)]
     # and the supervisor closes the review like any flag
     ack = api.post(
         f"/v1/clients/{client}/events",
