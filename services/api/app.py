@@ -11,12 +11,15 @@ from services.api import audit, caseloads, clients, flags, health
 from services.api.access_log import router as access_log_router
 from services.api.context import ApiContext
 from services.api.disclosures import router as disclosures_router
+from services.api.fhir import router as fhir_router
 from services.api.metrics import install_metrics
 from services.api.middleware import BodyLimitMiddleware, CorrelationMiddleware
 from services.api.replay import router as replay_router
 from services.problems import install_problem_handlers
 
 ROUTERS = [health.router, clients.router, caseloads.router, flags.router, audit.router]
+# Analysts and other systems (issue 6): the FHIR R4 view of a client.
+ANALYST_ROUTERS = [fhir_router]
 # Privacy (issue 5): break-the-glass, disclosures, consents, the access log, the replay stream.
 PRIVACY_ROUTERS = [disclosures_router, access_log_router, replay_router]
 
@@ -32,7 +35,7 @@ def create_app(context: ApiContext, *, extra_routers: list[Any] | None = None) -
         ),
     )
     app.state.context = context
-    for router in [*ROUTERS, *PRIVACY_ROUTERS, *(extra_routers or [])]:
+    for router in [*ROUTERS, *PRIVACY_ROUTERS, *ANALYST_ROUTERS, *(extra_routers or [])]:
         app.include_router(router)
     install_problem_handlers(app)
     install_metrics(app, context.store)

@@ -1,0 +1,53 @@
+"""/v1/clients/{client_id}/fhir: the client's record as a FHIR R4 Bundle (application/fhir+json).
+
+Authorized and logged like every read of a client (services/authorization.py, action
+`read_fhir`); a read that discloses Part 2 data to another organization shows only the data
+classes its consent covers and carries the 42 CFR 2.32 notice in its headers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Response
+from fastapi.concurrency import run_in_threadpool
+
+from domain.recorded import Recorded
+from projections.fhir import bundle_json, client_bundle
+from services.api.access import DataClasses, Guarded
+from services.api.deps import Clock, Store
+from services.authorization import Action
+from services.disclosure import narrowed, notice_headers
+from services.problems import Problem
+
+router = APIRouter(prefix="/v1/clients", tags=["fhir"])
+
+FHIR_JSON = "application/fhir+json"
+
+
+@router.get(
+    "/{client_id}/fhir",
+    summary="The client's record as a FHIR R4 Bundle (built with fhir.resources.R4B, 4.3.0)",
+    response_class=Response,
+    responses={200: {"content": {FHIR_JSON: {}}, "description": "A FHIR Bundle (collection)"}},
+)
+async def client_fhir(
+    client_id: UUID,
+    store: Store,
+    clock: Clock,
+    guard: Guarded,
+    data_class: DataClasses = None,
+) -> Response:
+    decision = await guard.read(client_id, Action.READ_FHIR, data_class)
+    history: list[Recorded] = await run_in_threadpool(store.load, client_id)
+    shown = decision.data_classes if narrowed(decision, data_class is not None) else None
+    text = await run_in_threadpool(_bundle_text, history, clock(), shown)
+    if text is None:
+        raise Problem("client_not_enrolled", "No such client.")
+    return Response(text, media_type=FHIR_JSON, headers=notice_headers(decision))
+
+
+def _bundle_text(history: list[Recorded], now: Any, shown: frozenset[str] | None) -> str | None:
+    bundle = client_bundle(history, now=now, data_classes=shown)
+    return None if bundle is None else bundle_json(bundle)
