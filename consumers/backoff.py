@@ -45,6 +45,7 @@ def retrying(
     stop: threading.Event,
     backoff: Backoff,
     what: str,
+    on_retry: Callable[[BaseException], None] | None = None,
 ) -> T:
     """Run `action` until it succeeds, waiting between transient failures; others propagate."""
     for attempt, delay in enumerate(backoff.delays(), start=1):
@@ -60,6 +61,8 @@ def retrying(
                 sqlstate=getattr(error, "sqlstate", None),
                 duration_ms=round(delay * 1000),
             )
+            if on_retry is not None:
+                on_retry(error)
             if stop.wait(delay):
                 raise Stopped from None
     raise AssertionError("unreachable: delays() never ends")  # pragma: no cover

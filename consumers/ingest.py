@@ -83,6 +83,8 @@ class IngestMetrics(Protocol):
 
     def lag(self, topic: str, partition: int, lag: int) -> None: ...
 
+    def retried(self, error_type: str) -> None: ...
+
 
 class NoMetrics:
     def batch(self, *, messages: int, stored: int, seconds: float) -> None:
@@ -92,6 +94,9 @@ class NoMetrics:
         return None
 
     def lag(self, topic: str, partition: int, lag: int) -> None:
+        return None
+
+    def retried(self, error_type: str) -> None:
         return None
 
 
@@ -200,6 +205,7 @@ class Ingest:
                 stop=stop,
                 backoff=self.backoff,
                 what="ingest.batch",
+                on_retry=self._retried,
             )
         except PositionTaken:
             log.warning("ingest.position_taken", count=len(records))
@@ -247,6 +253,7 @@ class Ingest:
                 stop=stop,
                 backoff=self.backoff,
                 what="ingest.position",
+                on_retry=self._retried,
             )
             if tracked is None:
                 self.consumer.seek_to_beginning(tp)
@@ -259,6 +266,9 @@ class Ingest:
             log.info(
                 "ingest.resumed", topic=tp.topic, partition=tp.partition, offset=self._tracked[tp]
             )
+
+    def _retried(self, error: BaseException) -> None:
+        self.metrics.retried(type(error).__name__)
 
     def _commit_offsets(self, last: Mapping[TopicPartition, int]) -> None:
         """Tell the group too (for lag tools); the store's tracking stays the record."""

@@ -71,7 +71,7 @@ def message_of(recorded: Recorded) -> tuple[bytes, bytes, list[tuple[str, bytes]
     """Key, value and headers of one stored event on `care.events`."""
     event = recorded.event
     value = {
-        **event.model_dump(mode="json"),
+        **_canonical(event.model_dump(), event.model_dump(mode="json")),
         "version": recorded.version,
         "position": recorded.position,
         "recorded_at": recorded.recorded_at.isoformat(),
@@ -83,6 +83,18 @@ def message_of(recorded: Recorded) -> tuple[bytes, bytes, list[tuple[str, bytes]
         ("position", str(recorded.position).encode()),
     ]
     return str(event.client_id).encode(), json.dumps(value).encode(), headers
+
+
+def _canonical(python: Any, dumped: Any) -> Any:
+    """The JSON dump with every set sorted, so a re-sent event has the very same bytes (a set's
+    order follows string hashes, which differ from process to process)."""
+    if isinstance(python, set | frozenset):
+        return sorted(dumped, key=lambda item: json.dumps(item, sort_keys=True))
+    if isinstance(python, dict) and isinstance(dumped, dict):
+        return {key: _canonical(python.get(key), value) for key, value in dumped.items()}
+    if isinstance(python, list | tuple) and isinstance(dumped, list):
+        return [_canonical(p, d) for p, d in zip(python, dumped, strict=False)]
+    return dumped
 
 
 class Publisher:

@@ -118,6 +118,7 @@ def ingest_consumer(settings: Settings, bootstrap: str) -> Any:
         bootstrap_servers=bootstrap,
         client_id="carecircle-ingest",
         group_id=settings.kafka_ingest_group,
+        group_instance_id=settings.kafka_ingest_instance_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=settings.kafka_max_poll_records,

@@ -55,6 +55,12 @@ class KafkaMetrics:
             ["topic", "partition"],
             registry=registry,
         )
+        self._retries = Counter(
+            "carecircle_ingest_retries",
+            "Transient failures ingest waited out (database or broker away), by error type",
+            ["error_type"],
+            registry=registry,
+        )
         self._published = Counter(
             "carecircle_publish_events", "Events the broker acknowledged", registry=registry
         )
@@ -77,6 +83,9 @@ class KafkaMetrics:
 
     def lag(self, topic: str, partition: int, lag: int) -> None:
         self._lag.labels(topic=topic, partition=str(partition)).set(lag)
+
+    def retried(self, error_type: str) -> None:
+        self._retries.labels(error_type=error_type).inc()
 
     # consumers.publish.PublishMetrics
     def published(self, *, events: int, seconds: float) -> None:

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     kafka_events_topic: str = "care.events"
     kafka_flags_topic: str = "care.flags"
     kafka_ingest_group: str = "carecircle-ingest"
+    # static group membership (KIP-345): a restarted worker with the same id takes its partitions
+    # back without waiting out the session timeout; unique per ingest process (e.g. the pod name)
+    kafka_ingest_instance_id: str | None = None
     kafka_create_topics: bool = True  # create missing topics on worker start (local brokers)
     kafka_topic_partitions: int = Field(default=6, ge=1)
     kafka_max_poll_records: int = Field(default=4000, ge=1)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -70,13 +71,15 @@ def environment(settings: Settings) -> dict[str, str]:
         "kafka_events_topic",
         "kafka_flags_topic",
         "kafka_ingest_group",
+        "kafka_ingest_instance_id",
         "kafka_topic_partitions",
         "kafka_session_timeout_ms",
         "kafka_max_poll_records",
         "kafka_publish_batch",
     ):
-        env[f"CARE_{name.upper()}"] = str(getattr(settings, name))
-    env["CARE_LOG_LEVEL"] = "warning"
+        if getattr(settings, name) is not None:
+            env[f"CARE_{name.upper()}"] = str(getattr(settings, name))
+    env["CARE_LOG_LEVEL"] = "info"
     return env
 
 
@@ -139,6 +142,34 @@ def message(event: dict[str, Any], **headers: str) -> Message:
     """Key = client id, value = the JSON body, as DESIGN.md §7 asks of provider services."""
     key = str(event.get("client_id", "")).encode() or None
     return key, json.dumps(event).encode(), [(k, v.encode()) for k, v in headers.items()]
+
+
+def poison(rng: random.Random, enrolled: list[UUID]) -> tuple[Message, str]:
+    """One message ingest cannot apply, and the code it must be dead-lettered with."""
+    client = rng.choice(enrolled)
+    future = check_in(client)
+    future["occurred_at"] = "2999-01-01T00:00:00+00:00"
+    no_id = check_in(client)
+    del no_id["event_id"]
+    out_of_range = check_in(client, note="SECRET-NOTE must never reach a reason")
+    out_of_range["data"]["mood"] = 42
+    with_source = {**check_in(client), "source": {"topic": "x", "partition": 0, "offset": 1}}
+    flag = wire(client, "RiskFlagRaised", "2026-01-01T00:00:00+00:00", flag_id=str(uuid4()))
+    kinds: list[tuple[Message, str]] = [
+        ((client.bytes, b"{not json", []), "malformed_json"),
+        ((None, b"\xff\xfe\x00", []), "malformed_json"),
+        ((None, b"[1, 2, 3]", []), "validation_error"),
+        ((client.bytes, None, []), "validation_error"),  # a tombstone
+        (message(wire(client, "CheckInSent", "2026-01-01T00:00:00+00:00")), "unknown_event_type"),
+        (message(flag), "event_not_recordable"),
+        (message(no_id), "validation_error"),
+        (message(out_of_range), "validation_error"),
+        (message(with_source), "validation_error"),
+        (message(check_in(uuid4())), "client_not_enrolled"),
+        (message(future), "occurred_in_future"),
+        (message(enrollment(client)), "client_already_enrolled"),
+    ]
+    return rng.choice(kinds)
 
 
 # ---------------------------------------------------------------- a plain producer and consumer

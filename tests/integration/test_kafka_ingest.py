@@ -28,12 +28,12 @@ from tests.integration.kafka_support import (
     kafka_settings,
     last_offsets,
     message,
+    poison,
     produce,
     read_topic,
     stored_ids,
     team,
     wait_until,
-    wire,
 )
 
 
@@ -97,34 +97,6 @@ def test_given_a_service_publishes_an_enrollment_and_check_ins_then_they_read_ba
         for meta in sent
     ]
     assert dead_letters(settings) == []
-
-
-def poison(rng: random.Random, enrolled: list[UUID]) -> tuple[Message, str]:
-    """One message ingest cannot apply, and the code it must be dead-lettered with."""
-    client = rng.choice(enrolled)
-    future = check_in(client)
-    future["occurred_at"] = "2999-01-01T00:00:00+00:00"
-    no_id = check_in(client)
-    del no_id["event_id"]
-    out_of_range = check_in(client, note="SECRET-NOTE must never reach a reason")
-    out_of_range["data"]["mood"] = 42
-    with_source = {**check_in(client), "source": {"topic": "x", "partition": 0, "offset": 1}}
-    flag = wire(client, "RiskFlagRaised", "2026-01-01T00:00:00+00:00", flag_id=str(uuid4()))
-    kinds: list[tuple[Message, str]] = [
-        ((client.bytes, b"{not json", []), "malformed_json"),
-        ((None, b"\xff\xfe\x00", []), "malformed_json"),
-        ((None, b"[1, 2, 3]", []), "validation_error"),
-        ((client.bytes, None, []), "validation_error"),  # a tombstone
-        (message(wire(client, "CheckInSent", "2026-01-01T00:00:00+00:00")), "unknown_event_type"),
-        (message(flag), "event_not_recordable"),
-        (message(no_id), "validation_error"),
-        (message(out_of_range), "validation_error"),
-        (message(with_source), "validation_error"),
-        (message(check_in(uuid4())), "client_not_enrolled"),
-        (message(future), "occurred_in_future"),
-        (message(enrollment(client)), "client_already_enrolled"),
-    ]
-    return rng.choice(kinds)
 
 
 def test_given_10000_messages_with_duplicates_and_poison_then_good_once_and_poison_dead_lettered(
