@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from services.analyst_cli import add_analyst_commands
 from services.auth import ROLES, issue_token
 from services.embedded import TansuBroker
 from services.kafka_commands import add_kafka_commands
@@ -252,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_kafka_commands(sub)
 
     add_read_side_commands(sub, runtime_for)
+    add_analyst_commands(sub, runtime_for)
     return parser
 
 
