@@ -11,10 +11,12 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+import structlog
 from fastapi.testclient import TestClient
 
 from consumers.deadletter import DeadLetter
 from services.kafka_wiring import run_ingest
+from services.logging import SAFE_KEYS
 from services.settings import Settings
 from services.wiring import Runtime, build_api, build_runtime, migrate
 from tests.integration.http_support import bearer
@@ -131,7 +133,7 @@ def test_given_10000_messages_with_duplicates_and_poison_then_good_once_and_pois
     assert len(interleaved) == 10_000
 
     sent = produce(bootstrap, settings.kafka_inbound_topic, [m for m, _ in interleaved])
-    with ingesting(runtime):
+    with structlog.testing.capture_logs() as logs, ingesting(runtime):
         wait_until(
             ingested_through(runtime.store, settings.kafka_inbound_topic, last_offsets(sent)),
             "ingest to track the last offset of every partition",
@@ -152,6 +154,11 @@ def test_given_10000_messages_with_duplicates_and_poison_then_good_once_and_pois
     assert {d.source_topic for d in letters} == {settings.kafka_inbound_topic}
     assert all(d.reason for d in letters)
     assert not [d.reason for d in letters if "SECRET" in d.reason or "42" in d.reason]
+    assert {entry["code"] for entry in logs if entry["event"] == "ingest.dead_lettered"} == {
+        code for _, code in interleaved if code is not None
+    }
+    assert "SECRET" not in repr(logs)
+    assert {key for entry in logs for key in entry} <= SAFE_KEYS | {"log_level"}
     assert Counter(d.code for d in letters)["client_not_enrolled"] > 0
     with runtime.store.connection() as conn:
         row = conn.execute(
