@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
@@ -75,17 +74,13 @@ def test_an_export_of_100k_events_reads_back_in_duckdb_and_pandas_and_resumes_wi
     runtime: Runtime, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # given a simulated store of more than 100,000 events
-    started = time.perf_counter()
     stored = record_simulated(runtime, clients=640, days=90, seed=11)
-    generated = time.perf_counter() - started
     expected = store_counts(runtime)
     assert sum(expected.values()) >= 100_000
     directory = tmp_path / "export"
 
     # when an analyst exports it as Parquet
-    started = time.perf_counter()
     assert export(runtime, directory) == 0
-    seconds = time.perf_counter() - started
     out, err = capsys.readouterr()
 
     # then DuckDB reads the events table with the store's counts per type
@@ -113,11 +108,6 @@ def test_an_export_of_100k_events_reads_back_in_duckdb_and_pandas_and_resumes_wi
     assert f"exported {stored:,} events after position 0" in out
     for kind, count in expected.items():
         assert re.search(rf"^  {kind} +{count:,}$", out, re.MULTILINE), kind
-    with capsys.disabled():  # the figure for docs/benchmarks.md (pytest -s)
-        print(  # noqa: T201
-            f"\nexport: {stored:,} events in {seconds:.1f} s ({stored / seconds:,.0f} events/s);"
-            f" generated in {generated:.1f} s"
-        )
 
     # given more events recorded after the export
     added = record_simulated(runtime, clients=25, days=20, seed=12)
