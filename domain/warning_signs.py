@@ -44,7 +44,7 @@ from domain.safety import (
 )
 from domain.sessions import AppointmentAttended, AppointmentMissed, SessionHeld
 
-KEEP_DAYS = 90
+KEEP_DAYS = 45
 KEEP_CHECK_INS = 200
 KEEP_CLOSED_FLAGS = 100
 

@@ -94,9 +94,9 @@ _LAST_HASH = SQL("SELECT hash FROM {audit_trail} ORDER BY position DESC, entry D
 _APPEND = SQL(
     "INSERT INTO {audit_trail} (position, entry, kind, event_id, client_id, version, type,"
     " actor_id, actor_role, actor_org, actor_kind, occurred_at, recorded_at, digest, hash)"
-    " SELECT * FROM unnest(%s::bigint[], %s::integer[], %s::text[], %s::uuid[], %s::uuid[],"
-    " %s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
-    " %s::timestamptz[], %s::timestamptz[], %s::bytea[], %s::bytea[])"
+    " SELECT * FROM unnest(%b::bigint[], %b::integer[], %b::text[], %b::uuid[], %b::uuid[],"
+    " %b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
+    " %b::timestamptz[], %b::timestamptz[], %b::bytea[], %b::bytea[])"
     " ON CONFLICT (position, entry) DO NOTHING"
 )
 
@@ -140,7 +140,7 @@ def append_batch(cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored]) 
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
-    cur.execute(_APPEND.format(**tables), columns)
+    cur.execute(_APPEND.format(**tables), columns, binary=True)
 
 
 AUDIT_TRAIL = Projection(name=NAME, version=VERSION, tables=TABLES, ddl=DDL, batch=append_batch)

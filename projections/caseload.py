@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from psycopg import Connection, Cursor
+from psycopg import Connection
 from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
@@ -26,7 +26,7 @@ from domain.flags import RiskFlagRaised, RiskFlagResolved
 from domain.handoff import HandoffCompleted, HandoffDeclined, HandoffFailed, HandoffInitiated
 from domain.recorded import Recorded
 from domain.sessions import AppointmentAttended, AppointmentMissed, AppointmentScheduled
-from projections.engine import Handler, Projection, Tables
+from projections.engine import Handler, Projection, Statements, Tables
 
 NAME = "caseload"
 VERSION = 1
@@ -105,118 +105,139 @@ TABLES = (
 )
 
 # --- statements -----------------------------------------------------------------------------------
+# Each statement reads its values from arrays (`unnest`): one event gives one row of values, and
+# the engine runs a round of the same statement for many clients as one statement.
 
 _ENROLL = SQL(
-    "INSERT INTO {caseload_clients} (client_id, org, in_care) VALUES (%s, %s, true)"
+    "INSERT INTO {caseload_clients} (client_id, org, in_care)"
+    " SELECT v.client_id, v.org, true FROM unnest(%b::uuid[], %b::text[]) AS v(client_id, org)"
     " ON CONFLICT (client_id) DO NOTHING"
 )
-_IN_CARE = SQL("UPDATE {caseload_clients} SET in_care = %s WHERE client_id = %s")
+_IN_CARE = SQL(
+    "UPDATE {caseload_clients} c SET in_care = v.in_care"
+    " FROM unnest(%b::bool[], %b::uuid[]) AS v(in_care, client_id) WHERE c.client_id = v.client_id"
+)
 _ASSIGN = SQL(
     "INSERT INTO {caseload_members} (member_id, client_id, role, org, assigned_at)"
-    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (member_id, client_id, role) DO NOTHING"
+    " SELECT * FROM unnest(%b::text[], %b::uuid[], %b::text[], %b::text[], %b::timestamptz[])"
+    " ON CONFLICT (member_id, client_id, role) DO NOTHING"
 )
 _RELEASE = SQL(
-    "DELETE FROM {caseload_members} WHERE member_id = %s AND client_id = %s AND role = %s"
+    "DELETE FROM {caseload_members} m"
+    " USING unnest(%b::text[], %b::uuid[], %b::text[]) AS v(member_id, client_id, role)"
+    " WHERE m.member_id = v.member_id AND m.client_id = v.client_id AND m.role = v.role"
 )
 _PLAN = SQL(
-    "UPDATE {caseload_clients} SET cadence_hours = %s,"
-    " check_in_ref_at = GREATEST(check_in_ref_at, %s) WHERE client_id = %s"
+    "UPDATE {caseload_clients} c SET cadence_hours = v.cadence,"
+    " check_in_ref_at = GREATEST(c.check_in_ref_at, v.at)"
+    " FROM unnest(%b::integer[], %b::timestamptz[], %b::uuid[]) AS v(cadence, at, client_id)"
+    " WHERE c.client_id = v.client_id"
 )
 _CONTACT = SQL(
-    "UPDATE {caseload_clients} SET last_contact_at = GREATEST(last_contact_at, %s)"
-    " WHERE client_id = %s"
+    "UPDATE {caseload_clients} c SET last_contact_at = GREATEST(c.last_contact_at, v.at)"
+    " FROM unnest(%b::timestamptz[], %b::uuid[]) AS v(at, client_id)"
+    " WHERE c.client_id = v.client_id"
 )
 _CHECKED_IN = SQL(
-    "UPDATE {caseload_clients} SET last_contact_at = GREATEST(last_contact_at, %(at)s),"
-    " check_in_ref_at = GREATEST(check_in_ref_at, %(at)s) WHERE client_id = %(client)s"
+    "UPDATE {caseload_clients} c SET last_contact_at = GREATEST(c.last_contact_at, v.at),"
+    " check_in_ref_at = GREATEST(c.check_in_ref_at, v.at)"
+    " FROM unnest(%b::timestamptz[], %b::uuid[]) AS v(at, client_id)"
+    " WHERE c.client_id = v.client_id"
 )
 _MEMBER_CONTACT = SQL(
-    "UPDATE {caseload_members} SET last_contact_at = GREATEST(last_contact_at, %s)"
-    " WHERE member_id = %s AND client_id = %s"
+    "UPDATE {caseload_members} m SET last_contact_at = GREATEST(m.last_contact_at, v.at)"
+    " FROM unnest(%b::timestamptz[], %b::text[], %b::uuid[]) AS v(at, member_id, client_id)"
+    " WHERE m.member_id = v.member_id AND m.client_id = v.client_id"
 )
 _BOOK = SQL(
     "INSERT INTO {caseload_appointments} (client_id, appointment_id, scheduled_for, open)"
-    " VALUES (%s, %s, %s, true) ON CONFLICT (client_id, appointment_id)"
-    " DO UPDATE SET scheduled_for = EXCLUDED.scheduled_for"
+    " SELECT v.*, true FROM unnest(%b::uuid[], %b::text[], %b::timestamptz[]) AS v"
+    " ON CONFLICT (client_id, appointment_id) DO UPDATE SET scheduled_for = EXCLUDED.scheduled_for"
 )
 _APPOINTMENT_KEPT = SQL(
     "INSERT INTO {caseload_appointments} (client_id, appointment_id, scheduled_for, open)"
-    " VALUES (%s, %s, %s, false) ON CONFLICT (client_id, appointment_id)"
-    " DO UPDATE SET open = false"
+    " SELECT v.*, false FROM unnest(%b::uuid[], %b::text[], %b::timestamptz[]) AS v"
+    " ON CONFLICT (client_id, appointment_id) DO UPDATE SET open = false"
 )
 _HANDOFF = SQL(
-    "INSERT INTO {caseload_handoffs}"
-    " (client_id, handoff_id, from_org, to_org, to_member_id, open)"
-    " VALUES (%s, %s, %s, %s, %s, true) ON CONFLICT (client_id, handoff_id) DO NOTHING"
+    "INSERT INTO {caseload_handoffs} (client_id, handoff_id, from_org, to_org, to_member_id, open)"
+    " SELECT v.*, true FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::text[], %b::text[]) AS v"
+    " ON CONFLICT (client_id, handoff_id) DO NOTHING"
 )
 _HANDOFF_CLOSED = SQL(
-    "UPDATE {caseload_handoffs} SET open = false WHERE client_id = %s AND handoff_id = %s"
+    "UPDATE {caseload_handoffs} h SET open = false"
+    " FROM unnest(%b::uuid[], %b::text[]) AS v(client_id, handoff_id)"
+    " WHERE h.client_id = v.client_id AND h.handoff_id = v.handoff_id"
 )
 _FLAG = SQL(
-    "INSERT INTO {caseload_flags} (flag_id, client_id, severity, open) VALUES (%s, %s, %s, true)"
+    "INSERT INTO {caseload_flags} (flag_id, client_id, severity, open)"
+    " SELECT v.*, true FROM unnest(%b::text[], %b::uuid[], %b::text[]) AS v"
     " ON CONFLICT (flag_id) DO UPDATE SET open = true, severity = EXCLUDED.severity"
 )
-_FLAG_CLOSED = SQL("UPDATE {caseload_flags} SET open = false WHERE flag_id = %s")
+_FLAG_CLOSED = SQL(
+    "UPDATE {caseload_flags} f SET open = false FROM unnest(%b::text[]) AS v(flag_id)"
+    " WHERE f.flag_id = v.flag_id"
+)
 
 
-def _run(cur: Cursor[DictRow], statement: SQL, tables: Tables, params: Any) -> None:
-    cur.execute(statement.format(**tables), params)
+def _run(out: Statements, statement: SQL, tables: Tables, params: Any) -> None:
+    out.execute(statement, params)
 
 
 # --- handlers -------------------------------------------------------------------------------------
 
 
-def on_enrolled(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_enrolled(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     _run(cur, _ENROLL, t, (e.client_id, e.actor.org))
 
 
-def on_episode_closed(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_episode_closed(cur: Statements, t: Tables, r: Recorded) -> None:
     _run(cur, _IN_CARE, t, (False, r.event.client_id))
 
 
-def on_readmitted(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_readmitted(cur: Statements, t: Tables, r: Recorded) -> None:
     _run(cur, _IN_CARE, t, (True, r.event.client_id))
 
 
-def on_assigned(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_assigned(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, CareTeamMemberAssigned)
     d = e.data
     _run(cur, _ASSIGN, t, (d.member_id, e.client_id, d.role, d.org, e.occurred_at))
 
 
-def on_released(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_released(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, CareTeamMemberReleased)
     _run(cur, _RELEASE, t, (e.data.member_id, e.client_id, e.data.role))
 
 
-def on_plan_set(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_plan_set(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, CheckInPlanSet)
     _run(cur, _PLAN, t, (e.data.cadence_hours, e.occurred_at, e.client_id))
 
 
-def on_contact(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_contact(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     _run(cur, _CONTACT, t, (e.occurred_at, e.client_id))
     _run(cur, _MEMBER_CONTACT, t, (e.occurred_at, e.actor.id, e.client_id))
 
 
-def on_checked_in(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_checked_in(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
-    _run(cur, _CHECKED_IN, t, {"at": e.occurred_at, "client": e.client_id})
+    _run(cur, _CHECKED_IN, t, (e.occurred_at, e.client_id))
     _run(cur, _MEMBER_CONTACT, t, (e.occurred_at, e.actor.id, e.client_id))
 
 
-def on_appointment_scheduled(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_appointment_scheduled(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, AppointmentScheduled)
     _run(cur, _BOOK, t, (e.client_id, e.data.appointment_id, e.data.scheduled_for))
 
 
-def on_appointment_kept_or_missed(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_appointment_kept_or_missed(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, AppointmentAttended | AppointmentMissed)
     _run(cur, _APPOINTMENT_KEPT, t, (e.client_id, e.data.appointment_id, e.data.scheduled_for))
@@ -224,14 +245,14 @@ def on_appointment_kept_or_missed(cur: Cursor[DictRow], t: Tables, r: Recorded) 
         on_contact(cur, t, r)
 
 
-def on_handoff_initiated(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_handoff_initiated(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, HandoffInitiated)
     d = e.data
     _run(cur, _HANDOFF, t, (e.client_id, d.handoff_id, e.actor.org, d.to_org, d.to_member_id))
 
 
-def on_handoff_closed(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_handoff_closed(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, HandoffDeclined | HandoffCompleted | HandoffFailed)
     _run(cur, _HANDOFF_CLOSED, t, (e.client_id, e.data.handoff_id))
@@ -239,13 +260,13 @@ def on_handoff_closed(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
         _run(cur, _CONTACT, t, (e.occurred_at, e.client_id))
 
 
-def on_flag_raised(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_flag_raised(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, RiskFlagRaised)
     _run(cur, _FLAG, t, (e.data.flag_id, e.client_id, e.data.severity))
 
 
-def on_flag_resolved(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_flag_resolved(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, RiskFlagResolved)
     _run(cur, _FLAG_CLOSED, t, (e.data.flag_id,))

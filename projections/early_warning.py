@@ -33,7 +33,16 @@ from domain.enrollment import CareTeamMemberAssigned, CareTeamMemberReleased
 from domain.flags import RiskFlagAcknowledged, RiskFlagRaised, RiskFlagResolved
 from domain.recorded import Recorded
 from domain.warning_signs import WarningSigns, no_signs, observe
-from projections.engine import Handler, Pool, Projection, Stored, Tables, versions_of
+from projections.engine import (
+    Handler,
+    Pool,
+    Projection,
+    Statements,
+    Stored,
+    Tables,
+    dispatch,
+    versions_of,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +56,7 @@ DDL = (
         "CREATE TABLE {warning_signs} ("
         " client_id uuid PRIMARY KEY,"
         " org text,"
-        " signs jsonb NOT NULL,"
+        " signs text NOT NULL,"
         " position bigint NOT NULL)"
     ),
     SQL(
@@ -90,87 +99,93 @@ TABLES = ("warning_signs", "flags", "flag_team")
 _RAISED = SQL(
     "INSERT INTO {flags} (flag_id, client_id, rule_id, rule_version, severity, status, reason,"
     " evidence_event_ids, raised_at, raised_position, status_position)"
-    " VALUES (%(flag)s, %(client)s, %(rule)s, %(version)s, %(severity)s, 'open', %(reason)s,"
-    " %(evidence)s, %(at)s, %(position)s, %(position)s)"
+    " SELECT v.flag_id, v.client_id, v.rule_id, v.version, v.severity, 'open', v.reason,"
+    " string_to_array(v.evidence, ',')::uuid[], v.at, v.position, v.position"
+    " FROM unnest(%b::text[], %b::uuid[], %b::text[], %b::integer[], %b::text[], %b::text[],"
+    " %b::text[], %b::timestamptz[], %b::bigint[])"
+    " AS v(flag_id, client_id, rule_id, version, severity, reason, evidence, at, position)"
     " ON CONFLICT (flag_id) DO UPDATE SET status = 'open', resolved_at = NULL,"
     " resolved_by = NULL, status_position = EXCLUDED.status_position"
     " WHERE {flags}.status_position < EXCLUDED.status_position"
 )
 _ACKNOWLEDGED = SQL(
-    "UPDATE {flags} SET status = 'acknowledged', acknowledged_at = %(at)s,"
-    " acknowledged_by = %(actor)s, status_position = %(position)s"
-    " WHERE flag_id = %(flag)s AND status = 'open' AND status_position < %(position)s"
+    "UPDATE {flags} f SET status = 'acknowledged', acknowledged_at = v.at,"
+    " acknowledged_by = v.actor, status_position = v.position"
+    " FROM unnest(%b::text[], %b::timestamptz[], %b::text[], %b::bigint[])"
+    " AS v(flag_id, at, actor, position)"
+    " WHERE f.flag_id = v.flag_id AND f.status = 'open' AND f.status_position < v.position"
 )
 _RESOLVED = SQL(
-    "UPDATE {flags} SET status = 'resolved', resolved_at = %(at)s, resolved_by = %(actor)s,"
-    " status_position = %(position)s"
-    " WHERE flag_id = %(flag)s AND status_position < %(position)s"
+    "UPDATE {flags} f SET status = 'resolved', resolved_at = v.at, resolved_by = v.actor,"
+    " status_position = v.position"
+    " FROM unnest(%b::text[], %b::timestamptz[], %b::text[], %b::bigint[])"
+    " AS v(flag_id, at, actor, position)"
+    " WHERE f.flag_id = v.flag_id AND f.status_position < v.position"
 )
 _MEMBER_IN = SQL(
-    "INSERT INTO {flag_team} (client_id, member_id, role, org) VALUES (%s, %s, %s, %s)"
+    "INSERT INTO {flag_team} (client_id, member_id, role, org)"
+    " SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::text[])"
     " ON CONFLICT (client_id, member_id, role) DO NOTHING"
 )
-_MEMBER_OUT = SQL("DELETE FROM {flag_team} WHERE client_id = %s AND member_id = %s AND role = %s")
+_MEMBER_OUT = SQL(
+    "DELETE FROM {flag_team} t"
+    " USING unnest(%b::uuid[], %b::text[], %b::text[]) AS v(client_id, member_id, role)"
+    " WHERE t.client_id = v.client_id AND t.member_id = v.member_id AND t.role = v.role"
+)
 _LOAD_SIGNS = SQL(
-    "SELECT client_id, signs::text AS signs, position FROM {warning_signs}"
-    " WHERE client_id = ANY(%s)"
+    "SELECT client_id, signs, position FROM {warning_signs} WHERE client_id = ANY(%s)"
 )
 _SAVE_SIGNS = SQL(
     "INSERT INTO {warning_signs} (client_id, org, signs, position)"
-    " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::text[]::jsonb[], %s::bigint[])"
+    " SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::bigint[])"
     " ON CONFLICT (client_id) DO UPDATE SET org = EXCLUDED.org, signs = EXCLUDED.signs,"
     " position = EXCLUDED.position"
 )
 
 
-def on_flag_raised(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_flag_raised(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, RiskFlagRaised)
     d = e.data
+    evidence = ",".join(str(event_id) for event_id in d.evidence_event_ids)
     cur.execute(
-        _RAISED.format(**t),
-        {
-            "flag": d.flag_id,
-            "client": e.client_id,
-            "rule": d.rule_id,
-            "version": d.rule_version,
-            "severity": d.severity,
-            "reason": d.reason,
-            "evidence": list(d.evidence_event_ids),
-            "at": e.occurred_at,
-            "position": r.position,
-        },
+        _RAISED,
+        (
+            d.flag_id,
+            e.client_id,
+            d.rule_id,
+            d.rule_version,
+            d.severity,
+            d.reason,
+            evidence,
+            e.occurred_at,
+            r.position,
+        ),
     )
 
 
-def on_flag_acknowledged(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_flag_acknowledged(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, RiskFlagAcknowledged)
-    cur.execute(
-        _ACKNOWLEDGED.format(**t),
-        {"flag": e.data.flag_id, "at": e.occurred_at, "actor": e.actor.id, "position": r.position},
-    )
+    cur.execute(_ACKNOWLEDGED, (e.data.flag_id, e.occurred_at, e.actor.id, r.position))
 
 
-def on_flag_resolved(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_flag_resolved(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, RiskFlagResolved)
-    cur.execute(
-        _RESOLVED.format(**t),
-        {"flag": e.data.flag_id, "at": e.occurred_at, "actor": e.actor.id, "position": r.position},
-    )
+    cur.execute(_RESOLVED, (e.data.flag_id, e.occurred_at, e.actor.id, r.position))
 
 
-def on_member_assigned(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_member_assigned(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, CareTeamMemberAssigned)
-    cur.execute(_MEMBER_IN.format(**t), (e.client_id, e.data.member_id, e.data.role, e.data.org))
+    cur.execute(_MEMBER_IN, (e.client_id, e.data.member_id, e.data.role, e.data.org))
 
 
-def on_member_released(cur: Cursor[DictRow], t: Tables, r: Recorded) -> None:
+def on_member_released(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, CareTeamMemberReleased)
-    cur.execute(_MEMBER_OUT.format(**t), (e.client_id, e.data.member_id, e.data.role))
+    cur.execute(_MEMBER_OUT, (e.client_id, e.data.member_id, e.data.role))
 
 
 HANDLERS: dict[str, Handler] = {
@@ -184,14 +199,11 @@ HANDLERS: dict[str, Handler] = {
 
 def apply_batch(cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored]) -> None:
     """Flags and team rows event by event; each client's signs loaded, folded and saved once."""
+    dispatch(cur, tables, items, HANDLERS)
     by_client: dict[UUID, list[Recorded]] = {}
     for item in items:
-        recorded = item.recorded
-        handler = HANDLERS.get(recorded.event.type)
-        if handler is not None:
-            handler(cur, tables, recorded)
-        by_client.setdefault(recorded.event.client_id, []).append(recorded)
-    cur.execute(_LOAD_SIGNS.format(**tables), (list(by_client),))
+        by_client.setdefault(item.recorded.event.client_id, []).append(item.recorded)
+    cur.execute(_LOAD_SIGNS.format(**tables), (list(by_client),), binary=True)
     known = {
         row["client_id"]: (SIGNS.validate_json(row["signs"]), row["position"])
         for row in cur.fetchall()
@@ -215,7 +227,7 @@ def apply_batch(cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored]) -
             documents.append(SIGNS.dump_json(signs).decode())
             positions.append(position)
     if ids:
-        cur.execute(_SAVE_SIGNS.format(**tables), (ids, orgs, documents, positions))
+        cur.execute(_SAVE_SIGNS.format(**tables), (ids, orgs, documents, positions), binary=True)
 
 
 EARLY_WARNING = Projection(name=NAME, version=VERSION, tables=TABLES, ddl=DDL, batch=apply_batch)
@@ -280,7 +292,7 @@ class FlagEvaluator:
         if not client_ids:
             return 0
         query = SQL(
-            "SELECT s.client_id, s.signs::text AS signs, s.position FROM {warning_signs} s"
+            "SELECT s.client_id, s.signs, s.position FROM {warning_signs} s"
             " LEFT JOIN {evaluations} e ON e.client_id = s.client_id"
             " WHERE s.client_id = ANY(%(ids)s) AND " + _CHANGED_OR_DUE
         )
@@ -289,7 +301,7 @@ class FlagEvaluator:
     def sweep_due(self) -> int:
         """Evaluate the clients whose next time-based moment has passed on the clock."""
         query = SQL(
-            "SELECT s.client_id, s.signs::text AS signs, s.position FROM {evaluations} e"
+            "SELECT s.client_id, s.signs, s.position FROM {evaluations} e"
             " JOIN {warning_signs} s ON s.client_id = e.client_id"
             " WHERE e.next_at <= %(now)s AND s.client_id > %(after)s"
             " ORDER BY s.client_id LIMIT %(limit)s"
@@ -299,7 +311,7 @@ class FlagEvaluator:
     def sweep(self) -> int:
         """Evaluate every client that changed since last evaluated, or is due (e.g. at start)."""
         query = SQL(
-            "SELECT s.client_id, s.signs::text AS signs, s.position FROM {warning_signs} s"
+            "SELECT s.client_id, s.signs, s.position FROM {warning_signs} s"
             " LEFT JOIN {evaluations} e ON e.client_id = s.client_id"
             " WHERE s.client_id > %(after)s AND " + _CHANGED_OR_DUE + " ORDER BY s.client_id"
             " LIMIT %(limit)s"
