@@ -160,23 +160,17 @@ class CareRecorder(PostgresProcessRecorder):
         self._insert_events_and_index = SQL(
             "WITH ins AS ("
             " INSERT INTO {schema}.{events} (originator_id, originator_version, topic, state)"
-            " SELECT originator_id, originator_version, topic, state"
-            " FROM unnest(%s::{schema}.{stored_type}[])"
+            " SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::text[], %b::bytea[])"
             " RETURNING originator_id, originator_version, notification_id)"
             " INSERT INTO {schema}.{index}"
             " (event_id, client_id, type, version, position, recorded_at)"
             " SELECT x.event_id, ins.originator_id, x.type, ins.originator_version,"
             " ins.notification_id, x.recorded_at"
-            " FROM ins JOIN unnest(%s::uuid[], %s::uuid[], %s::text[], %s::bigint[],"
-            " %s::timestamptz[]) AS x(event_id, client_id, type, version, recorded_at)"
+            " FROM ins JOIN unnest(%b::uuid[], %b::uuid[], %b::text[], %b::bigint[],"
+            " %b::timestamptz[]) AS x(event_id, client_id, type, version, recorded_at)"
             " ON x.client_id = ins.originator_id AND x.version = ins.originator_version"
             " RETURNING client_id, version, position"
-        ).format(
-            schema=schema,
-            events=Identifier(EVENTS_TABLE),
-            index=index,
-            stored_type=Identifier(self.stored_event_type_name),
-        )
+        ).format(schema=schema, events=Identifier(EVENTS_TABLE), index=index)
         self._select_index = SQL(
             "SELECT event_id, client_id, type, version, position, recorded_at"
             " FROM {schema}.{index} WHERE event_id = ANY(%s)"
@@ -210,27 +204,38 @@ class CareRecorder(PostgresProcessRecorder):
             if stored:
                 self._lock_table(curs)
                 self._notify_channel(curs)
-                rows = [
-                    self.construct_pg_stored_event(
-                        e.originator_id, e.originator_version, e.topic, e.state
-                    )
-                    for e in stored
-                ]
+                # Plain typed arrays sent in binary (%b): the library's composite-type array is
+                # dumped as escaped text, a third of a large batch's time.
                 ids, clients, types, versions, times = (
                     list(column) for column in zip(*index_rows, strict=True)
                 )
                 curs.execute(
-                    self._insert_events_and_index, (rows, ids, clients, types, versions, times)
+                    self._insert_events_and_index,
+                    (
+                        [e.originator_id for e in stored],
+                        [e.originator_version for e in stored],
+                        [e.topic for e in stored],
+                        [e.state for e in stored],
+                        ids,
+                        clients,
+                        types,
+                        versions,
+                        times,
+                    ),
                 )
                 positions = {
                     (row["client_id"], row["version"]): row["position"] for row in curs.fetchall()
                 }
-        return [positions[(UUID(str(e.originator_id)), e.originator_version)] for e in stored]
+        return [positions[(_as_uuid(e.originator_id), e.originator_version)] for e in stored]
 
     def select_index(self, event_ids: Sequence[UUID]) -> list[IndexEntry]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._select_index, (list(event_ids),))
             return [IndexEntry(**row) for row in curs.fetchall()]
+
+
+def _as_uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
 
 
 def _conflict_kind(error: Exception) -> type[Exception]:
