@@ -16,32 +16,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from domain.catalogue import EVENT_TYPES, SYSTEM_EVENT_TYPES, CareEvent, parse_event
-
-WIRE_KEYS = frozenset(
-    {
-        "event_id",
-        "type",
-        "client_id",
-        "occurred_at",
-        "actor",
-        "purpose_of_use",
-        "correlation_id",
-        "causation_id",
-        "schema_version",
-        "data",
-    }
+from domain.catalogue import (
+    EVENT_TYPES,
+    SYSTEM_EVENT_TYPES,
+    WIRE_KEYS,
+    CareEvent,
+    parse_event,
+    safe_error_details,
 )
+
 SERVICE_HEADER = "source-service"
 MAX_REASON = 1000
-
-# pydantic messages of these error types quote part of the input (uuid_parsing names the bad
-# character) or come from validators we do not control: say what kind of error it was instead.
-_QUOTING_ERRORS = {
-    "uuid_parsing": "Input should be a valid UUID",
-    "value_error": "Value is not valid",
-    "assertion_error": "Value is not valid",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,10 +77,7 @@ def event_from_message(
 
 def validation_reason(error: ValidationError) -> str:
     """Where and what is wrong, as `loc: message; …`, without any submitted value."""
-    details = error.errors(include_input=False, include_context=False, include_url=False)
-    return _reason(
-        [(item["loc"], _QUOTING_ERRORS.get(item["type"], item["msg"])) for item in details]
-    )
+    return _reason([(loc, msg) for loc, msg, _ in safe_error_details(error)])
 
 
 def _reason(items: Sequence[tuple[tuple[int | str, ...], str]]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from domain.consent import BreakGlassInvoked, ConsentGranted, ConsentRevoked, DisclosureMade
 from domain.corrections import EntryCorrected, EntryEnteredInError
@@ -115,6 +115,45 @@ EVENT_TYPES: frozenset[str] = frozenset(EVENT_CLASSES)
 SYSTEM_EVENT_TYPES: frozenset[str] = frozenset(
     {"EpisodeOpened", "DisclosureMade", "RiskFlagRaised", "BreakGlassInvoked", "ErasedEntry"}
 )
+
+
+# The top-level keys of the wire contract (DESIGN.md §7b), over HTTP and Kafka alike.
+WIRE_KEYS: frozenset[str] = frozenset(
+    {
+        "event_id",
+        "type",
+        "client_id",
+        "occurred_at",
+        "actor",
+        "purpose_of_use",
+        "correlation_id",
+        "causation_id",
+        "schema_version",
+        "data",
+    }
+)
+
+# pydantic messages of these error types quote part of the input (uuid_parsing names the bad
+# character) or come from validators we do not control: say what kind of error it was instead.
+_QUOTING_ERRORS = {
+    "uuid_parsing": "Input should be a valid UUID",
+    "value_error": "Value is not valid",
+    "assertion_error": "Value is not valid",
+}
+
+
+def safe_message(kind: str, message: str) -> str:
+    """A validation message, replaced by its kind where pydantic would quote the input."""
+    return _QUOTING_ERRORS.get(kind, message)
+
+
+def safe_error_details(error: ValidationError) -> list[tuple[tuple[int | str, ...], str, str]]:
+    """Where, what and which kind of error, for each problem, never quoting a submitted value."""
+    details = error.errors(include_input=False, include_context=False, include_url=False)
+    return [
+        (tuple(item["loc"]), safe_message(item["type"], item["msg"]), item["type"])
+        for item in details
+    ]
 
 
 def parse_event(payload: Payload) -> CareEvent:

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from domain.catalogue import safe_error_details, safe_message
 from domain.errors import DomainError
 from services.auth import AuthenticationFailed
 from services.store import UNAVAILABLE_ERRORS
@@ -116,16 +117,17 @@ def problem_response(
 def validation_errors(error: ValidationError | RequestValidationError) -> list[dict[str, Any]]:
     """Where and what is wrong, without the submitted values (they may be PHI)."""
     if isinstance(error, ValidationError):
-        raw = error.errors(include_input=False, include_context=False, include_url=False)
-    else:
-        raw = list(error.errors())
+        return [
+            {"loc": [str(part) for part in loc], "msg": msg, "type": kind}
+            for loc, msg, kind in safe_error_details(error)
+        ]
     return [
         {
             "loc": [str(part) for part in item.get("loc", ())],
-            "msg": item.get("msg"),
+            "msg": safe_message(str(item.get("type")), str(item.get("msg"))),
             "type": item.get("type"),
         }
-        for item in raw
+        for item in error.errors()
     ]
 
 

@@ -12,25 +12,10 @@ from uuid import UUID, uuid4
 import orjson
 from pydantic import ValidationError
 
-from domain.catalogue import EVENT_TYPES, SYSTEM_EVENT_TYPES, CareEvent, parse_event
+from domain.catalogue import EVENT_TYPES, SYSTEM_EVENT_TYPES, WIRE_KEYS, CareEvent, parse_event
 from domain.envelope import Actor
 from services.auth import Principal
 from services.problems import Problem, validation_errors
-
-ENVELOPE_KEYS = frozenset(
-    {
-        "event_id",
-        "type",
-        "client_id",
-        "occurred_at",
-        "actor",
-        "purpose_of_use",
-        "correlation_id",
-        "causation_id",
-        "schema_version",
-        "data",
-    }
-)
 
 
 def read_json_object(raw: bytes) -> dict[str, Any]:
@@ -59,7 +44,7 @@ def to_event(
         raise Problem("unknown_event_type", "type must name an event of the catalogue.")
     if event_type in SYSTEM_EVENT_TYPES:
         raise Problem("event_not_recordable", f"{event_type} is recorded by the system.")
-    unknown = sorted(set(body) - ENVELOPE_KEYS)
+    unknown = sorted(set(body) - WIRE_KEYS)
     if unknown:
         raise Problem(
             "validation_error",

@@ -769,3 +769,13 @@ def test_readiness_checks_the_database_and_liveness_only_the_process(api: TestCl
     ready = api.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"]["postgres"] == "ok"
+
+
+def test_a_malformed_client_id_in_the_url_is_a_validation_problem_that_quotes_nothing(
+    api: TestClient, runtime: Runtime
+) -> None:
+    answer = api.get("/v1/clients/not-a-uuid-JaneRoe", headers=as_(runtime, COUNSELOR))
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "validation_error"
+    assert "JaneRoe" not in str(answer.json()["errors"])
+    assert "JaneRoe" not in answer.json()["detail"]
