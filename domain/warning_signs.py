@@ -7,7 +7,8 @@ skip writing). The rules themselves (domain/early_warning.py) read these signs a
 Only what a rule of DESIGN.md §6 reads is kept: craving and sleep of recent check-ins, the latest
 PHQ-9 item 9, suicide-risk screens, crises and whether they were reviewed, overdose-risk windows,
 naloxone, appointment outcomes, open handoffs, the check-in plan and the flags already raised.
-Lists are pruned to a horizon well beyond any default threshold (`KEEP_DAYS`).
+Lists are pruned to a horizon beyond every default threshold (`KEEP_DAYS`; check-ins
+`KEEP_CHECK_IN_DAYS`, which bounds the craving baseline a configuration can ask for).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ from domain.safety import (
 from domain.sessions import AppointmentAttended, AppointmentMissed, SessionHeld
 
 KEEP_DAYS = 45
-KEEP_CHECK_INS = 200
+KEEP_CHECK_IN_DAYS = 15  # the 14-day craving baseline and a run of check-ins
+KEEP_CHECK_INS = 60
 KEEP_CLOSED_FLAGS = 100
 
 WindowKind = Literal["transition", "opioid_stopped", "overdose"]
@@ -324,8 +326,10 @@ def _with_flag(flags: tuple[KnownFlag, ...], known: KnownFlag) -> tuple[KnownFla
 
 def _recent_check_ins(check_ins: tuple[CheckIn, ...]) -> tuple[CheckIn, ...]:
     ordered = _by_time(check_ins)
-    horizon = ordered[-1].at - timedelta(days=KEEP_DAYS)
-    return tuple(c for c in ordered if c.at >= horizon)[-KEEP_CHECK_INS:]
+    horizon = ordered[-1].at - timedelta(days=KEEP_CHECK_IN_DAYS)
+    return tuple(c for n, c in enumerate(ordered) if n >= len(ordered) - 5 or c.at >= horizon)[
+        -KEEP_CHECK_INS:
+    ]
 
 
 def _recent(items: tuple[Dated, ...], keep: int = 0) -> tuple[Dated, ...]:

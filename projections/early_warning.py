@@ -15,6 +15,7 @@ left off is kept in `early_warning_evaluations` (client → position seen, next 
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -132,8 +133,9 @@ _MEMBER_OUT = SQL(
     " USING unnest(%b::uuid[], %b::text[], %b::text[]) AS v(client_id, member_id, role)"
     " WHERE t.client_id = v.client_id AND t.member_id = v.member_id AND t.role = v.role"
 )
+_SIGNS_AT = SQL("SELECT client_id, position FROM {warning_signs} WHERE client_id = ANY(%b)")
 _LOAD_SIGNS = SQL(
-    "SELECT client_id, signs, position FROM {warning_signs} WHERE client_id = ANY(%s)"
+    "SELECT client_id, signs, position FROM {warning_signs} WHERE client_id = ANY(%b)"
 )
 _SAVE_SIGNS = SQL(
     "INSERT INTO {warning_signs} (client_id, org, signs, position)"
@@ -197,40 +199,79 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-def apply_batch(cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored]) -> None:
-    """Flags and team rows event by event; each client's signs loaded, folded and saved once."""
-    dispatch(cur, tables, items, HANDLERS)
-    by_client: dict[UUID, list[Recorded]] = {}
-    for item in items:
-        by_client.setdefault(item.recorded.event.client_id, []).append(item.recorded)
-    cur.execute(_LOAD_SIGNS.format(**tables), (list(by_client),), binary=True)
-    known = {
-        row["client_id"]: (SIGNS.validate_json(row["signs"]), row["position"])
-        for row in cur.fetchall()
-    }
-    ids: list[UUID] = []
-    orgs: list[str | None] = []
-    documents: list[str] = []
-    positions: list[int] = []
-    for client_id, history in by_client.items():
-        signs, position = known.get(client_id, (no_signs(client_id), 0))
-        changed = False
-        for recorded in history:
-            if recorded.position <= position:
-                continue  # applied already (replay-safe)
-            seen = observe(signs, recorded.event)
-            if seen is not signs:
-                signs, position, changed = seen, recorded.position, True
-        if changed:
-            ids.append(client_id)
-            orgs.append(signs.org)
-            documents.append(SIGNS.dump_json(signs).decode())
-            positions.append(position)
-    if ids:
-        cur.execute(_SAVE_SIGNS.format(**tables), (ids, orgs, documents, positions), binary=True)
+class SignsFold:
+    """Folds a batch into each touched client's signs, loading and saving each once.
+
+    Signs folded recently stay in memory with the position they were folded to, and are used
+    again only while the stored row still has that position (another writer, or a batch rolled
+    back, moves or keeps it elsewhere): a stale entry costs a reload, never a wrong fold.
+    """
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._cache: OrderedDict[tuple[str, UUID], tuple[int, WarningSigns]] = OrderedDict()
+
+    def __call__(self, cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored]) -> None:
+        dispatch(cur, tables, items, HANDLERS)
+        by_client: dict[UUID, list[Recorded]] = {}
+        for item in items:
+            by_client.setdefault(item.recorded.event.client_id, []).append(item.recorded)
+        known = self._load(cur, tables, list(by_client))
+        ids: list[UUID] = []
+        orgs: list[str | None] = []
+        documents: list[str] = []
+        positions: list[int] = []
+        where = self._where(cur, tables)
+        for client_id, history in by_client.items():
+            signs, position = known.get(client_id, (no_signs(client_id), 0))
+            changed = False
+            for recorded in history:
+                if recorded.position <= position:
+                    continue  # applied already (replay-safe)
+                seen = observe(signs, recorded.event)
+                if seen is not signs:
+                    signs, position, changed = seen, recorded.position, True
+            if changed:
+                ids.append(client_id)
+                orgs.append(signs.org)
+                documents.append(SIGNS.dump_json(signs).decode())
+                positions.append(position)
+                self._remember((where, client_id), position, signs)
+        if ids:
+            cur.execute(_SAVE_SIGNS.format(**tables), (ids, orgs, documents, positions))
+
+    def _where(self, cur: Cursor[DictRow], tables: Tables) -> str:
+        info = cur.connection.info
+        return f"{info.host}:{info.port}/{info.dbname}/{tables['warning_signs']!r}"
+
+    def _load(
+        self, cur: Cursor[DictRow], tables: Tables, clients: list[UUID]
+    ) -> dict[UUID, tuple[WarningSigns, int]]:
+        where = self._where(cur, tables)
+        cur.execute(_SIGNS_AT.format(**tables), (clients,))
+        known: dict[UUID, tuple[WarningSigns, int]] = {}
+        missing: list[UUID] = []
+        for row in cur.fetchall():
+            cached = self._cache.get((where, row["client_id"]))
+            if cached is not None and cached[0] == row["position"]:
+                self._cache.move_to_end((where, row["client_id"]))
+                known[row["client_id"]] = (cached[1], cached[0])
+            else:
+                missing.append(row["client_id"])
+        if missing:
+            cur.execute(_LOAD_SIGNS.format(**tables), (missing,))
+            for row in cur.fetchall():
+                known[row["client_id"]] = (SIGNS.validate_json(row["signs"]), row["position"])
+        return known
+
+    def _remember(self, key: tuple[str, UUID], position: int, signs: WarningSigns) -> None:
+        self._cache[key] = (position, signs)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self.size:
+            self._cache.popitem(last=False)
 
 
-EARLY_WARNING = Projection(name=NAME, version=VERSION, tables=TABLES, ddl=DDL, batch=apply_batch)
+EARLY_WARNING = Projection(name=NAME, version=VERSION, tables=TABLES, ddl=DDL, batch=SignsFold())
 
 
 # --- the live evaluator ---------------------------------------------------------------------------
