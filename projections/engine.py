@@ -544,8 +544,3 @@ class ReadModels:
                 row["name"]: self.projections[row["name"]].tables_of(row["live"]) for row in rows
             }
             yield conn, tables
-
-
-def compose(statement: SQL, tables: Tables, **identifiers: Any) -> Composed:
-    """A statement with its table names (and any other identifiers) filled in."""
-    return statement.format(**tables, **identifiers)

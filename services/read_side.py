@@ -50,7 +50,6 @@ log = structlog.get_logger(__name__)
 
 PROJECTIONS: tuple[Projection, ...] = CORE
 BY_NAME = {p.name: p for p in PROJECTIONS}
-DEFAULT_BATCH = 2000
 
 
 def pool_of(runtime: Runtime) -> Pool:

@@ -16,7 +16,8 @@ from projections.caseload import caseload_of
 from projections.early_warning import flags_page
 from services.read_side import live_runner, pool_of, read_models, rebuild
 from services.wiring import Runtime
-from tests.integration.read_models.support import ReadSide, record_simulated
+from tests.integration.read_models.support import Client, ReadSide, record_simulated
+from tests.unit import builders as b
 
 ROOT = Path(__file__).resolve().parents[3]
 NAMES = ("caseload", "early_warning", "audit_trail")
@@ -91,6 +92,9 @@ def test_the_cli_shows_status_and_rebuilds_then_the_worker_follows_the_new_versi
     live_runner(runtime).catch_up()
     status, before = cli(read_db_url, "projections", "status")
     rebuilt, said = cli(read_db_url, "projections", "rebuild", "caseload", "--grace", "0")
+    client = Client.enrolled(read_side)
+    client.record(b.check_in)
+    live_runner(runtime).catch_up()
     _, after = cli(read_db_url, "projections", "status")
 
     head = runtime.store.head()
