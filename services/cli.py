@@ -22,7 +22,14 @@ from services.logging import configure_logging
 from services.privacy_cli import add_privacy_commands
 from services.read_side import add_commands as add_read_side_commands
 from services.settings import Settings
-from services.wiring import Runtime, build_api, build_runtime, database, migrate
+from services.wiring import (
+    Runtime,
+    build_api,
+    build_runtime,
+    database,
+    migrate,
+    tune_garbage_collector,
+)
 from services.workers import WorkerRole, roles
 
 log = structlog.get_logger("carecircle.cli")
@@ -257,20 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _tune_garbage_collector() -> None:
-    """Long-running roles allocate many short-lived objects per batch; the default gen-0
-    threshold (700) runs the cyclic collector dozens of times per Kafka poll (measured: a
-    quarter of ingest time). Objects alive after start-up are frozen out of collection."""
-    import gc
-
-    gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command in {"serve", "worker", "up"}:
-        _tune_garbage_collector()
+        tune_garbage_collector()
     settings = Settings()
     configure_logging(settings.log_level)
     run: Any = args.run

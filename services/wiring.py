@@ -4,6 +4,7 @@ bootstrap, written out). Nothing here runs at import.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,14 @@ from services.privacy import Privacy, PrivacySchema, build_privacy, client_keys,
 from services.read_side import migrate_read_side
 from services.settings import Settings
 from services.store import CareRecorder, EventStore, open_datastore
+
+
+def tune_garbage_collector() -> None:
+    """Long-running roles allocate many short-lived objects per batch; the default gen-0
+    threshold (700) runs the cyclic collector dozens of times per Kafka poll (measured: a
+    quarter of ingest time). Objects alive after start-up are frozen out of collection."""
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
 
 def utc_now() -> datetime:

@@ -45,7 +45,7 @@ from services.kafka_wiring import TRANSIENT, HandlerRecord, ingest_consumer, rel
 from services.logging import configure_logging
 from services.settings import Settings
 from services.simulate import care_events
-from services.wiring import Runtime, build_runtime, migrate
+from services.wiring import Runtime, build_runtime, migrate, tune_garbage_collector
 
 
 @dataclass
@@ -242,6 +242,7 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2, help="0: skip the multi-process run")
     args = parser.parse_args()
     configure_logging("warning", cache=False)
+    tune_garbage_collector()  # as `carecircle worker ingest` does, so both runs compare alike
     workdir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     with (
         database_url_or_embedded(pgdata=workdir / "pgdata") as server_url,
