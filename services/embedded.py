@@ -49,6 +49,7 @@ __all__ = [
     "ensure_database",
     "free_loopback_port",
     "kafka_bootstrap_or_tansu",
+    "running_tansu",
 ]
 
 DATABASE_URL_ENV = "CARE_DATABASE_URL"
@@ -374,6 +375,15 @@ def database_url_or_embedded(
 # ---------------------------------------------------------------- Tansu broker
 
 
+BOOTSTRAP_FILE = "bootstrap"  # a running local broker's address, for other commands to find
+
+
+def running_tansu(data_dir: Path | str = DEFAULT_TANSU_DIR) -> str | None:
+    """The bootstrap address of the Tansu broker `carecircle up` runs under `data_dir`, if any."""
+    path = Path(data_dir) / BOOTSTRAP_FILE
+    return path.read_text().strip() or None if path.exists() else None
+
+
 class TansuExited(RuntimeError):
     """The Tansu broker process ended before it answered Kafka requests."""
 
@@ -437,6 +447,7 @@ class TansuBroker:
             except BaseException:
                 self.stop()
                 raise
+        (self.data_dir / BOOTSTRAP_FILE).write_text(self.bootstrap)
         _log.info(
             "tansu.started",
             port=self.port,
@@ -448,6 +459,7 @@ class TansuBroker:
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after 10 s; idempotent."""
         process, self._process = self._process, None
+        (self.data_dir / BOOTSTRAP_FILE).unlink(missing_ok=True)
         if process is not None and process.poll() is None:
             process.terminate()
             try:

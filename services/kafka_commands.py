@@ -18,6 +18,7 @@ from kafka.errors import KafkaError
 
 from consumers.deadletter import DeadLetter, list_dead_letters, replay
 from consumers.ingest import tracking_name
+from services.embedded import running_tansu
 from services.kafka_wiring import reliable_producer
 from services.positions import Positions, positions
 from services.settings import Settings
@@ -111,11 +112,12 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         out.write(f"publish lag ({topic}): {lag} event(s)\n")
     if settings.kafka_events_topic not in found.publish_lag():
         out.write(f"publish lag ({settings.kafka_events_topic}): {found.head} (never published)\n")
-    if settings.kafka_bootstrap is None:
+    bootstrap = settings.kafka_bootstrap or running_tansu(settings.data_dir / "tansu")
+    if bootstrap is None:
         out.write("consumer group: no broker configured (CARE_KAFKA_BOOTSTRAP unset)\n")
         return 0
     try:
-        _group_lag(settings, settings.kafka_bootstrap, found)
+        _group_lag(settings, bootstrap, found)
     except KafkaError as error:
         out.write(f"consumer group: broker not reachable ({type(error).__name__})\n")
     return 0
@@ -167,6 +169,8 @@ def end_offsets(consumer: Any, topic: str, *, timeout_s: float = 5.0) -> dict[in
 
 
 def _bootstrap(settings: Settings) -> str | None:
+    if settings.kafka_bootstrap is None and (local := running_tansu(settings.data_dir / "tansu")):
+        return local
     if settings.kafka_bootstrap is None:
         sys.stderr.write(
             "carecircle: set CARE_KAFKA_BOOTSTRAP to the cluster's bootstrap servers\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from uuid import UUID
 
 import psycopg
@@ -52,3 +53,14 @@ def test_given_a_keyed_message_with_a_header_when_read_back_by_offset_then_all_t
 
     assert record is not None
     assert (record.key, record.value, record.headers) == (key, value, headers)
+
+
+def test_a_local_broker_can_be_found_by_other_commands_while_it_runs(tmp_path: Path) -> None:
+    # given a Tansu broker that `carecircle up` would start under its data dir
+    from services.embedded import TansuBroker, running_tansu
+
+    with TansuBroker(tmp_path / "tansu") as broker:
+        # when another command looks for it, then it finds the same address
+        assert running_tansu(tmp_path / "tansu") == broker.bootstrap
+    # and once it stopped, nothing is found
+    assert running_tansu(tmp_path / "tansu") is None
