@@ -42,7 +42,7 @@ from services.embedded import create_database, database_url_or_embedded, drop_da
 from services.read_side import ProjectionWorker, evaluator, live_runner, pool_of
 from services.settings import Settings
 from services.simulate import care_events, command_for
-from services.wiring import Runtime, build_runtime, migrate
+from services.wiring import Runtime, build_runtime, migrate, tune_garbage_collector
 
 BATCH = 2000
 
@@ -308,6 +308,7 @@ def main() -> None:
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument("--latency-rate", type=float, default=20.0, help="events/s")
     args = parser.parse_args()
+    tune_garbage_collector()  # as `carecircle worker projections` does
 
     with fresh_database() as url:
         runtime = build_runtime(Settings(database_url=url), url)
