@@ -41,7 +41,7 @@ def privacy_of(context: ApiContext) -> Privacy:
     return context.privacy
 
 
-def get_privacy(context: Context) -> Privacy:
+async def get_privacy(context: Context) -> Privacy:
     return privacy_of(context)
 
 

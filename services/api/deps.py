@@ -18,7 +18,9 @@ from services.store import EventStore
 _bearer = HTTPBearer(auto_error=False, description="JWT with sub, role and org (HS256 in dev)")
 
 
-def get_context(request: Request) -> ApiContext:
+# Dependencies that only look things up are `async def`: FastAPI runs a plain `def` dependency
+# in the threadpool, a thread hop per dependency per request (a quarter of a write's CPU).
+async def get_context(request: Request) -> ApiContext:
     context: ApiContext = request.app.state.context
     return context
 
@@ -41,15 +43,15 @@ async def current_principal(
     return principal
 
 
-def get_clock(context: Context) -> Callable[[], datetime]:
+async def get_clock(context: Context) -> Callable[[], datetime]:
     return context.clock
 
 
-def get_handler(context: Context) -> CareRecordHandler:
+async def get_handler(context: Context) -> CareRecordHandler:
     return context.handler
 
 
-def get_store(context: Context) -> EventStore:
+async def get_store(context: Context) -> EventStore:
     return context.store
 
 
