@@ -1,6 +1,6 @@
 """Who stands in a relationship with a client, folded from the client's own history.
 
-Authorization (services/authorization.py) asks this fold, never a read model: the write side is
+Authorization (services/app/gatekeeper.py) asks this fold, never a read model: the write side is
 the truth about who is on the care team. Facts:
 
 - the **program organization** is the organization of whoever enrolled the client; the enrolling

@@ -25,7 +25,7 @@
     ├── EventIdReused                 event_id_reused
     └── VersionConflict               version_conflict
 
-No HTTP status lives here: the edges map codes to statuses (services/problems.py) and to
+No HTTP status lives here: the edges map codes to statuses (services/api/problems.py) and to
 dead-letter reasons (consumers/ingest.py).
 """
 

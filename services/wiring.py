@@ -13,14 +13,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from infra.embedded import EmbeddedPostgres
+from services.adapters.store import CareRecorder, EventStore, open_datastore
 from services.api.app import create_app
 from services.api.context import ApiContext
-from services.embedded import EmbeddedPostgres
-from services.handler import CareRecordHandler
-from services.privacy import Privacy, PrivacySchema, build_privacy, client_keys, payload_codec
-from services.read_side import migrate_read_side
+from services.app.privacy import Privacy, PrivacySchema, build_privacy, client_keys, payload_codec
+from services.app.read_side import migrate_read_side
+from services.app.record import CareRecordHandler
 from services.settings import Settings
-from services.store import CareRecorder, EventStore, open_datastore
 
 
 def tune_garbage_collector() -> None:
@@ -89,7 +89,7 @@ def build_runtime(
 def api_from_environment() -> FastAPI:
     """The app for one of several uvicorn worker processes (`carecircle serve --workers N`):
     each process builds its own runtime from CARE_* settings, which must name the database."""
-    from services.logging import configure_logging
+    from services.adapters.logging import configure_logging
 
     settings = Settings()
     configure_logging(settings.log_level)

@@ -11,8 +11,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.kafka_wiring import run_ingest, run_publish
-from services.read_side import run_projections
+from services.adapters.kafka import run_ingest, run_publish
+from services.app.read_side import run_projections
 from services.wiring import Runtime
 
 RunRole = Callable[[Runtime, str | None, threading.Event], None]

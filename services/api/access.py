@@ -1,7 +1,7 @@
 """The authorization dependency every client route takes: `guard: Guarded`.
 
 It carries the caller, the purpose of use (`X-Purpose-Of-Use`: treatment, operations or
-emergency; treatment when absent) and the correlation id to services/authorization.py, which
+emergency; treatment when absent) and the correlation id to services/app/gatekeeper.py, which
 decides, writes the access log and records disclosures; a refusal leaves as a problem (404 for no
 relationship exactly as for an unknown client, 403 `forbidden` or `consent_required`).
 """
@@ -17,13 +17,13 @@ from uuid import UUID
 from fastapi import Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from services.adapters.crypto import EncryptingCodec
+from services.adapters.tokens import Principal
 from services.api.context import ApiContext
 from services.api.deps import Context, CurrentPrincipal
-from services.auth import Principal
-from services.authorization import AccessRequest, Action, Decision
-from services.crypto import EncryptingCodec
-from services.privacy import Privacy, build_privacy
-from services.problems import Problem
+from services.api.problems import Problem
+from services.app.gatekeeper import AccessRequest, Action, Decision
+from services.app.privacy import Privacy, build_privacy
 
 _building = threading.Lock()
 

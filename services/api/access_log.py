@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from services.api.access import Guarded
 from services.api.deps import CurrentPrincipal
-from services.authorization import Action
+from services.app.gatekeeper import Action
 
 router = APIRouter(prefix="/v1/access-log", tags=["privacy"])
 

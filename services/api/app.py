@@ -14,8 +14,8 @@ from services.api.disclosures import router as disclosures_router
 from services.api.fhir import router as fhir_router
 from services.api.metrics import install_metrics
 from services.api.middleware import BodyLimitMiddleware, CorrelationMiddleware
+from services.api.problems import install_problem_handlers
 from services.api.replay import router as replay_router
-from services.problems import install_problem_handlers
 
 ROUTERS = [health.router, clients.router, caseloads.router, flags.router, audit.router]
 # Analysts and other systems (issue 6): the FHIR R4 view of a client.

@@ -13,7 +13,7 @@ from projections.audit_trail import audit_page
 from services.api.access import Guarded
 from services.api.deps import CurrentPrincipal
 from services.api.reads import MinPosition, Reads, caught_up
-from services.authorization import Action
+from services.app.gatekeeper import Action
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

@@ -12,7 +12,7 @@ from projections.caseload import caseload_of, caseloads_of_org
 from services.api.access import Guarded
 from services.api.deps import Clock, CurrentPrincipal
 from services.api.reads import MinPosition, Reads, caught_up
-from services.authorization import CASELOAD_DATA_CLASSES, Action
+from services.app.gatekeeper import CASELOAD_DATA_CLASSES, Action
 
 router = APIRouter(tags=["caseloads"])
 

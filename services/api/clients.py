@@ -17,17 +17,17 @@ from domain.recorded import Recorded as StoredEvent
 from services.api.access import DataClasses, Guarded
 from services.api.deps import Clock, CurrentPrincipal, Handle, Store
 from services.api.examples import ENROLL_EXAMPLES, EVENT_EXAMPLES
+from services.api.problems import Problem
 from services.api.wire import read_json_object, to_event
-from services.authorization import Action
-from services.disclosure import (
+from services.app.disclosure import (
     disclosure_block,
     erased_record,
     history_item,
     notice_headers,
     record_view,
 )
-from services.handler import Outcome
-from services.problems import Problem
+from services.app.gatekeeper import Action
+from services.app.record import Outcome
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])
 

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.handler import CareRecordHandler
-from services.privacy import Privacy
+from services.adapters.store import EventStore
+from services.app.privacy import Privacy
+from services.app.record import CareRecordHandler
 from services.settings import Settings
-from services.store import EventStore
 
 ReadinessCheck = Callable[[], None]
 

@@ -10,10 +10,10 @@ import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from services.adapters.store import EventStore
+from services.adapters.tokens import Principal, token_keys, verify_token
 from services.api.context import ApiContext
-from services.auth import Principal, token_keys, verify_token
-from services.handler import CareRecordHandler
-from services.store import EventStore
+from services.app.record import CareRecordHandler
 
 _bearer = HTTPBearer(auto_error=False, description="JWT with sub, role and org (HS256 in dev)")
 

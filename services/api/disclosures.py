@@ -32,8 +32,8 @@ from domain.envelope import Actor, ShortText
 from domain.flags import FlagRaisedData, RiskFlagRaised
 from services.api.access import Guarded
 from services.api.deps import Clock, CurrentPrincipal, Handle, Store
-from services.authorization import Action
-from services.problems import Problem
+from services.api.problems import Problem
+from services.app.gatekeeper import Action
 
 router = APIRouter(prefix="/v1/clients", tags=["privacy"])
 

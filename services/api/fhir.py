@@ -1,6 +1,6 @@
 """/v1/clients/{client_id}/fhir: the client's record as a FHIR R4 Bundle (application/fhir+json).
 
-Authorized and logged like every read of a client (services/authorization.py, action
+Authorized and logged like every read of a client (services/app/gatekeeper.py, action
 `read_fhir`); a read that discloses Part 2 data to another organization shows only the data
 classes its consent covers and carries the 42 CFR 2.32 notice in its headers.
 """
@@ -14,12 +14,12 @@ from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 
 from domain.recorded import Recorded
-from projections.fhir import bundle_json, client_bundle
+from interop.fhir import bundle_json, client_bundle
 from services.api.access import DataClasses, Guarded
 from services.api.deps import Clock, Store
-from services.authorization import Action
-from services.disclosure import narrowed, notice_headers
-from services.problems import Problem
+from services.api.problems import Problem
+from services.app.disclosure import narrowed, notice_headers
+from services.app.gatekeeper import Action
 
 router = APIRouter(prefix="/v1/clients", tags=["fhir"])
 

@@ -16,9 +16,9 @@ from domain.flags import FlagNoteData, RiskFlagAcknowledged
 from projections.early_warning import FlagView, flag_by_id, flags_page
 from services.api.access import Guarded
 from services.api.deps import Clock, CurrentPrincipal, Handle
+from services.api.problems import Problem
 from services.api.reads import MinPosition, Reads, caught_up
-from services.authorization import FLAG_DATA_CLASSES, Action
-from services.problems import Problem
+from services.app.gatekeeper import FLAG_DATA_CLASSES, Action
 
 router = APIRouter(prefix="/v1/flags", tags=["flags"])
 

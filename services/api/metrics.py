@@ -12,8 +12,8 @@ from prometheus_client import make_asgi_app
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.metrics import StorePositions, api_registry
-from services.store import EventStore
+from services.adapters.metrics import StorePositions, api_registry
+from services.adapters.store import EventStore
 
 
 class _MetricsEndpoint:

@@ -12,8 +12,8 @@ from psycopg.rows import DictRow
 
 from projections.engine import NotCaughtUp, ReadModels, Tables
 from services.api.deps import Context
-from services.problems import Problem
-from services.read_side import read_models
+from services.api.problems import Problem
+from services.app.read_side import read_models
 
 
 def get_reads(context: Context) -> ReadModels:

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from services.api.access import Guarded
-from services.authorization import Action
-from services.replay import replay_lines
+from services.app.gatekeeper import Action
+from services.app.replay import replay_lines
 
 router = APIRouter(prefix="/v1/replay", tags=["analysts"])
 

@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 from domain.catalogue import EVENT_TYPES, SYSTEM_EVENT_TYPES, WIRE_KEYS, CareEvent, parse_event
 from domain.envelope import Actor
-from services.auth import Principal
-from services.problems import Problem, validation_errors
+from services.adapters.tokens import Principal
+from services.api.problems import Problem, validation_errors
 
 
 def read_json_object(raw: bytes) -> dict[str, Any]:

@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
+from demo.simulate import simulate
 from domain.commands import RecordCareEvent
-from services.analyst_cli import run_export
-from services.auth import Principal
-from services.embedded import create_database, database_url_or_embedded, drop_database
-from services.export import ExportOptions
+from infra.embedded import create_database, database_url_or_embedded, drop_database
+from services.adapters.tokens import Principal
+from services.app.export import ExportOptions
+from services.cli.analysts import run_export
 from services.settings import Settings
-from services.simulate import simulate
 from services.wiring import Runtime, build_runtime, migrate
 
 ANALYST = Principal("ana-bench", "analyst", "research-unit")

@@ -34,17 +34,17 @@ from kafka import KafkaProducer
 from consumers.backoff import Backoff
 from consumers.deadletter import DeadLetterProducer
 from consumers.ingest import Ingest, tracking_name
-from services.embedded import (
+from demo.simulate import care_events
+from infra.embedded import (
     create_database,
     create_topics,
     database_url_or_embedded,
     drop_database,
     kafka_bootstrap_or_tansu,
 )
-from services.kafka_wiring import TRANSIENT, HandlerRecord, ingest_consumer, reliable_producer
-from services.logging import configure_logging
+from services.adapters.kafka import TRANSIENT, HandlerRecord, ingest_consumer, reliable_producer
+from services.adapters.logging import configure_logging
 from services.settings import Settings
-from services.simulate import care_events
 from services.wiring import Runtime, build_runtime, migrate, tune_garbage_collector
 
 
@@ -203,7 +203,7 @@ def run_processes(settings: Settings, store_runtime: Runtime, processes: int, co
     env["CARE_LOG_LEVEL"] = "warning"
     workers = [
         subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "worker", "ingest"],
+            [sys.executable, "-m", "services.cli.main", "worker", "ingest"],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

@@ -6,7 +6,7 @@ flag being visible, p50 and p99, with the projection worker following live.
 
 Run: `.venv/bin/python tests/benchmarks/bench_projections.py [--events 1000000]`
 (CARE_DATABASE_URL or an embedded PostgreSQL; a fresh database is created and dropped).
-The events come from services/simulate.py through the command handler, a batch per
+The events come from demo/simulate.py through the command handler, a batch per
 transaction; recording them takes minutes and is reported but not the point.
 """
 
@@ -34,14 +34,14 @@ from eventsourcing.projection import Projection as LibraryProjection
 from eventsourcing.projection import ProjectionRunner
 from psycopg.conninfo import conninfo_to_dict
 
+from demo.simulate import care_events, command_for
 from domain.catalogue import CareEvent, parse_event
 from domain.commands import RecordCareEvent
+from infra.embedded import create_database, database_url_or_embedded, drop_database
 from projections import CORE
 from projections.engine import Runner, Stored, Target, live_targets, prepare_version
-from services.embedded import create_database, database_url_or_embedded, drop_database
-from services.read_side import ProjectionWorker, evaluator, live_runner, pool_of
+from services.app.read_side import ProjectionWorker, evaluator, live_runner, pool_of
 from services.settings import Settings
-from services.simulate import care_events, command_for
 from services.wiring import Runtime, build_runtime, migrate, tune_garbage_collector
 
 BATCH = 2000

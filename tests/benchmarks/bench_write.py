@@ -26,13 +26,13 @@ import orjson
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
-from services.auth import issue_token
-from services.embedded import (
+from infra.embedded import (
     create_database,
     database_url_or_embedded,
     drop_database,
     free_loopback_port,
 )
+from services.adapters.tokens import issue_token
 from services.settings import Settings
 from services.wiring import build_runtime, migrate
 

@@ -14,7 +14,7 @@ import psycopg
 import pytest
 import structlog
 
-from services.embedded import (
+from infra.embedded import (
     create_database,
     database_url_or_embedded,
     drop_database,

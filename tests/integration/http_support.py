@@ -14,7 +14,7 @@ from uuid import uuid4
 import uvicorn
 from fastapi import FastAPI
 
-from services.auth import issue_token
+from services.adapters.tokens import issue_token
 from services.settings import Settings
 
 

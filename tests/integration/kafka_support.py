@@ -21,9 +21,9 @@ from uuid import UUID, uuid4
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from consumers.ingest import tracking_name
-from services.embedded import create_topics
+from infra.embedded import create_topics
+from services.adapters.store import EventStore
 from services.settings import Settings
-from services.store import EventStore
 
 REPO = Path(__file__).resolve().parents[2]
 COUNSELOR = {"id": "counselor-ines", "role": "counselor", "org": "harbor-counseling"}
@@ -288,10 +288,10 @@ def in_thread(run: Callable[[threading.Event], None]) -> Iterator[threading.Thre
 
 
 def worker_process(role: str, settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    """`python -m services.cli worker ROLE` with these settings, logs to `log_path`."""
+    """`python -m services.cli.main worker ROLE` with these settings, logs to `log_path`."""
     with log_path.open("ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "worker", role],
+            [sys.executable, "-m", "services.cli.main", "worker", role],
             cwd=REPO,
             env=environment(settings),
             stdin=subprocess.DEVNULL,

@@ -15,8 +15,8 @@ import structlog
 from fastapi.testclient import TestClient
 
 from consumers.deadletter import DeadLetter
-from services.kafka_wiring import run_ingest
-from services.logging import SAFE_KEYS
+from services.adapters.kafka import run_ingest
+from services.adapters.logging import SAFE_KEYS
 from services.settings import Settings
 from services.wiring import Runtime, build_api, build_runtime, migrate
 from tests.integration.http_support import bearer
@@ -172,7 +172,7 @@ def test_given_10000_messages_with_duplicates_and_poison_then_good_once_and_pois
 def test_given_a_dead_letter_when_its_cause_is_fixed_and_it_is_replayed_then_it_is_stored(
     runtime: Runtime, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from services.kafka_commands import cmd_deadletter_list, cmd_deadletter_replay
+    from services.cli.kafka import cmd_deadletter_list, cmd_deadletter_replay
 
     settings, client = runtime.settings, uuid4()
     bootstrap = settings.kafka_bootstrap

@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from consumers.publish import checkpoint_name
-from services.embedded import create_database, drop_database
-from services.kafka_commands import cmd_status
-from services.kafka_wiring import run_ingest, run_publish
+from infra.embedded import create_database, drop_database
+from services.adapters.kafka import run_ingest, run_publish
+from services.cli.kafka import cmd_status
 from services.wiring import build_api, build_runtime, migrate
 from tests.integration.kafka_support import (
     check_in,

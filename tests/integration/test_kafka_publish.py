@@ -17,11 +17,11 @@ from uuid import uuid4
 import pytest
 
 from consumers.publish import checkpoint_name
+from demo.simulate import simulate
 from domain.catalogue import parse_event
 from domain.commands import RecordCareEvent
-from services.embedded import create_database, drop_database
-from services.kafka_wiring import run_publish
-from services.simulate import simulate
+from infra.embedded import create_database, drop_database
+from services.adapters.kafka import run_publish
 from services.wiring import Runtime, build_runtime, migrate
 from tests.integration.kafka_support import (
     enrollment,

@@ -9,7 +9,7 @@ import psycopg
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from psycopg import sql
 
-from services.embedded import create_topics
+from infra.embedded import create_topics
 
 
 def test_given_the_session_database_when_a_table_is_created_then_only_that_postgresql_db_has_it(
@@ -57,7 +57,7 @@ def test_given_a_keyed_message_with_a_header_when_read_back_by_offset_then_all_t
 
 def test_a_local_broker_can_be_found_by_other_commands_while_it_runs(tmp_path: Path) -> None:
     # given a Tansu broker that `carecircle up` would start under its data dir
-    from services.embedded import TansuBroker, running_tansu
+    from infra.embedded import TansuBroker, running_tansu
 
     with TansuBroker(tmp_path / "tansu") as broker:
         # when another command looks for it, then it finds the same address

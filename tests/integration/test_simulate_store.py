@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from demo.simulate import simulate
 from domain.commands import RecordCareEvent
-from services.handler import CareRecordHandler, Refused
-from services.simulate import simulate
-from services.store import CareRecorder, EventStore, open_datastore
+from services.adapters.store import CareRecorder, EventStore, open_datastore
+from services.app.record import CareRecordHandler, Refused
 
 START = datetime(2026, 2, 2, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ import pytest
 
 from domain.access import access_facts
 from domain.catalogue import CareEvent
-from services.auth import Principal
-from services.authorization import Action, decide_access, decide_stream
+from services.adapters.tokens import Principal
+from services.app.gatekeeper import Action, decide_access, decide_stream
 from tests.unit.builders import (
     CLIENT,
     HOME_ORG,

@@ -1,4 +1,4 @@
-"""The export's files (services/export.py) over a fake stream: schemas, resuming, refusals."""
+"""The export's files (services/app/export.py) over a fake stream: schemas, resuming, refusals."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from domain.catalogue import EVENT_TYPES
 from domain.deidentify import Deidentifier
 from domain.recorded import Recorded
-from services.export import (
+from services.app.export import (
     ExportOptions,
     ExportRefused,
     ProgressLine,

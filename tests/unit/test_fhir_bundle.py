@@ -1,4 +1,4 @@
-"""The FHIR R4 view of a client's history (projections/fhir.py): pure, validated, labelled."""
+"""The FHIR R4 view of a client's history (interop/fhir.py): pure, validated, labelled."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from fhir.resources.R4B.bundle import Bundle
 from pydantic import ValidationError
 
 from domain.recorded import Recorded
-from projections import fhir_codes as codes
-from projections.fhir import FhirMappingError, bundle_json, client_bundle
+from interop import fhir_codes as codes
+from interop.fhir import FhirMappingError, bundle_json, client_bundle
 from tests.unit import builders as b
 
 NOW = datetime(2026, 2, 1, tzinfo=UTC)

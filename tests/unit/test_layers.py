@@ -56,7 +56,7 @@ def test_projections_and_consumers_never_import_services(package: str) -> None:
 
 
 def test_the_layer_check_would_see_a_forbidden_import() -> None:
-    tree = ast.parse("from services.store import EventStore\nimport psycopg\n")
+    tree = ast.parse("from services.adapters.store import EventStore\nimport psycopg\n")
     names = {
         n.module.split(".")[0] if isinstance(n, ast.ImportFrom) and n.module else n.names[0].name
         for n in ast.walk(tree)

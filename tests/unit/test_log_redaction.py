@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from services.logging import configure_logging, keep_safe_keys
+from services.adapters.logging import configure_logging, keep_safe_keys
 
 
 @pytest.fixture(autouse=True)

@@ -12,11 +12,7 @@ from uuid import UUID
 import pytest
 from structlog.testing import capture_logs
 
-from domain.catalogue import CareEvent, parse_event
-from domain.client import ClientState, decide, evolve, initial_state
-from domain.commands import RecordCareEvent
-from domain.errors import DomainError, UnknownCrisis
-from services.simulate import (
+from demo.simulate import (
     FAMILY_NAMES,
     GIVEN_NAMES,
     SimulationSummary,
@@ -25,6 +21,10 @@ from services.simulate import (
     simulate,
     staff_for,
 )
+from domain.catalogue import CareEvent, parse_event
+from domain.client import ClientState, decide, evolve, initial_state
+from domain.commands import RecordCareEvent
+from domain.errors import DomainError, UnknownCrisis
 
 START = datetime(2026, 3, 2, tzinfo=UTC)
 CLIENTS, DAYS, SEED = 30, 60, 11

@@ -1,4 +1,4 @@
-"""The store cut at a moment (services/time_travel.py AsOfSource), over a fake store."""
+"""The store cut at a moment (services/app/time_travel.py AsOfSource), over a fake store."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from domain.recorded import Recorded
-from services.time_travel import AsOfSource
+from services.app.time_travel import AsOfSource
 from tests.unit import builders as b
 
 

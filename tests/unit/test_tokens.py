@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
-from services.auth import AuthenticationFailed, issue_token, token_keys, verify_token
+from services.adapters.tokens import AuthenticationFailed, issue_token, token_keys, verify_token
 from services.settings import DEVELOPMENT_SECRET, Settings
 
 PRODUCTION_KEYS = {

@@ -13,12 +13,12 @@ import duckdb
 import pandas as pd
 import pytest
 
+from demo.simulate import simulate
 from domain.commands import RecordCareEvent
-from services.analyst_cli import cmd_export
-from services.auth import issue_token
-from services.cli import build_parser
+from services.adapters.tokens import issue_token
+from services.cli.analysts import cmd_export
+from services.cli.main import build_parser
 from services.settings import Settings
-from services.simulate import simulate
 from services.wiring import Runtime
 
 ANALYST = ("ana-eli", "analyst", "research-unit")

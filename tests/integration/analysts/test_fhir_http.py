@@ -9,8 +9,8 @@ import orjson
 from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 
-from projections import fhir_codes as codes
-from services.read_side import evaluator, live_runner
+from interop import fhir_codes as codes
+from services.app.read_side import evaluator, live_runner
 from services.wiring import Runtime
 from tests.integration.analysts.stories import (
     COUNSELOR,

@@ -16,11 +16,11 @@ from psycopg.sql import SQL, Identifier
 from projections.caseload import CASELOAD, caseload_of
 from projections.early_warning import EARLY_WARNING, flags_page
 from projections.engine import Tables
-from services.analyst_cli import cmd_replay
-from services.cli import build_parser
-from services.read_side import evaluator, live_runner, pool_of, read_models
+from services.app.read_side import evaluator, live_runner, pool_of, read_models
+from services.app.time_travel import TimeTravelRefused, rebuild_as_of
+from services.cli.analysts import cmd_replay
+from services.cli.main import build_parser
 from services.settings import Settings
-from services.time_travel import TimeTravelRefused, rebuild_as_of
 from services.wiring import Runtime
 from tests.integration.analysts.stories import TEAM, YoungProfessional
 

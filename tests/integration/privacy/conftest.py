@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from services.embedded import create_database, drop_database
+from infra.embedded import create_database, drop_database
 from services.settings import Settings
 from services.wiring import Runtime, build_api, build_runtime, migrate
 from tests.integration.privacy.support import Clock

@@ -10,8 +10,8 @@ from uuid import UUID, uuid4
 
 from fastapi.testclient import TestClient
 
-from services.access_log import LoggedAccess
-from services.auth import Principal
+from services.adapters.access_log import LoggedAccess
+from services.adapters.tokens import Principal
 from services.wiring import Runtime
 from tests.integration.http_support import bearer
 

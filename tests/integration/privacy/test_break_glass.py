@@ -7,8 +7,8 @@ from uuid import UUID
 
 from fastapi.testclient import TestClient
 
-from services.disclosure import CONSENT_HEADER, NOTICE_HEADER
-from services.read_side import live_runner
+from services.app.disclosure import CONSENT_HEADER, NOTICE_HEADER
+from services.app.read_side import live_runner
 from services.wiring import Runtime
 from tests.integration.privacy.support import (
     AUDITOR,

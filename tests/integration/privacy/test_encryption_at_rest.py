@@ -16,11 +16,11 @@ from domain.catalogue import CareEvent
 from domain.client import decide, evolve, initial_state
 from domain.commands import RecordCareEvent
 from domain.errors import DomainError
-from services.access_log import AccessEntry
-from services.cli import build_parser
-from services.crypto import ClientKeys, EncryptingCodec, MasterKeys, UnknownMasterKey
+from services.adapters.access_log import AccessEntry
+from services.adapters.crypto import ClientKeys, EncryptingCodec, MasterKeys, UnknownMasterKey
+from services.adapters.store import Append, CareRecorder, EventStore, open_datastore
+from services.cli.main import build_parser
 from services.settings import Settings
-from services.store import Append, CareRecorder, EventStore, open_datastore
 from services.wiring import Runtime
 from tests.integration.http_support import bearer
 from tests.integration.privacy.support import AUDITOR, COUNSELOR

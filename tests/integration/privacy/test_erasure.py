@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
 
-from services.cli import build_parser
-from services.read_side import evaluator, live_runner, verify_audit
+from services.app.read_side import evaluator, live_runner, verify_audit
+from services.cli.main import build_parser
 from services.settings import Settings
 from services.wiring import Runtime
 from tests.integration.http_support import bearer

@@ -14,7 +14,7 @@ import pytest
 import structlog
 from fastapi.testclient import TestClient
 
-from services.logging import configure_logging
+from services.adapters.logging import configure_logging
 from services.wiring import Runtime
 from tests.integration.privacy.support import (
     ANALYST,

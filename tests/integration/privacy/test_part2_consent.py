@@ -11,8 +11,8 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
-from services.disclosure import CONSENT_HEADER, NOTICE, NOTICE_HEADER, NOTICE_HEADER_TEXT
-from services.read_side import live_runner
+from services.app.disclosure import CONSENT_HEADER, NOTICE, NOTICE_HEADER, NOTICE_HEADER_TEXT
+from services.app.read_side import live_runner
 from services.wiring import Runtime
 from tests.integration.privacy.support import (
     AUDITOR,

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from services.embedded import create_database, drop_database
+from infra.embedded import create_database, drop_database
 from services.settings import Settings
 from services.wiring import Runtime, build_runtime, migrate
 from tests.integration.read_models.support import Clock, ReadSide

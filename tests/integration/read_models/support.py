@@ -14,13 +14,13 @@ from uuid import UUID, uuid4
 
 from psycopg.sql import SQL, Identifier
 
+from demo.simulate import care_events, command_for
 from domain.catalogue import CareEvent
 from domain.commands import RecordCareEvent
 from projections.early_warning import FlagView, flags_page
 from projections.engine import Projection, Runner, Target, begin_rebuild, versions_of
-from services.handler import Outcome
-from services.read_side import evaluator, live_runner, pool_of, read_models
-from services.simulate import care_events, command_for
+from services.app.read_side import evaluator, live_runner, pool_of, read_models
+from services.app.record import Outcome
 from services.wiring import Runtime
 from tests.unit import builders
 
@@ -111,7 +111,7 @@ class Client:
 
 
 def record_simulated(runtime: Runtime, *, clients: int, days: int, seed: int) -> int:
-    """A realistic backlog through the command path (services/simulate.py), ending before now."""
+    """A realistic backlog through the command path (demo/simulate.py), ending before now."""
     start = (runtime.clock() - timedelta(days=days + 1)).replace(microsecond=0)
     commands = [
         command_for(p) for p in care_events(clients=clients, days=days, seed=seed, start=start)

@@ -18,9 +18,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from infra.embedded import create_database, drop_database
 from projections.engine import Runner
-from services.embedded import create_database, drop_database
-from services.read_side import live_runner
+from services.app.read_side import live_runner
 from services.settings import Settings
 from services.wiring import build_runtime, migrate
 from tests.integration.read_models.support import Client, Clock, ReadSide
@@ -57,7 +57,7 @@ def audit_verify(url: str) -> tuple[int, str]:
     """`carecircle audit verify` in its own process: exit status and what it printed."""
     env = {**os.environ, "CARE_DATABASE_URL": url, "CARE_LOG_LEVEL": "warning"}
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli", "audit", "verify"],
+        [sys.executable, "-m", "services.cli.main", "audit", "verify"],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -12,7 +12,7 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
-from services.read_side import ProjectionWorker, evaluator, live_runner
+from services.app.read_side import ProjectionWorker, evaluator, live_runner
 from services.wiring import Runtime, build_api
 from tests.integration.http_support import bearer
 from tests.integration.read_models.support import Client, ReadSide

@@ -14,7 +14,7 @@ from typing import Any
 from projections.audit_trail import audit_page
 from projections.caseload import caseload_of
 from projections.early_warning import flags_page
-from services.read_side import live_runner, pool_of, read_models, rebuild
+from services.app.read_side import live_runner, pool_of, read_models, rebuild
 from services.wiring import Runtime
 from tests.integration.read_models.support import Client, ReadSide, record_simulated
 from tests.unit import builders as b
@@ -26,7 +26,7 @@ NAMES = ("caseload", "early_warning", "audit_trail")
 def cli(url: str, *args: str) -> tuple[int, str]:
     env = {**os.environ, "CARE_DATABASE_URL": url, "CARE_LOG_LEVEL": "warning"}
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli", *args],
+        [sys.executable, "-m", "services.cli.main", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -16,7 +16,7 @@ from psycopg import Connection
 from psycopg.rows import DictRow
 
 from projections import CORE
-from services.read_side import pool_of
+from services.app.read_side import pool_of
 from services.wiring import Runtime
 from tests.integration.read_models.support import compare_with_rebuild, record_simulated
 
@@ -42,7 +42,7 @@ def worker_process(url: str) -> Iterator[subprocess.Popen[bytes]]:
         "CARE_LOG_LEVEL": "warning",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "services.cli", "worker", "projections"],
+        [sys.executable, "-m", "services.cli.main", "worker", "projections"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

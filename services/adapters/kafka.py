@@ -23,11 +23,11 @@ from consumers.publish import CheckpointMoved, Publisher
 from domain.commands import RecordCareEvent
 from domain.errors import VersionConflict
 from domain.recorded import Recorded
-from services.embedded import create_topics
-from services.handler import CareRecordHandler, Refused
-from services.metrics import kafka_metrics
+from infra.embedded import create_topics
+from services.adapters.metrics import kafka_metrics
+from services.adapters.store import UNAVAILABLE_ERRORS, EventStore, TrackingConflict
+from services.app.record import CareRecordHandler, Refused
 from services.settings import Settings
-from services.store import UNAVAILABLE_ERRORS, EventStore, TrackingConflict
 from services.wiring import Runtime
 
 log = structlog.get_logger(__name__)

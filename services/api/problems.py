@@ -18,8 +18,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.catalogue import safe_error_details, safe_message
 from domain.errors import DomainError
-from services.auth import AuthenticationFailed
-from services.store import UNAVAILABLE_ERRORS
+from services.adapters.store import UNAVAILABLE_ERRORS
+from services.adapters.tokens import AuthenticationFailed
 
 PROBLEM_BASE = "https://carecircle.dev/problems/"
 MEDIA_TYPE = "application/problem+json"

@@ -41,7 +41,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from domain.catalogue import CareEvent, parse_event
 from domain.erasure import ErasedData, ErasedEntry
-from services.store import StreamConflict
+from services.adapters.store import StreamConflict
 
 KEYS_TABLE = "client_keys"
 NONCE_BYTES = 12

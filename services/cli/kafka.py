@@ -18,9 +18,9 @@ from kafka.errors import KafkaError
 
 from consumers.deadletter import DeadLetter, list_dead_letters, replay
 from consumers.ingest import tracking_name
-from services.embedded import running_tansu
-from services.kafka_wiring import reliable_producer
-from services.positions import Positions, positions
+from infra.embedded import running_tansu
+from services.adapters.kafka import reliable_producer
+from services.adapters.positions import Positions, positions
 from services.settings import Settings
 from services.wiring import build_runtime, database
 

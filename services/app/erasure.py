@@ -3,10 +3,10 @@
 `carecircle client erase ID --reason … --request` (a supervisor of the client's program
 organization, or an auditor) records a request and prints a one-time confirmation code;
 `carecircle client erase ID --confirm CODE` by a *different* authorized person, within
-`CARE_ERASURE_CONFIRM_HOURS`, destroys the client's data key (services/crypto.py) and records the
-erasure (`client_erasures`: who asked, who confirmed, why, when). Both steps are authorized by
-services/authorization.py and appear in the access log (actions `erase` and `erase_confirm`),
-so the hash chain keeps the trail. Only a hash of the code is stored.
+`CARE_ERASURE_CONFIRM_HOURS`, destroys the client's data key (services/adapters/crypto.py)
+and records the erasure (`client_erasures`: who asked, who confirmed, why, when). Both steps
+are authorized by services/app/gatekeeper.py and appear in the access log (actions `erase`
+and `erase_confirm`), so the hash chain keeps the trail. Only a hash of the code is stored.
 
 The reason is stored in clear as part of the audit: it must name no PHI (use a ticket number).
 """
@@ -24,11 +24,11 @@ from uuid import UUID, uuid4
 from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Composed, Identifier
 
-from services.auth import Principal
-from services.authorization import AccessRequest, Action, Gatekeeper
-from services.crypto import ClientKeys, is_sealed
-from services.handler import CareRecordHandler
-from services.store import EVENTS_TABLE
+from services.adapters.crypto import ClientKeys, is_sealed
+from services.adapters.store import EVENTS_TABLE
+from services.adapters.tokens import Principal
+from services.app.gatekeeper import AccessRequest, Action, Gatekeeper
+from services.app.record import CareRecordHandler
 
 REQUESTS_TABLE = "erasure_requests"
 ERASURES_TABLE = "client_erasures"

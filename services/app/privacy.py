@@ -19,9 +19,8 @@ from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Composed
 
 from domain.deidentify import Deidentifier
-from services.access_log import ACCESS_LOG_TABLE, AccessLog, access_log_ddl
-from services.authorization import Gatekeeper
-from services.crypto import (
+from services.adapters.access_log import ACCESS_LOG_TABLE, AccessLog, access_log_ddl
+from services.adapters.crypto import (
     KEYS_TABLE,
     ClientKeys,
     EncryptingCodec,
@@ -29,10 +28,11 @@ from services.crypto import (
     client_keys_ddl,
     decode_master_key,
 )
-from services.erasure import ERASURES_TABLE, REQUESTS_TABLE, Erasures, erasure_ddl
-from services.handler import CareRecordHandler
+from services.adapters.store import EventStore, JsonCodec, PayloadCodec
+from services.app.erasure import ERASURES_TABLE, REQUESTS_TABLE, Erasures, erasure_ddl
+from services.app.gatekeeper import Gatekeeper
+from services.app.record import CareRecordHandler
 from services.settings import Settings
-from services.store import EventStore, JsonCodec, PayloadCodec
 
 SCHEMA_LOCK = 7_425_530_001  # pg_advisory_xact_lock key of the privacy DDL
 TABLES = (ACCESS_LOG_TABLE, KEYS_TABLE, REQUESTS_TABLE, ERASURES_TABLE)

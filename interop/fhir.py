@@ -62,7 +62,7 @@ from domain.record import CORRECTABLE, ClientRecord, client_record
 from domain.recorded import Recorded
 from domain.safety import SafetyPlanRecorded, SafetyPlanRevised
 from domain.sessions import CarePlanGoalMet, CarePlanGoalRevised, CarePlanGoalSet
-from projections import fhir_codes as codes
+from interop import fhir_codes as codes
 
 FHIR_RELEASE = "4.3.0"
 FHIR_PACKAGE = "fhir.resources.R4B"

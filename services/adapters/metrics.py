@@ -16,8 +16,8 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histo
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from services.positions import Positions, positions
-from services.store import UNAVAILABLE_ERRORS, EventStore
+from services.adapters.positions import Positions, positions
+from services.adapters.store import UNAVAILABLE_ERRORS, EventStore
 
 log = structlog.get_logger(__name__)
 

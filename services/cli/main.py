@@ -14,13 +14,13 @@ from typing import Any
 
 import structlog
 
-from services.analyst_cli import add_analyst_commands
-from services.auth import ROLES, issue_token
-from services.embedded import TansuBroker
-from services.kafka_commands import add_kafka_commands
-from services.logging import configure_logging
-from services.privacy_cli import add_privacy_commands
-from services.read_side import add_commands as add_read_side_commands
+from infra.embedded import TansuBroker
+from services.adapters.logging import configure_logging
+from services.adapters.tokens import ROLES, issue_token
+from services.app.read_side import add_commands as add_read_side_commands
+from services.cli.analysts import add_analyst_commands
+from services.cli.kafka import add_kafka_commands
+from services.cli.privacy import add_privacy_commands
 from services.settings import Settings
 from services.wiring import (
     Runtime,
@@ -179,7 +179,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _load_demo(runtime: Runtime, *, clients: int, days: int) -> None:
-    from services.simulate import run_simulation
+    from demo.simulate import run_simulation
 
     start = (runtime.clock() - timedelta(days=days)).replace(microsecond=0)
     summary = run_simulation(runtime.handler, clients=clients, days=days, seed=7, start=start)
@@ -187,7 +187,7 @@ def _load_demo(runtime: Runtime, *, clients: int, days: int) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from services.simulate import run_simulation
+    from demo.simulate import run_simulation
 
     start = (
         _aware(datetime.fromisoformat(args.start))

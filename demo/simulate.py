@@ -36,7 +36,7 @@ from domain.catalogue import parse_event
 from domain.commands import RecordCareEvent
 
 if TYPE_CHECKING:
-    from services.handler import CareRecordHandler
+    from services.app.record import CareRecordHandler
 
 __all__ = [
     "RecordPort",

@@ -27,7 +27,7 @@ from psycopg_pool import ConnectionPool
 
 from domain.recorded import Recorded
 from projections.engine import Pool, Projection, Runner, Tables, Target, migrate
-from services.store import INDEX_TABLE, EventStore
+from services.adapters.store import INDEX_TABLE, EventStore
 
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 RESERVED = frozenset({"public", "information_schema"})

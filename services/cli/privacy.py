@@ -1,7 +1,7 @@
 """`carecircle client erase`, `carecircle keys …`, `carecircle access-log verify`.
 
 Commands that act on client data take the caller's identity from a bearer token (`--token` or
-`CARE_TOKEN`), verified like the API's, and go through services/authorization.py:
+`CARE_TOKEN`), verified like the API's, and go through services/app/gatekeeper.py:
 
     carecircle client erase ID --reason TEXT --request    # one supervisor or auditor: prints a code
     carecircle client erase ID --confirm CODE             # another one: destroys the client's key
@@ -21,12 +21,12 @@ from contextlib import AbstractContextManager
 from functools import partial
 from uuid import UUID
 
-from services.auth import AuthenticationFailed, Principal, token_keys, verify_token
-from services.authorization import AccessRequest, Action
-from services.crypto import new_master_key
-from services.erasure import ErasureRefused
-from services.privacy import Privacy
-from services.problems import Problem
+from services.adapters.crypto import new_master_key
+from services.adapters.tokens import AuthenticationFailed, Principal, token_keys, verify_token
+from services.api.problems import Problem
+from services.app.erasure import ErasureRefused
+from services.app.gatekeeper import AccessRequest, Action
+from services.app.privacy import Privacy
 from services.settings import Settings
 from services.wiring import Runtime, migrate
 

@@ -56,7 +56,7 @@ Rows = Callable[[Recorded], Row]
 
 
 class RowKind(StrEnum):
-    """What each exported row shows (services/replay.py makes the same rows for the stream)."""
+    """What each exported row shows (services/app/replay.py makes the same rows for the stream)."""
 
     DEIDENTIFIED = "deidentified"
     SKELETON = "skeleton"

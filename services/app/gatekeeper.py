@@ -49,11 +49,11 @@ from domain.consent import DisclosureData, DisclosureMade
 from domain.consent_policy import ConsentTerms, check_consent, consents_in_force
 from domain.envelope import CARE_TEAM_ROLES, Actor, PurposeOfUse
 from domain.erasure import ERASED_DATA_CLASS
-from services.access_log import AccessEntry, AccessLog, Outcome
-from services.auth import Principal
-from services.handler import CareRecordHandler
-from services.problems import Problem
-from services.store import EventStore
+from services.adapters.access_log import AccessEntry, AccessLog, Outcome
+from services.adapters.store import EventStore
+from services.adapters.tokens import Principal
+from services.api.problems import Problem
+from services.app.record import CareRecordHandler
 
 log = structlog.get_logger(__name__)
 

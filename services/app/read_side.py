@@ -39,9 +39,9 @@ from projections.engine import (
     swap,
     versions_of,
 )
-from services.handler import CareRecordHandler
+from services.adapters.store import EVENTS_TABLE
+from services.app.record import CareRecordHandler
 from services.settings import Settings
-from services.store import EVENTS_TABLE
 
 if TYPE_CHECKING:
     from services.wiring import Runtime
@@ -290,7 +290,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings, runtime_for: Runtim
     with runtime_for(settings) as runtime:
         migrate_read_side(runtime)
         verdict = verify_audit(runtime)
-        # the access log's own chain (services/access_log.py) is checked by the same command
+        # the access log's own chain (adapters/access_log.py) is checked by the same command
         access = runtime.privacy.access_log.verify() if runtime.privacy is not None else None
     sys.stdout.write(_verdict_line(verdict) + "\n")
     if access is not None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from psycopg.sql import SQL, Identifier
 
-from services.store import TRACKING_TABLE, EventStore
+from services.adapters.store import TRACKING_TABLE, EventStore
 
 _MIGRATION_ROW = "__migration__"  # the library's own row in the tracking table
 

@@ -35,7 +35,7 @@ from domain.client import ClientState, decide, evolve, initial_state
 from domain.commands import RecordCareEvent
 from domain.errors import DomainError, EventIdReused, VersionConflict
 from domain.recorded import Recorded
-from services.store import Append, DuplicateEventId, EventStore, IndexEntry, StreamConflict
+from services.adapters.store import Append, DuplicateEventId, EventStore, IndexEntry, StreamConflict
 
 log = structlog.get_logger(__name__)
 

@@ -18,9 +18,9 @@ import orjson
 from domain.catalogue import data_class_of
 from domain.erasure import ErasedEntry
 from domain.recorded import Recorded
-from services.auth import Principal
-from services.authorization import Action, Decision
-from services.privacy import Privacy
+from services.adapters.tokens import Principal
+from services.app.gatekeeper import Action, Decision
+from services.app.privacy import Privacy
 
 PAGE = 500
 

@@ -1,0 +1,1 @@
+"""Simulated circles of care for demos, tests and benchmarks."""

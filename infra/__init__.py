@@ -1,0 +1,1 @@
+"""How to run it: the embedded PostgreSQL and Tansu launchers, the compose file."""

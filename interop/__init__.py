@@ -1,0 +1,1 @@
+"""Translations of the care record into other standards (FHIR R4)."""

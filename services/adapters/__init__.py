@@ -1,0 +1,1 @@
+"""Adapters: the store, keys, the access log, Kafka clients, logging and metrics."""

@@ -1,0 +1,1 @@
+"""The operator's and analyst's command line: one module per command group."""
