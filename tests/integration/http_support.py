@@ -1,4 +1,5 @@
-"""Helpers for tests that talk to the API: tokens, event bodies, a live server on loopback."""
+"""Helpers for tests that talk to the API: tokens and a live server on loopback (the bodies they
+send are built with tests/stories.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
-from typing import Any
-from uuid import uuid4
+from datetime import timedelta
 
 import uvicorn
 from fastapi import FastAPI
@@ -23,35 +22,6 @@ def bearer(settings: Settings, sub: str, role: str, org: str) -> dict[str, str]:
         settings.jwt_secret.get_secret_value(), sub=sub, role=role, org=org, ttl=timedelta(hours=1)
     )
     return {"Authorization": f"Bearer {token}"}
-
-
-def at(days: float = 0, hours: float = 0) -> str:
-    """A time relative to now (negative: the past), ISO 8601 with an offset."""
-    return (datetime.now(UTC) + timedelta(days=days, hours=hours)).isoformat()
-
-
-def event(type_: str, occurred_at: str | None = None, **data: Any) -> dict[str, Any]:
-    return {
-        "event_id": str(uuid4()),
-        "type": type_,
-        "occurred_at": occurred_at or at(hours=-1),
-        "data": data,
-    }
-
-
-def enrollment(
-    given: str, family: str, *, part2: bool = False, program: str = "outpatient"
-) -> dict[str, Any]:
-    return event(
-        "ClientEnrolled",
-        at(days=-10),
-        program=program,
-        part2=part2,
-        given_name=given,
-        family_name=family,
-        birth_date="1991-03-14",
-        phone="555-0142",
-    )
 
 
 def _free_port() -> int:

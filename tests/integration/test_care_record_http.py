@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import httpx
 import pytest
@@ -15,14 +16,20 @@ from fastapi.testclient import TestClient
 from domain.record import client_record
 from services.settings import Settings
 from services.wiring import Runtime, build_api, build_runtime, migrate
-from tests.integration.http_support import at, bearer, enrollment, event, live_server
-
-COUNSELOR = ("counselor-ines", "counselor", "harbor-counseling")
-PEER = ("peer-sam", "peer_specialist", "harbor-peer")
-CASE_MANAGER = ("cm-rosa", "case_manager", "northside-case-mgmt")
-PRESCRIBER = ("rx-okafor", "prescriber", "mercy-prescribers")
-SLEEP_CLINIC = ("sleep-intake-2", "case_manager", "lakeside-sleep-clinic")
-MOUD_CLINIC = ("intake-lee", "prescriber", "riverside-moud-clinic")
+from tests.integration.http_support import live_server
+from tests.stories import (
+    CASE_MANAGER,
+    COUNSELOR,
+    MOUD_CLINIC,
+    PEER,
+    Person,
+    Story,
+    body,
+    check_in_data,
+    enrolled_with_team,
+    parent_after_surgery,
+    young_professional,
+)
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +47,8 @@ def api(runtime: Runtime) -> Iterator[TestClient]:
         yield client
 
 
-def as_(runtime: Runtime, who: tuple[str, str, str]) -> dict[str, str]:
-    return bearer(runtime.settings, *who)
+def as_(runtime: Runtime, who: Person) -> dict[str, str]:
+    return who.headers(runtime.settings)
 
 
 def stored_count(runtime: Runtime) -> int:
@@ -51,50 +58,15 @@ def stored_count(runtime: Runtime) -> int:
         return int(row["n"])
 
 
-def enroll_with_team(api: TestClient, runtime: Runtime, given: str, family: str, **kw: Any) -> str:
-    answer = api.post(
-        "/v1/clients", json=enrollment(given, family, **kw), headers=as_(runtime, COUNSELOR)
-    )
-    assert answer.status_code == 201, answer.text
-    client_id: str = answer.json()["client_id"]
-    for member_id, role, org in (COUNSELOR, PEER, CASE_MANAGER, PRESCRIBER):
-        record(
-            api,
-            runtime,
-            client_id,
-            COUNSELOR,
-            "CareTeamMemberAssigned",
-            at(days=-9),
-            member_id=member_id,
-            role=role,
-            org=org,
-        )
-    return client_id
+def enroll_with_team(api: TestClient, runtime: Runtime, given: str, family: str) -> Story:
+    story = enrolled_with_team(Story(), given, family)
+    story.over_http(api, runtime.settings)
+    return story
 
 
-def record(
-    api: TestClient,
-    runtime: Runtime,
-    client_id: str,
-    who: tuple[str, str, str],
-    type_: str,
-    occurred_at: str | None = None,
-    **data: Any,
-) -> dict[str, Any]:
-    answer = api.post(
-        f"/v1/clients/{client_id}/events",
-        json=event(type_, occurred_at, **data),
-        headers=as_(runtime, who),
-    )
-    assert answer.status_code == 201, answer.text
-    body: dict[str, Any] = answer.json()
-    return body
-
-
-def check_in(
-    mood: int, craving: int, sleep: float, used: bool = False, **kw: Any
-) -> dict[str, Any]:
-    return {"mood": mood, "craving": craving, "sleep_hours": sleep, "used_since_last": used, **kw}
+def check_in(mood: int, craving: int, sleep: float, **more: Any) -> dict[str, Any]:
+    """A check-in body sent an hour ago."""
+    return body("CheckInRecorded", **check_in_data(mood, craving, sleep, **more))
 
 
 # ------------------------------------------------------------------------------ the seed stories
@@ -104,144 +76,12 @@ def test_the_young_professional_near_90_days_is_carried_by_the_circle_of_care(
     api: TestClient, runtime: Runtime
 ) -> None:
     # given a client near 90 days without alcohol, with a counselor, peer, case manager, prescriber
-    client = enroll_with_team(api, runtime, "Jordan", "Vale", program="outpatient-aud")
-    record(
-        api,
-        runtime,
-        client,
-        COUNSELOR,
-        "CheckInPlanSet",
-        at(days=-9),
-        cadence_hours=24,
-        channel="text",
-    )
-    # when stressors cascade: cravings rise, sleep falls, the peer notices distress by text
-    for day, (mood, craving, sleep) in enumerate([(6, 3, 7), (4, 6, 4.5), (3, 8, 3.5)]):
-        record(
-            api,
-            runtime,
-            client,
-            PEER,
-            "CheckInRecorded",
-            at(days=-6 + day),
-            **check_in(mood, craving, sleep),
-        )
-    record(
-        api,
-        runtime,
-        client,
-        PEER,
-        "SessionHeld",
-        at(days=-3, hours=2),
-        kind="peer_support",
-        modality="text",
-        minutes=20,
-    )
-    # the counselor gives a same-day telehealth session; the case manager arranges a sleep clinic
-    record(
-        api,
-        runtime,
-        client,
-        COUNSELOR,
-        "SessionHeld",
-        at(days=-3, hours=5),
-        kind="counseling",
-        modality="telehealth",
-        minutes=50,
-    )
-    record(
-        api,
-        runtime,
-        client,
-        CASE_MANAGER,
-        "HandoffInitiated",
-        at(days=-3, hours=6),
-        handoff_id="sleep-1",
-        to_org=SLEEP_CLINIC[2],
-        service="expedited sleep evaluation",
-        reason="insomnia threatening recovery",
-        priority="urgent",
-    )
-    record(
-        api,
-        runtime,
-        client,
-        SLEEP_CLINIC,
-        "HandoffAccepted",
-        at(days=-3, hours=7),
-        handoff_id="sleep-1",
-    )
-    record(
-        api,
-        runtime,
-        client,
-        CASE_MANAGER,
-        "SessionHeld",
-        at(days=-3, hours=8),
-        kind="skills",
-        modality="in_person",
-        minutes=90,
-    )
-    # a brief medication consultation addresses acute anxiety
-    record(
-        api,
-        runtime,
-        client,
-        PRESCRIBER,
-        "MedicationConsultRecorded",
-        at(days=-3, hours=9),
-        medication="hydroxyzine",
-    )
-    # the next morning: peer call, counselor follow-up, a safety review
-    record(
-        api,
-        runtime,
-        client,
-        PEER,
-        "SessionHeld",
-        at(days=-2),
-        kind="peer_support",
-        modality="phone",
-        minutes=15,
-    )
-    record(
-        api,
-        runtime,
-        client,
-        COUNSELOR,
-        "SessionHeld",
-        at(days=-2, hours=2),
-        kind="counseling",
-        modality="telehealth",
-        minutes=30,
-    )
-    record(
-        api,
-        runtime,
-        client,
-        COUNSELOR,
-        "SafetyPlanRecorded",
-        at(days=-2, hours=2),
-        warning_signs=["insomnia", "conflict at work"],
-        coping_strategies=["urge surfing"],
-        crisis_lines=["988"],
-        reasons_for_living=["90 days"],
-    )
-    record(
-        api,
-        runtime,
-        client,
-        SLEEP_CLINIC,
-        "HandoffCompleted",
-        at(days=-1),
-        handoff_id="sleep-1",
-        client_present=True,
-        modality="in_person",
-    )
-    # within 72 hours: better sleep, lower cravings
-    last = record(
-        api, runtime, client, PEER, "CheckInRecorded", at(hours=-2), **check_in(7, 2, 7.5)
-    )
+    # when stressors cascade, the peer notices distress by text, and the circle responds the same
+    # day (telehealth, a sleep clinic by warm handoff, a skills group, a medication consult), the
+    # next morning (peer call, counselor follow-up, safety review) and within 72 hours
+    story = young_professional()
+    last = story.over_http(api, runtime.settings)[-1]
+    client = story.client_id
 
     # then the record shows the circle, the plan, the completed warm handoff and the latest check-in
     answer = api.get(f"/v1/clients/{client}", headers=as_(runtime, COUNSELOR))
@@ -279,162 +119,12 @@ def test_the_parent_using_opioids_after_surgery_enters_integrated_care(
     api: TestClient, runtime: Runtime
 ) -> None:
     # given a parent who signals withdrawal and then renewed use of prescribed opioids
-    client = enroll_with_team(
-        api, runtime, "Morgan", "Reyes", part2=True, program="opioid-treatment"
-    )
-    record(
-        api,
-        runtime,
-        client,
-        PEER,
-        "CheckInRecorded",
-        at(days=-8),
-        **check_in(3, 8, 4, used=True, substances=["prescription_opioids"]),
-    )
-    # when the peer meets them, the counselor coordinates MOUD with the prescriber,
-    record(
-        api,
-        runtime,
-        client,
-        PEER,
-        "SessionHeld",
-        at(days=-8, hours=3),
-        kind="peer_support",
-        modality="in_person",
-        minutes=60,
-    )
-    record(
-        api,
-        runtime,
-        client,
-        PRESCRIBER,
-        "MedicationConsultRecorded",
-        at(days=-7),
-        medication="buprenorphine",
-    )
-    # the case manager schedules intake at a local clinic with a warm handoff,
-    record(
-        api,
-        runtime,
-        client,
-        CASE_MANAGER,
-        "AppointmentScheduled",
-        at(days=-7, hours=1),
-        appointment_id="intake-1",
-        kind="medication",
-        scheduled_for=at(days=-6),
-    )
-    record(
-        api,
-        runtime,
-        client,
-        CASE_MANAGER,
-        "HandoffInitiated",
-        at(days=-7, hours=1),
-        handoff_id="moud-1",
-        to_org=MOUD_CLINIC[2],
-        service="MOUD intake",
-        reason="opioid use after surgery",
-        priority="urgent",
-    )
-    record(
-        api,
-        runtime,
-        client,
-        MOUD_CLINIC,
-        "HandoffAccepted",
-        at(days=-7, hours=2),
-        handoff_id="moud-1",
-    )
-    record(
-        api,
-        runtime,
-        client,
-        CASE_MANAGER,
-        "AppointmentAttended",
-        at(days=-6),
-        appointment_id="intake-1",
-        kind="medication",
-        scheduled_for=at(days=-6),
-    )
-    record(
-        api,
-        runtime,
-        client,
-        MOUD_CLINIC,
-        "HandoffCompleted",
-        at(days=-6),
-        handoff_id="moud-1",
-        client_present=True,
-    )
-    record(
-        api,
-        runtime,
-        client,
-        PRESCRIBER,
-        "MedicationStarted",
-        at(days=-6),
-        medication="buprenorphine",
-        category="moud",
-    )
-    # the team distributes naloxone, teaches the family, and writes a crisis card
-    record(
-        api,
-        runtime,
-        client,
-        CASE_MANAGER,
-        "NaloxoneDistributed",
-        at(days=-6),
-        kits=2,
-        recipient="family",
-        training_given=True,
-    )
-    record(
-        api,
-        runtime,
-        client,
-        COUNSELOR,
-        "SafetyPlanRecorded",
-        at(days=-6),
-        warning_signs=["withdrawal", "pain flare"],
-        help_contacts=["partner"],
-        professional_contacts=["clinic after-hours line"],
-        crisis_lines=["988"],
-    )
-    # and weekly counseling, case management for physical therapy and childcare
-    for week in range(1, 4):
-        record(
-            api,
-            runtime,
-            client,
-            COUNSELOR,
-            "SessionHeld",
-            at(days=-6 + week),
-            kind="counseling",
-            modality="in_person",
-            minutes=50,
-        )
-    record(
-        api,
-        runtime,
-        client,
-        CASE_MANAGER,
-        "SessionHeld",
-        at(days=-2),
-        kind="case_management",
-        modality="phone",
-        minutes=30,
-    )
-    phq9 = record(
-        api,
-        runtime,
-        client,
-        COUNSELOR,
-        "AssessmentRecorded",
-        at(days=-1),
-        instrument="PHQ-9",
-        answers=[1, 1, 2, 1, 1, 0, 1, 1, 0],
-    )
+    # when the peer meets them, the counselor coordinates MOUD with the prescriber, the case
+    # manager schedules intake at a local clinic with a warm handoff, the team distributes
+    # naloxone, teaches the family and writes a crisis card, and weekly counseling follows
+    story = parent_after_surgery()
+    phq9 = story.over_http(api, runtime.settings)[-1]
+    client = story.client_id
 
     # then the record shows MOUD started, naloxone in the family's hands, the handoff completed
     chart = api.get(f"/v1/clients/{client}", headers=as_(runtime, COUNSELOR)).json()
@@ -462,45 +152,27 @@ def test_the_parent_using_opioids_after_surgery_enters_integrated_care(
 
 @pytest.fixture(scope="module")
 def a_client(api: TestClient, runtime: Runtime) -> str:
-    client = enroll_with_team(api, runtime, "Casey", "Stone")
-    record(
-        api,
-        runtime,
-        client,
-        CASE_MANAGER,
-        "HandoffInitiated",
-        at(days=-2),
-        handoff_id="h-decided",
-        to_org=MOUD_CLINIC[2],
-        service="intake",
-        reason="MOUD",
+    story = enrolled_with_team(Story(), "Casey", "Stone")
+    story.by(CASE_MANAGER).at(days=-2).handoff_initiated(
+        "h-decided", to=MOUD_CLINIC, service="intake", reason="MOUD"
     )
-    record(
-        api,
-        runtime,
-        client,
-        MOUD_CLINIC,
-        "HandoffDeclined",
-        at(days=-2, hours=1),
-        handoff_id="h-decided",
-        reason="no capacity",
-    )
-    return client
+    story.by(MOUD_CLINIC).at(days=-2, hours=1).handoff_declined("h-decided", reason="no capacity")
+    story.over_http(api, runtime.settings)
+    return str(story.client_id)
 
 
 @pytest.fixture(scope="module")
 def a_discharged_client(api: TestClient, runtime: Runtime) -> str:
-    client = enroll_with_team(api, runtime, "Riley", "North")
-    record(
-        api, runtime, client, COUNSELOR, "EpisodeClosed", at(days=-1), reason="completed program"
-    )
-    return client
+    story = enrolled_with_team(Story(), "Riley", "North")
+    story.by(COUNSELOR).at(days=-1).discharged(reason="completed program")
+    story.over_http(api, runtime.settings)
+    return str(story.client_id)
 
 
 def _bad(
     kind: str, client: str, discharged: str
 ) -> tuple[str, dict[str, Any] | bytes, dict[str, str]]:
-    check = event("CheckInRecorded", **check_in(5, 5, 6))
+    check = check_in(5, 5, 6)
     table: dict[str, tuple[str, dict[str, Any] | bytes, dict[str, str]]] = {
         "unknown type": (client, {**check, "type": "FeelingsRecorded"}, {}),
         "missing field": (
@@ -513,18 +185,22 @@ def _bad(
         "out-of-range scale": (client, {**check, "data": {**check["data"], "craving": 11}}, {}),
         "wrong answer count": (
             client,
-            event("AssessmentRecorded", instrument="PHQ-9", answers=[1] * 8),
+            body("AssessmentRecorded", instrument="PHQ-9", answers=[1] * 8),
             {},
         ),
         "unknown client": (str(uuid4()), check, {}),
         "discharged client": (discharged, check, {}),
-        "handoff decided twice": (client, event("HandoffAccepted", handoff_id="h-decided"), {}),
+        "handoff decided twice": (client, body("HandoffAccepted", handoff_id="h-decided"), {}),
         "unknown crisis": (
             client,
-            event("PostventionReviewRecorded", crisis_id="never-happened"),
+            body("PostventionReviewRecorded", crisis_id="never-happened"),
             {},
         ),
-        "future occurred_at": (client, {**check, "occurred_at": at(days=1)}, {}),
+        "future occurred_at": (
+            client,
+            {**check, "occurred_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()},
+            {},
+        ),
         "malformed JSON": (client, b'{"type": "CheckInRecorded", ', {}),
         "body over the limit": (
             client,
@@ -535,7 +211,7 @@ def _bad(
         "invalid token": (client, check, {"Authorization": "Bearer not.a.token"}),
         "system-only type": (
             client,
-            event(
+            body(
                 "RiskFlagRaised",
                 flag_id="f",
                 rule_id="SUI-1",
@@ -586,19 +262,19 @@ def test_bad_input_gets_a_problem_with_a_stable_code_and_stores_nothing(
     code: str,
 ) -> None:
     # given a store in a known state
-    client, body, headers = _bad(kind, a_client, a_discharged_client)
+    client, payload, headers = _bad(kind, a_client, a_discharged_client)
     before = stored_count(runtime)
     auth = headers if "Authorization" in headers else as_(runtime, COUNSELOR)
     auth = {k: v for k, v in auth.items() if v}
     # when the bad request arrives
-    if isinstance(body, bytes):
+    if isinstance(payload, bytes):
         answer = api.post(
             f"/v1/clients/{client}/events",
-            content=body,
+            content=payload,
             headers={**auth, "Content-Type": "application/json"},
         )
     else:
-        answer = api.post(f"/v1/clients/{client}/events", json=body, headers=auth)
+        answer = api.post(f"/v1/clients/{client}/events", json=payload, headers=auth)
     # then it is refused with an RFC 9457 problem naming the reason, and nothing is stored
     assert answer.status_code == status, answer.text
     assert answer.headers["content-type"].startswith("application/problem+json")
@@ -613,9 +289,11 @@ def test_bad_input_gets_a_problem_with_a_stable_code_and_stores_nothing(
 def test_a_validation_problem_says_where_without_echoing_the_submitted_value(
     api: TestClient, runtime: Runtime, a_client: str
 ) -> None:
-    body = event("CheckInRecorded", **check_in(5, 5, 6, note="I relapsed at my sister's place"))
-    body["data"]["craving"] = 987654321
-    answer = api.post(f"/v1/clients/{a_client}/events", json=body, headers=as_(runtime, COUNSELOR))
+    payload = check_in(5, 5, 6, note="I relapsed at my sister's place")
+    payload["data"]["craving"] = 987654321
+    answer = api.post(
+        f"/v1/clients/{a_client}/events", json=payload, headers=as_(runtime, COUNSELOR)
+    )
     assert answer.status_code == 422
     assert answer.json()["errors"][0]["loc"][-1] == "craving"
     assert "987654321" not in answer.text
@@ -629,10 +307,10 @@ def test_a_validation_problem_says_where_without_echoing_the_submitted_value(
 def test_the_same_event_id_twice_stores_one_event_and_answers_alike(
     api: TestClient, runtime: Runtime, a_client: str
 ) -> None:
-    body = event("CheckInRecorded", **check_in(6, 4, 7))
-    first = api.post(f"/v1/clients/{a_client}/events", json=body, headers=as_(runtime, PEER))
+    payload = check_in(6, 4, 7)
+    first = api.post(f"/v1/clients/{a_client}/events", json=payload, headers=as_(runtime, PEER))
     count = stored_count(runtime)
-    again = api.post(f"/v1/clients/{a_client}/events", json=body, headers=as_(runtime, PEER))
+    again = api.post(f"/v1/clients/{a_client}/events", json=payload, headers=as_(runtime, PEER))
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json() == first.json()
     assert stored_count(runtime) == count
@@ -642,13 +320,13 @@ def test_the_same_event_id_sent_concurrently_stores_one_event(
     runtime: Runtime, a_client: str
 ) -> None:
     # given one check-in that a flaky provider sends sixteen times at once
-    body = event("CheckInRecorded", **check_in(5, 6, 6))
+    payload = check_in(5, 6, 6)
     before = stored_count(runtime)
     with live_server(build_api(runtime)) as base, httpx.Client(base_url=base, timeout=30) as http:
 
         def send(_: int) -> httpx.Response:
             return http.post(
-                f"/v1/clients/{a_client}/events", json=body, headers=as_(runtime, PEER)
+                f"/v1/clients/{a_client}/events", json=payload, headers=as_(runtime, PEER)
             )
 
         with ThreadPoolExecutor(max_workers=16) as pool:
@@ -667,9 +345,9 @@ def test_fifty_concurrent_writers_to_one_client_lose_no_update(
     runtime: Runtime, api: TestClient
 ) -> None:
     # given a client in care
-    client = enroll_with_team(api, runtime, "Avery", "Quinn")
+    client = enroll_with_team(api, runtime, "Avery", "Quinn").client_id
     start = api.get(f"/v1/clients/{client}", headers=as_(runtime, COUNSELOR)).json()["version"]
-    bodies = [event("CheckInRecorded", **check_in(i % 11, (i * 3) % 11, 6)) for i in range(50)]
+    bodies = [check_in(i % 11, (i * 3) % 11, 6) for i in range(50)]
     # when fifty writers record a check-in each at the same moment
     with (
         live_server(build_api(runtime)) as base,
@@ -700,7 +378,7 @@ def test_if_match_with_a_stale_version_is_a_conflict_and_stores_nothing(
     version = api.get(f"/v1/clients/{a_client}", headers=as_(runtime, COUNSELOR)).json()["version"]
     fresh = api.post(
         f"/v1/clients/{a_client}/events",
-        json=event("CheckInRecorded", **check_in(5, 5, 5)),
+        json=check_in(5, 5, 5),
         headers={**as_(runtime, PEER), "If-Match": f'"{version}"'},
     )
     assert fresh.status_code == 201
@@ -708,7 +386,7 @@ def test_if_match_with_a_stale_version_is_a_conflict_and_stores_nothing(
     before = stored_count(runtime)
     stale = api.post(
         f"/v1/clients/{a_client}/events",
-        json=event("CheckInRecorded", **check_in(5, 5, 5)),
+        json=check_in(5, 5, 5),
         headers={**as_(runtime, PEER), "If-Match": f'"{version}"'},
     )
     assert stale.status_code == 409
@@ -723,14 +401,18 @@ def test_the_record_as_of_a_past_time_equals_the_events_recorded_up_to_then(
     api: TestClient, runtime: Runtime
 ) -> None:
     # given a record that changes step by step, read live after each step
-    client = enroll_with_team(api, runtime, "Drew", "Harper")
+    story = enroll_with_team(api, runtime, "Drew", "Harper")
+    client = story.client_id
+    assert client is not None
     snapshots: list[tuple[str, dict[str, Any]]] = []
     for mood, craving in [(6, 2), (4, 6), (2, 9)]:
-        answer = record(api, runtime, client, PEER, "CheckInRecorded", **check_in(mood, craving, 6))
+        [answer] = (
+            story.by(PEER).at(hours=-1).check_in(mood, craving, 6).over_http(api, runtime.settings)
+        )
         live = api.get(f"/v1/clients/{client}", headers=as_(runtime, COUNSELOR)).json()
         snapshots.append((answer["recorded_at"], live))
         time.sleep(0.01)  # distinct recorded times between steps, not a wait for anything
-    record(api, runtime, client, COUNSELOR, "EpisodeClosed", reason="moved away")
+    story.by(COUNSELOR).discharged(reason="moved away").over_http(api, runtime.settings)
     # when the record is read as of each step's recorded time
     for recorded_at, live in snapshots:
         past = api.get(
@@ -740,7 +422,7 @@ def test_the_record_as_of_a_past_time_equals_the_events_recorded_up_to_then(
         assert past.status_code == 200
         assert past.json() == live
         folded = client_record(
-            r for r in runtime.store.load(UUID(client)) if r.recorded_at.isoformat() <= recorded_at
+            r for r in runtime.store.load(client) if r.recorded_at.isoformat() <= recorded_at
         )
         assert folded is not None
         assert folded.to_dict() == past.json()
@@ -754,10 +436,10 @@ def test_the_openapi_document_describes_every_route_with_examples(api: TestClien
     assert {"/v1/clients", "/v1/clients/{client_id}/events", "/v1/clients/{client_id}"} <= set(
         doc["paths"]
     )
-    body = doc["paths"]["/v1/clients/{client_id}/events"]["post"]["requestBody"]["content"][
+    request = doc["paths"]["/v1/clients/{client_id}/events"]["post"]["requestBody"]["content"][
         "application/json"
     ]
-    assert body["examples"]
+    assert request["examples"]
     assert "CareEvent" in doc["components"]["schemas"]
     assert "bearerAuth" in str(doc["components"].get("securitySchemes", {})) or "HTTPBearer" in str(
         doc["components"]

@@ -20,8 +20,7 @@ from services.cli.analysts import cmd_export
 from services.cli.main import build_parser
 from services.settings import Settings
 from services.wiring import Runtime
-
-ANALYST = ("ana-eli", "analyst", "research-unit")
+from tests.stories import ANALYST
 
 
 def record_simulated(runtime: Runtime, *, clients: int, days: int, seed: int) -> int:
@@ -47,9 +46,9 @@ def store_counts(runtime: Runtime) -> dict[str, int]:
 def export(runtime: Runtime, directory: Path, *extra: str) -> int:
     token = issue_token(
         runtime.settings.jwt_secret.get_secret_value(),
-        sub=ANALYST[0],
-        role=ANALYST[1],
-        org=ANALYST[2],
+        sub=ANALYST.sub,
+        role=ANALYST.role,
+        org=ANALYST.org,
         ttl=timedelta(hours=1),
     )
     args = build_parser().parse_args(

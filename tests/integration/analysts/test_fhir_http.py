@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 import orjson
 from fastapi.testclient import TestClient
@@ -12,18 +11,21 @@ from fhir.resources.R4B.bundle import Bundle
 from interop import fhir_codes as codes
 from services.app.read_side import evaluator, live_runner
 from services.wiring import Runtime
-from tests.integration.analysts.stories import (
+from tests.stories import (
     COUNSELOR,
-    ParentAfterSurgery,
-    YoungProfessional,
+    Person,
+    Story,
+    enrolled_with_team,
+    parent_after_surgery,
+    young_professional_after_the_night,
+    young_professional_before_the_night,
 )
-from tests.integration.http_support import bearer
 
-STRANGER = ("counselor-zed", "counselor", "harbor-counseling")
+STRANGER = Person("counselor-zed", "counselor", "harbor-counseling")
 
 
-def fhir_of(api: TestClient, runtime: Runtime, client_id: str, who: tuple[str, str, str]) -> Any:
-    return api.get(f"/v1/clients/{client_id}/fhir", headers=bearer(runtime.settings, *who))
+def fhir_of(api: TestClient, runtime: Runtime, client_id: object, who: Person) -> Any:
+    return api.get(f"/v1/clients/{client_id}/fhir", headers=who.headers(runtime.settings))
 
 
 def parsed(answer: Any) -> tuple[Any, list[dict[str, Any]]]:
@@ -69,9 +71,9 @@ def test_the_young_professionals_bundle_validates_with_the_phq9_and_the_flag_it_
     api: TestClient, runtime: Runtime
 ) -> None:
     # given the young professional's whole story, and the early-warning rules run over it
-    story = YoungProfessional(api, runtime)
-    phq9 = story.before_the_night()
-    story.after_the_night()
+    story = young_professional_before_the_night(Story())
+    phq9 = story.over_http(api, runtime.settings)[-1]
+    young_professional_after_the_night(story).over_http(api, runtime.settings)
     settle_flags(runtime)
     # when the counselor asks for the FHIR view
     bundle, found = parsed(fhir_of(api, runtime, story.client_id, COUNSELOR))
@@ -104,8 +106,8 @@ def test_the_young_professionals_bundle_validates_with_the_phq9_and_the_flag_it_
         if r["resourceType"] == "Provenance"
         and r["entity"][0]["what"]["identifier"]["value"] == phq9["event_id"]
     ]
-    assert provenance["agent"][0]["who"]["identifier"]["value"] == COUNSELOR[0]
-    assert provenance["agent"][0]["onBehalfOf"]["identifier"]["value"] == COUNSELOR[2]
+    assert provenance["agent"][0]["who"]["identifier"]["value"] == COUNSELOR.sub
+    assert provenance["agent"][0]["onBehalfOf"]["identifier"]["value"] == COUNSELOR.org
     # and no Part 2 label on a client outside a Part 2 program
     assert all(
         s["code"] != "42CFRPart2" for r in found for s in r.get("meta", {}).get("security", [])
@@ -116,8 +118,8 @@ def test_the_parents_part2_bundle_validates_and_every_resource_carries_the_part2
     api: TestClient, runtime: Runtime
 ) -> None:
     # given the parent's story in a Part 2 program
-    story = ParentAfterSurgery(api, runtime)
-    story.tell()
+    story = parent_after_surgery()
+    story.over_http(api, runtime.settings)
     # when the counselor asks for the FHIR view
     answer = fhir_of(api, runtime, story.client_id, COUNSELOR)
     bundle, found = parsed(answer)
@@ -136,17 +138,17 @@ def test_the_parents_part2_bundle_validates_and_every_resource_carries_the_part2
     assert request["priority"] == "urgent"
     # and the read is in the access log as a FHIR read by the counselor
     assert runtime.privacy is not None
-    logged = runtime.privacy.access_log.entries(client_id=UUID(story.client_id), limit=1000)
+    logged = runtime.privacy.access_log.entries(client_id=story.client_id, limit=1000)
     assert any(
-        row.entry.action == "read_fhir" and row.entry.actor_id == COUNSELOR[0] for row in logged
+        row.entry.action == "read_fhir" and row.entry.actor_id == COUNSELOR.sub for row in logged
     )
 
 
 def test_a_clinician_with_no_relationship_gets_404_as_for_an_unknown_client(
     api: TestClient, runtime: Runtime
 ) -> None:
-    story = ParentAfterSurgery(api, runtime)
-    story.enroll_with_team("Casey", "Stone", part2=True)
+    story = enrolled_with_team(Story(), "Casey", "Stone", part2=True)
+    story.over_http(api, runtime.settings)
     stranger = fhir_of(api, runtime, story.client_id, STRANGER)
     unknown = fhir_of(api, runtime, "00000000-0000-4000-8000-000000000000", COUNSELOR)
     assert stranger.status_code == unknown.status_code == 404

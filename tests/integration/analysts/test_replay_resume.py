@@ -9,14 +9,11 @@ import orjson
 from fastapi.testclient import TestClient
 
 from services.wiring import Runtime
-from tests.integration.analysts.stories import ParentAfterSurgery, YoungProfessional
-from tests.integration.http_support import bearer
-
-ANALYST = ("ana-eli", "analyst", "research-unit")
+from tests.stories import ANALYST, parent_after_surgery, young_professional
 
 
 def replay_positions(api: TestClient, runtime: Runtime, **params: Any) -> list[int]:
-    answer = api.get("/v1/replay", params=params, headers=bearer(runtime.settings, *ANALYST))
+    answer = api.get("/v1/replay", params=params, headers=ANALYST.headers(runtime.settings))
     assert answer.status_code == 200, answer.text
     return [orjson.loads(line)["position"] for line in answer.content.splitlines() if line]
 
@@ -31,10 +28,8 @@ def test_a_replay_resumed_from_any_position_yields_exactly_the_rest_of_the_store
     api: TestClient, runtime: Runtime
 ) -> None:
     # given a store holding both seed stories
-    story = YoungProfessional(api, runtime)
-    story.before_the_night()
-    story.after_the_night()
-    ParentAfterSurgery(api, runtime).tell()
+    young_professional().over_http(api, runtime.settings)
+    parent_after_surgery().over_http(api, runtime.settings)
     stored = stored_positions(runtime)
     assert len(stored) > 40
     # when an analyst resumes the stream after each position, and after the head

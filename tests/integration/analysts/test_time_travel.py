@@ -22,7 +22,12 @@ from services.cli.analysts import cmd_replay
 from services.cli.main import build_parser
 from services.settings import Settings
 from services.wiring import Runtime
-from tests.integration.analysts.stories import TEAM, YoungProfessional
+from tests.stories import (
+    TEAM,
+    Story,
+    young_professional_after_the_night,
+    young_professional_before_the_night,
+)
 
 
 def settle(runtime: Runtime) -> None:
@@ -40,10 +45,10 @@ def views(conn: Any, caseload: Tables, early_warning: Tables, client_id: UUID) -
     """What the caseload and flag queries answer for the story's team and client."""
     return {
         "caseloads": {
-            member: [
-                row for row in caseload_of(conn, caseload, member) if row.client_id == client_id
+            member.sub: [
+                row for row in caseload_of(conn, caseload, member.sub) if row.client_id == client_id
             ]
-            for member, _role, _org in TEAM
+            for member in TEAM
         },
         "flags": flags_page(conn, early_warning, client_id=client_id).items,
     }
@@ -68,17 +73,18 @@ def test_the_caseload_and_flags_as_of_the_night_equal_what_the_live_projection_s
     api: TestClient, runtime: Runtime, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # given the young professional's story up to the night of the crisis, projected live
-    story = YoungProfessional(api, runtime)
-    story.before_the_night()
+    story = young_professional_before_the_night(Story())
+    story.over_http(api, runtime.settings)
     settle(runtime)
-    client_id = UUID(story.client_id)
+    client_id = story.client_id
+    assert client_id is not None
     # and what the caseload and the flags showed that night, captured then
     that_night = live_views(runtime, client_id)
     night = datetime.now(UTC)
     assert [f.rule_id for f in that_night["flags"] if f.status == "open"]
     assert all(that_night["caseloads"].values())
     # when the story goes on (sessions, handoff, safety plan, a better check-in) and is projected
-    story.after_the_night()
+    young_professional_after_the_night(story).over_http(api, runtime.settings)
     settle(runtime)
     assert live_views(runtime, client_id) != that_night  # the present differs from that night
     # and the read models are rebuilt as of that night into a review schema, by the CLI
