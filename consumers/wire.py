@@ -10,20 +10,11 @@ from the transport into the envelope's `source`, never taken from the body.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
-
-from domain.catalogue import (
-    EVENT_TYPES,
-    SYSTEM_EVENT_TYPES,
-    WIRE_KEYS,
-    CareEvent,
-    parse_event,
-    safe_error_details,
-)
+from domain.catalogue import CareEvent
+from domain.contract import Refusal, envelope_refusal, event_of, rule_actor_refusal
 
 SERVICE_HEADER = "source-service"
 MAX_REASON = 1000
@@ -54,32 +45,23 @@ def event_from_message(
         return Rejection("malformed_json", "The message is not valid JSON.")
     if not isinstance(body, dict):
         return Rejection("validation_error", "The message must be a JSON object.")
-    event_type = body.get("type")
-    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
-        return Rejection("unknown_event_type", "type must name an event of the catalogue.")
-    if event_type in SYSTEM_EVENT_TYPES:
-        return Rejection("event_not_recordable", f"{event_type} is recorded by the system.")
-    unknown = sorted(set(body) - WIRE_KEYS)
-    if unknown:
-        extra = [((key,), "Extra inputs are not permitted") for key in unknown]
-        return Rejection("validation_error", _reason(extra))
-    actor = body.get("actor")
-    if isinstance(actor, dict) and actor.get("kind") == "rule":
-        return Rejection("validation_error", "actor.kind: Only the early-warning rules act as rule")
+    refusal = envelope_refusal(body, body.get("type")) or rule_actor_refusal(body.get("actor"))
+    if refusal is not None:
+        return rejection_of(refusal)
     source: dict[str, Any] = {"topic": topic, "partition": partition, "offset": offset}
     if service is not None:
         source["service"] = service
-    try:
-        return parse_event({**body, "source": source})
-    except ValidationError as error:
-        return Rejection("validation_error", validation_reason(error))
+    outcome = event_of({**body, "source": source})
+    return rejection_of(outcome) if isinstance(outcome, Refusal) else outcome
 
 
-def validation_reason(error: ValidationError) -> str:
-    """Where and what is wrong, as `loc: message; …`, without any submitted value."""
-    return _reason([(loc, msg) for loc, msg, _ in safe_error_details(error)])
-
-
-def _reason(items: Sequence[tuple[tuple[int | str, ...], str]]) -> str:
-    text = "; ".join(f"{'.'.join(str(part) for part in loc)}: {msg}" for loc, msg in items)
-    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+def rejection_of(refusal: Refusal) -> Rejection:
+    """A refusal as a dead letter's reason: its faults as `loc: message; …`, else its sentence."""
+    if not refusal.errors:
+        return Rejection(refusal.code, refusal.reason)
+    text = "; ".join(
+        f"{'.'.join(str(part) for part in fault.loc)}: {fault.msg}" for fault in refusal.errors
+    )
+    if len(text) > MAX_REASON:
+        text = text[: MAX_REASON - 1] + "…"
+    return Rejection(refusal.code, text)

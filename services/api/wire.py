@@ -10,12 +10,11 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import orjson
-from pydantic import ValidationError
 
-from domain.catalogue import EVENT_TYPES, SYSTEM_EVENT_TYPES, WIRE_KEYS, CareEvent, parse_event
-from domain.envelope import Actor
+from domain.catalogue import CareEvent
+from domain.contract import Refusal, actor_of, envelope_refusal, event_of
 from services.adapters.tokens import Principal
-from services.api.problems import Problem, validation_errors
+from services.api.problems import Problem
 
 
 def read_json_object(raw: bytes) -> dict[str, Any]:
@@ -40,17 +39,9 @@ def to_event(
     event_type = body.get("type", expected_type)
     if expected_type is not None and event_type != expected_type:
         raise Problem("validation_error", f"This route records {expected_type} only.")
-    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
-        raise Problem("unknown_event_type", "type must name an event of the catalogue.")
-    if event_type in SYSTEM_EVENT_TYPES:
-        raise Problem("event_not_recordable", f"{event_type} is recorded by the system.")
-    unknown = sorted(set(body) - WIRE_KEYS)
-    if unknown:
-        raise Problem(
-            "validation_error",
-            "Unknown top-level fields.",
-            errors=[{"loc": [k], "msg": "Extra inputs are not permitted"} for k in unknown],
-        )
+    refusal = envelope_refusal(body, event_type)
+    if refusal is not None:
+        raise problem_of(refusal)
     if "client_id" in body and str(body["client_id"]) != str(client_id):
         raise Problem("client_id_mismatch", "The body names another client than the URL.")
     payload: dict[str, Any] = {
@@ -62,12 +53,22 @@ def to_event(
     }
     if correlation_id and not payload.get("correlation_id"):
         payload["correlation_id"] = correlation_id
-    try:
-        return parse_event(payload)
-    except ValidationError as error:
-        raise Problem(
-            "validation_error", "The event is not valid.", errors=validation_errors(error)
-        ) from None
+    outcome = event_of(payload)
+    if isinstance(outcome, Refusal):
+        raise problem_of(outcome)
+    return outcome
+
+
+def problem_of(refusal: Refusal) -> Problem:
+    """A refusal as a problem: its code and sentence, and its faults as `errors[]` if any."""
+    if not refusal.errors:
+        return Problem(refusal.code, refusal.reason)
+    errors = [
+        {"loc": [str(part) for part in fault.loc], "msg": fault.msg}
+        | ({} if fault.kind is None else {"type": fault.kind})
+        for fault in refusal.errors
+    ]
+    return Problem(refusal.code, refusal.reason, errors=errors)
 
 
 def _actor(given: object, principal: Principal) -> dict[str, Any]:
@@ -77,10 +78,7 @@ def _actor(given: object, principal: Principal) -> dict[str, Any]:
         return principal.as_actor().model_dump()
     if given is None:
         return principal.as_actor().model_dump()
-    try:
-        actor = Actor.model_validate(given)
-    except ValidationError as error:
-        raise Problem(
-            "validation_error", "The actor is not valid.", errors=validation_errors(error)
-        ) from None
+    actor = actor_of(given)
+    if isinstance(actor, Refusal):
+        raise problem_of(actor)
     return {**actor.model_dump(), "kind": "human"}

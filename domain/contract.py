@@ -1,0 +1,93 @@
+"""The envelope checks HTTP and Kafka share: a decoded body becomes a care event or a Refusal.
+
+Both edges accept the same wire contract (DESIGN.md §7b) and refuse it with the same stable
+codes: a type outside the catalogue (`unknown_event_type`), a type only the system records
+(`event_not_recordable`), top-level keys outside the contract or an event the catalogue does not
+accept (`validation_error`). This module says so once; each edge stays a thin adapter that
+decodes its bytes, fills in what its transport knows (the URL and token over HTTP, the topic and
+offset over Kafka) and turns a Refusal into its own answer: a problem body over HTTP, a dead
+letter over Kafka.
+
+A Refusal never quotes a submitted value: its faults carry places and pydantic's messages, with
+the messages that would quote the input replaced by their kind (domain/catalogue.safe_message).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from domain.catalogue import (
+    EVENT_TYPES,
+    SYSTEM_EVENT_TYPES,
+    WIRE_KEYS,
+    CareEvent,
+    parse_event,
+    safe_error_details,
+)
+from domain.envelope import Actor
+
+EXTRA_KEY = "Extra inputs are not permitted"
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One thing wrong: where (`loc`), what (`msg`) and pydantic's kind of error, if it had one."""
+
+    loc: tuple[int | str, ...]
+    msg: str
+    kind: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a body is not a care event: a stable code, a sentence, and the faults (maybe none)."""
+
+    code: str
+    reason: str
+    errors: tuple[Fault, ...] = ()
+
+
+def faults_of(error: ValidationError) -> tuple[Fault, ...]:
+    """pydantic's errors as faults, never quoting a submitted value."""
+    return tuple(Fault(loc, msg, kind) for loc, msg, kind in safe_error_details(error))
+
+
+def envelope_refusal(body: Mapping[str, Any], event_type: object) -> Refusal | None:
+    """Refuse a type outside the catalogue, a system-only type, or keys outside the contract."""
+    if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
+        return Refusal("unknown_event_type", "type must name an event of the catalogue.")
+    if event_type in SYSTEM_EVENT_TYPES:
+        return Refusal("event_not_recordable", f"{event_type} is recorded by the system.")
+    unknown = sorted(set(body) - WIRE_KEYS)
+    if unknown:
+        extra = tuple(Fault((key,), EXTRA_KEY) for key in unknown)
+        return Refusal("validation_error", "Unknown top-level fields.", extra)
+    return None
+
+
+def rule_actor_refusal(actor: object) -> Refusal | None:
+    """Refuse an actor of kind `rule` from outside: only the early-warning rules act as one."""
+    if isinstance(actor, Mapping) and actor.get("kind") == "rule":
+        fault = Fault(("actor", "kind"), "Only the early-warning rules act as rule")
+        return Refusal("validation_error", "The actor is not valid.", (fault,))
+    return None
+
+
+def event_of(payload: dict[str, Any]) -> CareEvent | Refusal:
+    """The care event a complete payload describes, or the faults that make it none."""
+    try:
+        return parse_event(payload)
+    except ValidationError as error:
+        return Refusal("validation_error", "The event is not valid.", faults_of(error))
+
+
+def actor_of(given: object) -> Actor | Refusal:
+    """The actor a service names for the human it acts for, or the faults that make it none."""
+    try:
+        return Actor.model_validate(given)
+    except ValidationError as error:
+        return Refusal("validation_error", "The actor is not valid.", faults_of(error))
