@@ -1,4 +1,4 @@
-"""The FHIR R4 view of a client's history (interop/fhir.py): pure, validated, labelled."""
+"""The FHIR R4 view of a client's history (interop/fhir/): pure, validated, labelled."""
 
 from __future__ import annotations
 
