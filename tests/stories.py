@@ -128,6 +128,7 @@ class Story:
     client_id: UUID | None = None
     steps: list[Step] = field(default_factory=list)
     told: int = 0
+    note: str | None = None  # free text every check-in and session carries, when set
     _who: Person = COUNSELOR
     _when: datetime | None = None
 
@@ -193,12 +194,16 @@ class Story:
     def check_in(
         self, mood: int, craving: int, sleep: float, used: bool = False, **more: Any
     ) -> Story:
+        if self.note is not None:
+            more.setdefault("note", self.note)
         return self.event("CheckInRecorded", **check_in_data(mood, craving, sleep, used, **more))
 
     def assessment(self, instrument: str, answers: list[int]) -> Story:
         return self.event("AssessmentRecorded", instrument=instrument, answers=answers)
 
     def session(self, kind: str, modality: str, minutes: int, **more: Any) -> Story:
+        if self.note is not None:
+            more.setdefault("note", self.note)
         return self.event("SessionHeld", kind=kind, modality=modality, minutes=minutes, **more)
 
     def appointment_scheduled(self, appointment_id: str, kind: str, for_: datetime) -> Story:
@@ -238,11 +243,11 @@ class Story:
     def handoff_completed(self, handoff_id: str, **more: Any) -> Story:
         return self.event("HandoffCompleted", handoff_id=handoff_id, **more)
 
-    def medication_consult(self, medication: str) -> Story:
-        return self.event("MedicationConsultRecorded", medication=medication)
+    def medication_consult(self, medication: str, **more: Any) -> Story:
+        return self.event("MedicationConsultRecorded", medication=medication, **more)
 
-    def medication_started(self, medication: str, category: str) -> Story:
-        return self.event("MedicationStarted", medication=medication, category=category)
+    def medication_started(self, medication: str, category: str, **more: Any) -> Story:
+        return self.event("MedicationStarted", medication=medication, category=category, **more)
 
     def naloxone(self, kits: int, recipient: str, training_given: bool) -> Story:
         return self.event(
@@ -296,19 +301,33 @@ class Story:
 # ---------------------------------------------------------------- the seed stories
 
 
-def enrolled_with_team(story: Story, given: str, family: str, **enrollment: Any) -> Story:
+@dataclass(frozen=True)
+class Enrollee:
+    """Who a story is about (synthetic)."""
+
+    given: str
+    family: str
+    phone: str = "555-0142"
+    birth_date: date = date(1991, 3, 14)
+
+
+JORDAN = Enrollee("Jordan", "Vale")
+MORGAN = Enrollee("Morgan", "Reyes")
+
+
+def enrolled_with_team(story: Story, who: Enrollee, **enrollment: Any) -> Story:
     """Enrolled ten days ago by the counselor, the circle of care assigned the day after."""
     story.by(COUNSELOR).at(days=-10).enrolled(
-        given, family, phone="555-0142", birth_date=date(1991, 3, 14), **enrollment
+        who.given, who.family, phone=who.phone, birth_date=who.birth_date, **enrollment
     )
     return story.at(days=-9).team(*TEAM)
 
 
-def young_professional_before_the_night(story: Story) -> Story:
+def young_professional_before_the_night(story: Story, who: Enrollee = JORDAN) -> Story:
     """Near 90 days without alcohol, stressors cascade (conflict at work, a breakup, insomnia):
     cravings rise, sleep fails, the peer notices distress by text, and a PHQ-9 with item 9
     answered is recorded on the night."""
-    enrolled_with_team(story, "Jordan", "Vale", program="outpatient-aud")
+    enrolled_with_team(story, who, program="outpatient-aud")
     story.at(days=-9).check_in_plan(cadence_hours=24, channel="text")
     story.by(PEER)
     for day, (mood, craving, sleep) in enumerate([(6, 3, 7), (4, 6, 4.5), (3, 8, 3.5)]):
@@ -346,19 +365,18 @@ def young_professional_after_the_night(story: Story) -> Story:
     return story.by(PEER).at(hours=-2).check_in(7, 2, 7.5)
 
 
-def young_professional(story: Story | None = None) -> Story:
+def young_professional(story: Story | None = None, who: Enrollee = JORDAN) -> Story:
     """The first seed story, whole."""
-    return young_professional_after_the_night(young_professional_before_the_night(story or Story()))
+    before = young_professional_before_the_night(story or Story(), who)
+    return young_professional_after_the_night(before)
 
 
-def parent_after_surgery(story: Story | None = None) -> Story:
+def parent_after_surgery(story: Story | None = None, who: Enrollee = MORGAN) -> Story:
     """A parent using prescribed opioids after surgery (a Part 2 program) signals withdrawal and
     renewed use; a peer meets them, the counselor and prescriber discuss MOUD, the case manager
     schedules intake with a warm handoff, naloxone goes to the family with training, a crisis
     card (safety plan with 988) is written, and weekly counseling follows for a month."""
-    story = enrolled_with_team(
-        story or Story(), "Morgan", "Reyes", part2=True, program="opioid-treatment"
-    )
+    story = enrolled_with_team(story or Story(), who, part2=True, program="opioid-treatment")
     story.by(PEER).at(days=-8).check_in(3, 8, 4, used=True, substances=["prescription_opioids"])
     story.at(days=-8, hours=3).session("peer_support", "in_person", 60)
     story.by(PRESCRIBER).at(days=-7).medication_consult("buprenorphine")

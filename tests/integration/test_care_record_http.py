@@ -22,6 +22,7 @@ from tests.stories import (
     COUNSELOR,
     MOUD_CLINIC,
     PEER,
+    Enrollee,
     Person,
     Story,
     body,
@@ -59,7 +60,7 @@ def stored_count(runtime: Runtime) -> int:
 
 
 def enroll_with_team(api: TestClient, runtime: Runtime, given: str, family: str) -> Story:
-    story = enrolled_with_team(Story(), given, family)
+    story = enrolled_with_team(Story(), Enrollee(given, family))
     story.over_http(api, runtime.settings)
     return story
 
@@ -152,7 +153,7 @@ def test_the_parent_using_opioids_after_surgery_enters_integrated_care(
 
 @pytest.fixture(scope="module")
 def a_client(api: TestClient, runtime: Runtime) -> str:
-    story = enrolled_with_team(Story(), "Casey", "Stone")
+    story = enrolled_with_team(Story(), Enrollee("Casey", "Stone"))
     story.by(CASE_MANAGER).at(days=-2).handoff_initiated(
         "h-decided", to=MOUD_CLINIC, service="intake", reason="MOUD"
     )
@@ -163,7 +164,7 @@ def a_client(api: TestClient, runtime: Runtime) -> str:
 
 @pytest.fixture(scope="module")
 def a_discharged_client(api: TestClient, runtime: Runtime) -> str:
-    story = enrolled_with_team(Story(), "Riley", "North")
+    story = enrolled_with_team(Story(), Enrollee("Riley", "North"))
     story.by(COUNSELOR).at(days=-1).discharged(reason="completed program")
     story.over_http(api, runtime.settings)
     return str(story.client_id)

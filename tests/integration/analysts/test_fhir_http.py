@@ -13,6 +13,7 @@ from services.app.read_side import evaluator, live_runner
 from services.wiring import Runtime
 from tests.stories import (
     COUNSELOR,
+    Enrollee,
     Person,
     Story,
     enrolled_with_team,
@@ -147,7 +148,7 @@ def test_the_parents_part2_bundle_validates_and_every_resource_carries_the_part2
 def test_a_clinician_with_no_relationship_gets_404_as_for_an_unknown_client(
     api: TestClient, runtime: Runtime
 ) -> None:
-    story = enrolled_with_team(Story(), "Casey", "Stone", part2=True)
+    story = enrolled_with_team(Story(), Enrollee("Casey", "Stone"), part2=True)
     story.over_http(api, runtime.settings)
     stranger = fhir_of(api, runtime, story.client_id, STRANGER)
     unknown = fhir_of(api, runtime, "00000000-0000-4000-8000-000000000000", COUNSELOR)

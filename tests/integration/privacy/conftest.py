@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from infra.embedded import create_database, drop_database
 from services.settings import Settings
 from services.wiring import Runtime, build_api, build_runtime, migrate
-from tests.integration.privacy.support import Clock
+from tests.stories import Clock
 
 
 @pytest.fixture(scope="module")

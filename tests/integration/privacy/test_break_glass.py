@@ -12,16 +12,15 @@ from services.app.read_side import live_runner
 from services.wiring import Runtime
 from tests.integration.privacy.support import (
     AUDITOR,
-    COUNSELOR,
     CRISIS,
     OTHER_ORG,
     PROGRAM_ORG,
     SUPERVISOR,
-    Clock,
     access_rows,
     enroll,
     headers,
 )
+from tests.stories import COUNSELOR, Clock
 
 
 def reads(api: TestClient, runtime: Runtime, client: UUID) -> int:

@@ -23,7 +23,8 @@ from services.cli.main import build_parser
 from services.settings import Settings
 from services.wiring import Runtime
 from tests.integration.http_support import bearer
-from tests.integration.privacy.support import AUDITOR, COUNSELOR
+from tests.integration.privacy.support import AUDITOR
+from tests.stories import COUNSELOR
 from tests.unit import builders
 
 

@@ -19,16 +19,14 @@ from services.wiring import Runtime
 from tests.integration.http_support import bearer
 from tests.integration.privacy.support import (
     AUDITOR,
-    COUNSELOR,
     CRISIS,
-    PEER,
     PEER_ORG,
     SUPERVISOR,
-    Person,
     enroll,
     headers,
     record,
 )
+from tests.stories import COUNSELOR, PEER, Person
 
 GIVEN, FAMILY, PHONE, BORN = "Odalys", "Thornquist", "555-0187", date(1979, 6, 2)
 NOTE = "Odalys asked that her sister Wren not be called"

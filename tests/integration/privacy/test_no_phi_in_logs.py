@@ -1,6 +1,7 @@
-"""No PHI in logs: both seed stories of the shared seed text, with consents, disclosures, refusals,
-break-the-glass, bad input and a replay, run through the API with debug logging in the production
-configuration; the names, phones, birth dates and notes are nowhere in what was logged."""
+"""No PHI in logs: both seed stories (tests/stories.py) told with PHI in names and notes, with
+consents, disclosures, refusals, break-the-glass, bad input and a replay, run through the API with
+debug logging in the production configuration; the names, phones, birth dates and notes are
+nowhere in what was logged."""
 
 from __future__ import annotations
 
@@ -16,32 +17,26 @@ from fastapi.testclient import TestClient
 
 from services.adapters.logging import configure_logging
 from services.wiring import Runtime
+from tests import stories
 from tests.integration.privacy.support import (
-    ANALYST,
-    COUNSELOR,
     CRISIS,
-    PEER,
     PEER_ORG,
     PRESCRIBER,
     STRANGER,
     SUPERVISOR,
-    Person,
-    body,
-    enrollment_body,
     headers,
 )
+from tests.stories import ANALYST, COUNSELOR, PEER, Clock, Enrollee, Story
 
-YOUNG = ("Marisol", "Quenby", "555-0111", date(1996, 3, 9))
-PARENT = ("Teodor", "Halvorsen", "555-0122", date(1983, 10, 21))
+YOUNG = Enrollee("Marisol", "Quenby", "555-0111", date(1996, 3, 9))
+PARENT = Enrollee("Teodor", "Halvorsen", "555-0122", date(1983, 10, 21))
 NOTES = (
     "Marisol says the breakup with Ansel is why she cannot sleep",
     "Teodor's daughter Pernille keeps the naloxone in her backpack",
 )
 SECRETS = (
-    *YOUNG[:3],
-    YOUNG[3].isoformat(),
-    *PARENT[:3],
-    PARENT[3].isoformat(),
+    *(YOUNG.given, YOUNG.family, YOUNG.phone, YOUNG.birth_date.isoformat()),
+    *(PARENT.given, PARENT.family, PARENT.phone, PARENT.birth_date.isoformat()),
     "Ansel",
     "Pernille",
 )
@@ -61,136 +56,28 @@ def log_output(capfd: pytest.CaptureFixture[str]) -> Iterator[io.StringIO]:
     logging.getLogger().handlers.clear()
 
 
-def send(api: TestClient, runtime: Runtime, who: Person, client: UUID, type_: str, **data: object):
-    answer = api.post(
-        f"/v1/clients/{client}/events",
-        json=body(type_, runtime.clock(), **data),
-        headers=headers(runtime, who),
-    )
-    assert answer.status_code == 201, answer.text
-
-
-def enroll_person(api: TestClient, runtime: Runtime, person: tuple, *, part2: bool, program: str):
-    given, family, phone, born = person
-    answer = api.post(
-        "/v1/clients",
-        json=enrollment_body(
-            runtime.clock(),
-            given=given,
-            family=family,
-            phone=phone,
-            birth_date=born,
-            part2=part2,
-            program=program,
-        ),
-        headers=headers(runtime, COUNSELOR),
-    )
-    assert answer.status_code == 201, answer.text
-    client = UUID(answer.json()["client_id"])
-    for member in (PEER, PRESCRIBER):
-        send(
-            api,
-            runtime,
-            COUNSELOR,
-            client,
-            "CareTeamMemberAssigned",
-            member_id=member.sub,
-            role=member.role,
-            org=member.org,
-        )
-    return client
-
-
 def young_professional(api: TestClient, runtime: Runtime) -> UUID:
-    """Near 90 days without alcohol: stressors cascade, the team carries them (seed story 1)."""
-    client = enroll_person(api, runtime, YOUNG, part2=False, program="outpatient-aud")
-    send(api, runtime, COUNSELOR, client, "CheckInPlanSet", cadence_hours=24, channel="text")
-    for mood, craving, sleep in ((6, 3, 7), (4, 6, 4.5), (3, 8, 3.5)):
-        send(
-            api,
-            runtime,
-            PEER,
-            client,
-            "CheckInRecorded",
-            mood=mood,
-            craving=craving,
-            sleep_hours=sleep,
-            used_since_last=False,
-            note=NOTES[0],
-        )
-    send(
-        api,
-        runtime,
-        COUNSELOR,
-        client,
-        "SessionHeld",
-        kind="counseling",
-        modality="telehealth",
-        minutes=50,
-        note=NOTES[0],
+    """Seed story 1, told with PHI in the names and every note, plus a medication consult note
+    and a safety plan that name people."""
+    story = stories.young_professional(Story(Clock(runtime.clock()), note=NOTES[0]), who=YOUNG)
+    story.by(PRESCRIBER).medication_consult("hydroxyzine", notes=NOTES[0])
+    story.by(COUNSELOR).safety_plan(
+        warning_signs=["not sleeping since Ansel left"], crisis_lines=["988"]
     )
-    send(
-        api,
-        runtime,
-        PRESCRIBER,
-        client,
-        "MedicationConsultRecorded",
-        medication="hydroxyzine",
-        notes=NOTES[0],
-    )
-    send(
-        api,
-        runtime,
-        COUNSELOR,
-        client,
-        "SafetyPlanRecorded",
-        warning_signs=["not sleeping since Ansel left"],
-        crisis_lines=["988"],
-    )
-    return client
+    story.over_http(api, runtime.settings)
+    assert story.client_id is not None
+    return story.client_id
 
 
 def parent_after_surgery(api: TestClient, runtime: Runtime) -> UUID:
-    """Opioids after surgery: MOUD, a warm handoff, naloxone for the family (seed story 2)."""
-    client = enroll_person(api, runtime, PARENT, part2=True, program="opioid-treatment")
-    send(
-        api,
-        runtime,
-        PEER,
-        client,
-        "SessionHeld",
-        kind="peer_support",
-        modality="in_person",
-        minutes=45,
-        note=NOTES[1],
+    """Seed story 2 (a Part 2 program), told with PHI in the names and every note, plus a
+    MOUD reason, a crisis contact and a consent that name people."""
+    story = stories.parent_after_surgery(Story(Clock(runtime.clock()), note=NOTES[1]), who=PARENT)
+    story.by(PRESCRIBER).medication_started(
+        "buprenorphine", "moud", reason="Teodor asked for help after Pernille found him"
     )
-    send(
-        api,
-        runtime,
-        PRESCRIBER,
-        client,
-        "MedicationStarted",
-        medication="buprenorphine",
-        category="moud",
-        reason="Teodor asked for help after Pernille found him",
-    )
-    send(
-        api,
-        runtime,
-        COUNSELOR,
-        client,
-        "NaloxoneDistributed",
-        kits=2,
-        recipient="family",
-        training_given=True,
-    )
-    send(
-        api,
-        runtime,
-        COUNSELOR,
-        client,
-        "CrisisContactRecorded",
-        crisis_id="c-1",
+    story.by(COUNSELOR).crisis(
+        "c-1",
         channel="call",
         risk_level="high",
         suicidality=False,
@@ -198,18 +85,16 @@ def parent_after_surgery(api: TestClient, runtime: Runtime) -> UUID:
         interventions=["naloxone on hand"],
         disposition="Teodor stayed with Pernille",
     )
-    send(
-        api,
-        runtime,
-        COUNSELOR,
-        client,
+    story.event(
         "ConsentGranted",
         consent_id="c-peer",
         recipient_org=PEER_ORG,
         purpose="treatment",
         data_classes=["all"],
     )
-    return client
+    story.over_http(api, runtime.settings)
+    assert story.client_id is not None
+    return story.client_id
 
 
 def test_the_seed_stories_leave_no_phi_in_the_logs(
@@ -242,9 +127,9 @@ def test_the_seed_stories_leave_no_phi_in_the_logs(
     api.get(f"/v1/clients/{parent}", headers=headers(runtime, CRISIS))
     bad = api.post(
         "/v1/clients",
-        json=enrollment_body(
-            runtime.clock(), given="Marisol", family="Quenby", phone="call Marisol at 555-0111"
-        ),
+        json=Story(Clock(runtime.clock()))
+        .enrolled("Marisol", "Quenby", phone="call Marisol at 555-0111")
+        .last,
         headers=headers(runtime, COUNSELOR),
     )
     assert bad.status_code == 422

@@ -16,17 +16,15 @@ from services.app.read_side import live_runner
 from services.wiring import Runtime
 from tests.integration.privacy.support import (
     AUDITOR,
-    COUNSELOR,
     OTHER_ORG,
-    PEER,
     PEER_ORG,
     SUPERVISOR,
-    Clock,
     access_rows,
     enroll,
     headers,
     record,
 )
+from tests.stories import COUNSELOR, PEER, Clock
 
 
 def grant(

@@ -14,16 +14,14 @@ from fastapi.testclient import TestClient
 from domain.enrollment import ClientEnrolled
 from services.wiring import Runtime
 from tests.integration.privacy.support import (
-    ANALYST,
     AUDITOR,
-    COUNSELOR,
-    PEER,
     SUPERVISOR,
     access_rows,
     enroll,
     headers,
     record,
 )
+from tests.stories import ANALYST, COUNSELOR, PEER
 
 PEOPLE = [
     ("Ysolde", "Marchbanks", "555-0161", date(1968, 11, 30)),

@@ -14,26 +14,21 @@ from fastapi.testclient import TestClient
 
 from services.wiring import Runtime
 from tests.integration.privacy.support import (
-    ANALYST,
     AUDITOR,
     CASE_MANAGER_ELSEWHERE,
-    COUNSELOR,
     CRISIS,
-    PEER,
     PRESCRIBER,
     SERVICE,
     SERVICE_ELSEWHERE,
     STRANGER,
     SUPERVISOR,
     SUPERVISOR_ELSEWHERE,
-    Person,
     access_rows,
-    body,
     enroll,
-    enrollment_body,
     headers,
     without_request_specifics,
 )
+from tests.stories import ANALYST, COUNSELOR, PEER, Clock, Person, Story, body, check_in_data
 
 Call = Callable[[TestClient, Runtime, Person, UUID], httpx.Response]
 
@@ -46,14 +41,12 @@ def _get(path: str) -> Call:
 
 
 def _enroll(api: TestClient, runtime: Runtime, who: Person, client: UUID) -> httpx.Response:
-    payload = {**enrollment_body(runtime.clock()), "client_id": str(uuid4())}
+    payload = {**Story(Clock(runtime.clock())).enrolled().last, "client_id": str(uuid4())}
     return api.post("/v1/clients", json=payload, headers=headers(runtime, who))
 
 
 def _write(api: TestClient, runtime: Runtime, who: Person, client: UUID) -> httpx.Response:
-    check_in = body(
-        "CheckInRecorded", runtime.clock(), mood=6, craving=3, sleep_hours=7, used_since_last=False
-    )
+    check_in = body("CheckInRecorded", runtime.clock(), **check_in_data(6, 3, 7))
     return api.post(f"/v1/clients/{client}/events", json=check_in, headers=headers(runtime, who))
 
 

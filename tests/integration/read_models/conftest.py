@@ -14,7 +14,8 @@ import pytest
 from infra.embedded import create_database, drop_database
 from services.settings import Settings
 from services.wiring import Runtime, build_runtime, migrate
-from tests.integration.read_models.support import Clock, ReadSide
+from tests.integration.read_models.support import ReadSide
+from tests.stories import Clock
 
 
 @pytest.fixture(scope="module")

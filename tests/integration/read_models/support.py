@@ -1,4 +1,4 @@
-"""Helpers for read-model tests: a clock the test moves, and the read side run step by step.
+"""Helpers for read-model tests: the read side run step by step, at the stories' clock.
 
 `ReadSide.settle()` does what the worker does, in the test's thread: catch up every live
 projection, let the early-warning evaluator look at what changed or fell due on the clock, and
@@ -22,21 +22,8 @@ from projections.engine import Projection, Runner, Target, begin_rebuild, versio
 from services.app.read_side import evaluator, live_runner, pool_of, read_models
 from services.app.record import Outcome
 from services.wiring import Runtime
+from tests.stories import Clock
 from tests.unit import builders
-
-
-class Clock:
-    """The time the application sees; tests set and advance it."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 class ReadSide:

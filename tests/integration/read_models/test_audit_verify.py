@@ -23,7 +23,8 @@ from projections.engine import Runner
 from services.app.read_side import live_runner
 from services.settings import Settings
 from services.wiring import build_runtime, migrate
-from tests.integration.read_models.support import Client, Clock, ReadSide
+from tests.integration.read_models.support import Client, ReadSide
+from tests.stories import Clock
 from tests.unit import builders as b
 
 ROOT = Path(__file__).resolve().parents[3]
