@@ -17,7 +17,8 @@ from typing import Any, get_args
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from domain.envelope import Actor, Role
+from domain.access_policy import Principal as Principal  # re-exported: callers ask here
+from domain.envelope import Role
 from services.settings import Settings
 
 ROLES: frozenset[str] = frozenset(get_args(Role)) - {"rule"}
@@ -31,27 +32,6 @@ class AuthenticationFailed(Exception):
         self.code = code
         self.message = message
         super().__init__(message)
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """One authenticated caller: a person in a role at an organization, or a service."""
-
-    sub: str
-    role: str
-    org: str
-
-    @property
-    def is_service(self) -> bool:
-        return self.role == "service"
-
-    def as_actor(self) -> Actor:
-        return Actor(
-            id=self.sub,
-            role=self.role,
-            org=self.org,
-            kind="service" if self.is_service else "human",
-        )
 
 
 def issue_token(secret: str, *, sub: str, role: str, org: str, ttl: timedelta) -> str:

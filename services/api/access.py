@@ -17,12 +17,11 @@ from uuid import UUID
 from fastapi import Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
+from domain.access_policy import Action, Decision, Principal
 from services.adapters.crypto import EncryptingCodec
-from services.adapters.tokens import Principal
 from services.api.context import ApiContext
 from services.api.deps import Context, CurrentPrincipal
-from services.api.problems import Problem
-from services.app.gatekeeper import AccessRequest, Action, Decision
+from services.app.gatekeeper import AccessRequest
 from services.app.privacy import Privacy, build_privacy
 
 _building = threading.Lock()
@@ -107,22 +106,15 @@ class Guard:
         member_id: str | None = None,
         org: str | None = None,
         actor_id: str | None = None,
-        not_found: Problem | None = None,
     ) -> Decision:
-        """Authorize one request now; `not_found` replaces the 404 of a route whose unknown
-        thing is not a client (an unknown flag), so "not yours" still reads as "unknown"."""
+        """Authorize one request now (a refusal raises AccessRefused)."""
         request = replace(
             self.request(action, client_id, event_type=event_type),
             member_id=member_id,
             org=org,
             actor_id=actor_id,
         )
-        try:
-            return self.privacy.gate.check(request)
-        except Problem as refused:
-            if not_found is not None and refused.code == "client_not_enrolled":
-                raise not_found from None
-            raise
+        return self.privacy.gate.check(request)
 
     def visible(
         self, action: Action, client_ids: Iterable[UUID], data_classes: frozenset[str]

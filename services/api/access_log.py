@@ -13,9 +13,9 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
+from domain.access_policy import Action
 from services.api.access import Guarded
 from services.api.deps import CurrentPrincipal
-from services.app.gatekeeper import Action
 
 router = APIRouter(prefix="/v1/access-log", tags=["privacy"])
 

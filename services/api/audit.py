@@ -9,11 +9,11 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime, BaseModel
 
+from domain.access_policy import Action
 from projections.audit_trail import audit_page
 from services.api.access import Guarded
 from services.api.deps import CurrentPrincipal
 from services.api.reads import MinPosition, Reads, caught_up
-from services.app.gatekeeper import Action
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 

@@ -8,11 +8,11 @@ from uuid import UUID
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from domain.access_policy import CASELOAD_DATA_CLASSES, Action
 from projections.caseload import caseload_of, caseloads_of_org
 from services.api.access import Guarded
 from services.api.deps import Clock, CurrentPrincipal
 from services.api.reads import MinPosition, Reads, caught_up
-from services.app.gatekeeper import CASELOAD_DATA_CLASSES, Action
 
 router = APIRouter(tags=["caseloads"])
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel
 
+from domain.access_policy import Action
 from domain.catalogue import event_json_schema
 from domain.commands import RecordCareEvent
 from domain.record import client_record
@@ -26,7 +27,6 @@ from services.app.disclosure import (
     notice_headers,
     record_view,
 )
-from services.app.gatekeeper import Action
 from services.app.record import Outcome
 
 router = APIRouter(prefix="/v1/clients", tags=["clients"])

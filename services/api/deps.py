@@ -10,8 +10,9 @@ import structlog
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from domain.access_policy import Principal
 from services.adapters.store import EventStore
-from services.adapters.tokens import Principal, token_keys, verify_token
+from services.adapters.tokens import token_keys, verify_token
 from services.api.context import ApiContext
 from services.app.record import CareRecordHandler
 

@@ -1,44 +1,25 @@
-"""/v1/clients/{id}: break the glass, the accounting of disclosures, consents as of a date.
-
-Break-the-glass (HIPAA 164.312(a)(2)(ii), R7): a crisis clinician without a relationship opens
-one client's record for a stated reason and a limited time. It is recorded as
-`BreakGlassInvoked` (the grant: the clinician, until occurred_at + minutes), it is in the access
-log, and it raises a review flag for the program's supervisors in the same transaction: a
-`RiskFlagRaised` with rule `BTG-1` by the system (actor kind `rule`), which the early-warning
-views list with every other flag until a supervisor acknowledges or resolves it.
-"""
+"""/v1/clients/{id}: break the glass (services/app/break_glass.py), the accounting of
+disclosures, consents as of a date."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from domain.client import decide
-from domain.commands import RecordCareEvent
-from domain.consent import (
-    BreakGlassData,
-    BreakGlassInvoked,
-    ConsentGranted,
-    ConsentRevoked,
-    DisclosureMade,
-)
+from domain.access_policy import Action
+from domain.consent import ConsentGranted, ConsentRevoked, DisclosureMade
 from domain.consent_policy import consents_in_force
-from domain.envelope import Actor, ShortText
-from domain.flags import FlagRaisedData, RiskFlagRaised
+from domain.envelope import ShortText
 from services.api.access import Guarded
 from services.api.deps import Clock, CurrentPrincipal, Handle, Store
-from services.api.problems import Problem
-from services.app.gatekeeper import Action
+from services.app.break_glass import break_the_glass as break_glass
 
 router = APIRouter(prefix="/v1/clients", tags=["privacy"])
-
-REVIEW_RULE_ID = "BTG-1"
-REVIEW_RULE_VERSION = 1
 
 
 class BreakGlassBody(BaseModel):
@@ -71,58 +52,26 @@ async def break_the_glass(
     handle: Handle,
     guard: Guarded,
 ) -> BreakGlassAnswer:
-    await guard.read(client_id, Action.BREAK_GLASS)
-    longest = guard.privacy.settings.break_glass_max_minutes
-    if body.minutes > longest:
-        raise Problem(
-            "validation_error",
-            f"Break-the-glass access lasts at most {longest} minutes.",
-            errors=[{"loc": ["body", "minutes"], "msg": f"at most {longest}"}],
-        )
-    facts = await run_in_threadpool(guard.privacy.gate.facts, client_id)
-    program_org = (facts.program_org if facts else None) or principal.org
-    now = clock()
-    invoked = BreakGlassInvoked(
-        event_id=uuid4(),
-        client_id=client_id,
-        occurred_at=now,
-        actor=principal.as_actor(),
-        purpose_of_use="emergency",
+    granted = await run_in_threadpool(
+        break_glass,
+        guard.privacy.gate,
+        handle,
+        principal,
+        client_id,
+        reason=body.reason,
+        minutes=body.minutes,
+        longest=guard.privacy.settings.break_glass_max_minutes,
+        clock=clock,
+        purpose=guard.purpose,
         correlation_id=guard.correlation_id,
-        data=BreakGlassData(reason=body.reason, minutes=body.minutes),
     )
-    flag_id = f"{REVIEW_RULE_ID}:{invoked.event_id}"
-    review = RiskFlagRaised(
-        event_id=uuid5(invoked.event_id, "break-glass-review"),
-        client_id=client_id,
-        occurred_at=now,
-        actor=Actor(id=REVIEW_RULE_ID, role="rule", org=program_org, kind="rule"),
-        purpose_of_use="operations",
-        correlation_id=guard.correlation_id,
-        causation_id=str(invoked.event_id),
-        data=FlagRaisedData(
-            flag_id=flag_id,
-            rule_id=REVIEW_RULE_ID,
-            rule_version=REVIEW_RULE_VERSION,
-            severity="moderate",
-            reason="Break-the-glass access: a supervisor reviews it.",
-            evidence_event_ids=(invoked.event_id,),
-        ),
-    )
-    commands = [RecordCareEvent(invoked, now=now), RecordCareEvent(review, now=now)]
-    _, state = await run_in_threadpool(handle.state_of, client_id)
-    decide(commands[0], state)  # a refused break-the-glass must not leave its flag behind
-    recorded, refused = await run_in_threadpool(handle.record_batch, commands)
-    if refused:
-        raise refused[0].error
-    first = next(r for r in recorded if r.event.event_id == invoked.event_id)
     return BreakGlassAnswer(
-        client_id=client_id,
-        event_id=invoked.event_id,
-        flag_id=flag_id,
-        until=now + timedelta(minutes=body.minutes),
-        version=first.version,
-        position=first.position,
+        client_id=granted.client_id,
+        event_id=granted.event_id,
+        flag_id=granted.flag_id,
+        until=granted.until,
+        version=granted.version,
+        position=granted.position,
     )
 
 

@@ -13,13 +13,13 @@ from uuid import UUID
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
 
+from domain.access_policy import Action
 from domain.recorded import Recorded
 from interop.fhir import bundle_json, client_bundle
 from services.api.access import DataClasses, Guarded
 from services.api.deps import Clock, Store
 from services.api.problems import Problem
 from services.app.disclosure import narrowed, notice_headers
-from services.app.gatekeeper import Action
 
 router = APIRouter(prefix="/v1/clients", tags=["fhir"])
 

@@ -1,24 +1,22 @@
-"""/v1/flags: the early warnings by client, member, organization, severity and status (§7b);
-and a clinician's acknowledgement of one flag, recorded as `RiskFlagAcknowledged`."""
+"""/v1/flags: the early warnings by client, member, organization, severity and status; and a
+clinician's acknowledgement of one flag (services/app/flags.py)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.commands import RecordCareEvent
+from domain.access_policy import FLAG_DATA_CLASSES, Action
 from domain.envelope import Note
-from domain.flags import FlagNoteData, RiskFlagAcknowledged
 from projections.early_warning import FlagView, flag_by_id, flags_page
 from services.api.access import Guarded
 from services.api.deps import Clock, CurrentPrincipal, Handle
-from services.api.problems import Problem
 from services.api.reads import MinPosition, Reads, caught_up
-from services.app.gatekeeper import FLAG_DATA_CLASSES, Action
+from services.app.flags import acknowledge_flag as acknowledge
 
 router = APIRouter(prefix="/v1/flags", tags=["flags"])
 
@@ -132,24 +130,19 @@ def acknowledge_flag(
 ) -> Acknowledged:
     with caught_up(reads, ["early_warning"], min_position) as (conn, tables):
         view = flag_by_id(conn, tables["early_warning"], flag_id)
-    if view is None:
-        raise Problem("not_found", "No such flag.")
-    guard.require(  # a flag of a client one has no relationship with is "no such flag" too
-        Action.WRITE_EVENT,
-        view.client_id,
-        event_type="RiskFlagAcknowledged",
-        not_found=Problem("not_found", "No such flag."),
-    )
     body = body or Acknowledgement()
-    now = clock()
-    event = RiskFlagAcknowledged(
-        event_id=body.event_id or uuid4(),
-        client_id=view.client_id,
-        occurred_at=now,
-        actor=who.as_actor(),
-        data=FlagNoteData(flag_id=flag_id, note=body.note),
+    outcome = acknowledge(
+        guard.privacy.gate,
+        handle,
+        who,
+        flag_id,
+        None if view is None else view.client_id,
+        event_id=body.event_id,
+        note=body.note,
+        clock=clock,
+        purpose=guard.purpose,
+        correlation_id=guard.correlation_id,
     )
-    outcome = handle.record(RecordCareEvent(event, now=now))
     response.status_code = 201 if outcome.created else 200
     return Acknowledged(
         flag_id=flag_id,

@@ -20,6 +20,7 @@ from domain.catalogue import safe_error_details, safe_message
 from domain.errors import DomainError
 from services.adapters.store import UNAVAILABLE_ERRORS
 from services.adapters.tokens import AuthenticationFailed
+from services.app.errors import AccessRefused
 
 PROBLEM_BASE = "https://carecircle.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -139,6 +140,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             request, exc.code, exc.detail, errors=exc.errors, headers=exc.headers
         )
+
+    @app.exception_handler(AccessRefused)
+    async def _refused(request: Request, exc: AccessRefused) -> JSONResponse:
+        return problem_response(request, exc.code, exc.detail, errors=exc.errors)
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:

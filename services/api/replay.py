@@ -11,8 +11,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
+from domain.access_policy import Action
 from services.api.access import Guarded
-from services.app.gatekeeper import Action
 from services.app.replay import replay_lines
 
 router = APIRouter(prefix="/v1/replay", tags=["analysts"])

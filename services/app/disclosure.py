@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from domain.access_policy import Decision, Principal
 from domain.catalogue import CareEvent
 from domain.client import COUNSELING_NOTE_LABEL
 from domain.erasure import ErasedEntry
 from domain.recorded import Recorded
-from services.adapters.tokens import Principal
-from services.app.gatekeeper import Decision
 
 # 42 CFR 2.32(a)(2), as amended by the 2024 final rule (89 FR 12472): the short statement.
 NOTICE_HEADER_TEXT = "42 CFR part 2 prohibits unauthorized use or disclosure of these records."

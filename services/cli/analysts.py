@@ -28,7 +28,7 @@ from pathlib import Path
 from uuid import UUID
 
 from services.adapters.tokens import AuthenticationFailed, Principal, token_keys, verify_token
-from services.api.problems import Problem
+from services.app.errors import AccessRefused
 from services.app.export import (
     ExportOptions,
     ExportRefused,
@@ -132,7 +132,7 @@ def cmd_export(args: argparse.Namespace, settings: Settings, runtime_for: Runtim
             )
     except AuthenticationFailed as error:
         return _refused(error.code, error.message)
-    except Problem as error:
+    except AccessRefused as error:
         return _refused(error.code, error.detail or error.code)
     except ExportRefused as error:
         return _refused(error.code, error.message)

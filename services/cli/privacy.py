@@ -23,8 +23,8 @@ from uuid import UUID
 
 from services.adapters.crypto import new_master_key
 from services.adapters.tokens import AuthenticationFailed, Principal, token_keys, verify_token
-from services.api.problems import Problem
 from services.app.erasure import ErasureRefused
+from services.app.errors import AccessRefused
 from services.app.gatekeeper import AccessRequest, Action
 from services.app.privacy import Privacy
 from services.settings import Settings
@@ -73,7 +73,7 @@ def cmd_erase(args: argparse.Namespace, settings: Settings, runtime_for: Runtime
         return _refused("validation_error", "CLIENT_ID must be a UUID.")
     except AuthenticationFailed as error:
         return _refused(error.code, error.message)
-    except Problem as error:
+    except AccessRefused as error:
         return _refused(error.code, error.detail or error.code)
     except ErasureRefused as error:
         return _refused(error.code, error.message)
@@ -94,7 +94,7 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings, runtime_for: R
         return 0
     except AuthenticationFailed as error:
         return _refused(error.code, error.message)
-    except Problem as error:
+    except AccessRefused as error:
         return _refused(error.code, error.detail or error.code)
     except ErasureRefused as error:
         return _refused(error.code, error.message)

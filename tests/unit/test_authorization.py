@@ -7,9 +7,8 @@ from datetime import timedelta
 import pytest
 
 from domain.access import access_facts
+from domain.access_policy import Action, Principal, decide_access, decide_stream
 from domain.catalogue import CareEvent
-from services.adapters.tokens import Principal
-from services.app.gatekeeper import Action, decide_access, decide_stream
 from tests.unit.builders import (
     CLIENT,
     HOME_ORG,

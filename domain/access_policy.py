@@ -1,0 +1,342 @@
+"""Who may do what with whose data: the pure half of authorization (decisions, no I/O).
+
+Roles, each with its relationship to a client and what it may do:
+
+- counselor, peer_specialist, case_manager, prescriber, crisis_clinician: related when on the
+  care team (assigned, or the clinician who enrolled the client), while a break-the-glass grant
+  of theirs runs, or as a member of the organization an open handoff goes to. They read the
+  record and history and record care events (a handoff's receiver: only the handoff's steps).
+  A peer specialist never reads counseling notes (minimum necessary, 45 CFR 164.502(b)).
+- supervisor: related when the client's program organization, or a care-team member's, is
+  theirs. Reads the record and history, staffs the team, closes flags, reads the access log,
+  consents and disclosures of those clients; requests and confirms erasures.
+- auditor: oversight of every client: audit, access and disclosure logs, consents, the skeleton
+  replay; no clinical detail. Requests and confirms erasures; rotates keys; verifies chains.
+- analyst: related to no client: only the de-identified replay (and exports).
+- service: related when its organization is the program's or a team member's: records care
+  events on behalf of people; never reads.
+
+Answers: no relationship (or no such client) is `not_found` with code `client_not_enrolled`,
+the same answer as for an unknown client (42 CFR 2.13(c)); a relationship without the right is
+`forbidden`; a Part 2 client read by a member of another organization without a consent
+covering that organization, the purpose of use and every data class read is
+`consent_required`. A covered read is a `Disclosure` (recorded by the gatekeeper, answered with
+the 42 CFR 2.32 notice). A break-the-glass read from another organization is a disclosure in a
+medical emergency (42 CFR 2.51), without a consent.
+
+`decide_access` and `decide_stream` are pure (facts, principal, clock reading in; decision
+out), so the table of roles by actions is unit-testable; services/app/gatekeeper.py adds the
+I/O: it folds the facts from the store, appends the access log and records disclosures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal, get_args
+
+from domain.access import AccessFacts
+from domain.consent_policy import ConsentTerms, check_consent, consents_in_force
+from domain.envelope import CARE_TEAM_ROLES, Actor, PurposeOfUse
+from domain.erasure import ERASED_DATA_CLASS
+
+Outcome = Literal["allowed", "denied", "not_found"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """One authenticated caller: a person in a role at an organization, or a service."""
+
+    sub: str
+    role: str
+    org: str
+
+    @property
+    def is_service(self) -> bool:
+        return self.role == "service"
+
+    def as_actor(self) -> Actor:
+        return Actor(
+            id=self.sub,
+            role=self.role,
+            org=self.org,
+            kind="service" if self.is_service else "human",
+        )
+
+
+PURPOSES: frozenset[str] = frozenset(get_args(PurposeOfUse))
+NOT_FOUND_DETAIL = "No such client."  # the one body for "unknown" and "not yours"
+
+# Data classes that are about access, not about the client's care: never part of a default read.
+ACCESS_DATA_CLASSES = frozenset({"access", ERASED_DATA_CLASS})
+
+# What a supervisor may record: staffing the team and closing the loop on flags.
+SUPERVISOR_WRITES = frozenset(
+    {
+        "CareTeamMemberAssigned",
+        "CareTeamMemberReleased",
+        "RiskFlagAcknowledged",
+        "RiskFlagResolved",
+    }
+)
+# What the receiving side of an open handoff may record.
+HANDOFF_WRITES = frozenset(
+    {"HandoffAccepted", "HandoffDeclined", "HandoffCompleted", "HandoffFailed"}
+)
+ENROLLING_ROLES = CARE_TEAM_ROLES | {"supervisor", "service"}
+# What a row of a list shows, for a Part 2 consent to cover: a caseload row, a flag.
+CASELOAD_DATA_CLASSES = frozenset({"care_team", "check_in", "appointment", "risk_flag", "handoff"})
+FLAG_DATA_CLASSES = frozenset({"risk_flag"})
+
+Basis = Literal["care_team", "break_glass", "handoff", "organization", "oversight", "service_org"]
+
+
+class Action(StrEnum):
+    """What a caller asks to do; reads of client data are logged whatever the outcome."""
+
+    READ_RECORD = "read_record"
+    READ_RECORD_AS_OF = "read_record_as_of"
+    READ_HISTORY = "read_history"
+    READ_FHIR = "read_fhir"
+    READ_CASELOAD = "read_caseload"
+    READ_ORG_CASELOAD = "read_org_caseload"
+    READ_FLAGS = "read_flags"
+    READ_AUDIT = "read_audit"
+    READ_DISCLOSURES = "read_disclosures"
+    READ_CONSENTS = "read_consents"
+    READ_ACCESS_LOG = "read_access_log"
+    REPLAY = "replay"
+    EXPORT = "export"
+    WRITE_EVENT = "write_event"
+    ENROLL = "enroll"
+    BREAK_GLASS = "break_glass"
+    ERASE = "erase"
+    ERASE_CONFIRM = "erase_confirm"
+    ROTATE_KEYS = "rotate_keys"
+    VERIFY_AUDIT = "verify_audit"
+
+
+CLINICAL_READS = frozenset(
+    {
+        Action.READ_RECORD,
+        Action.READ_RECORD_AS_OF,
+        Action.READ_HISTORY,
+        Action.READ_FHIR,
+        Action.READ_CASELOAD,
+        Action.READ_FLAGS,
+    }
+)
+LOG_READS = frozenset(
+    {Action.READ_AUDIT, Action.READ_DISCLOSURES, Action.READ_CONSENTS, Action.READ_ACCESS_LOG}
+)
+WRITES = frozenset({Action.WRITE_EVENT, Action.ENROLL, Action.BREAK_GLASS})
+# Actions on no one client in particular, and the roles that may take them.
+STREAM_ROLES: dict[Action, frozenset[str]] = {
+    Action.REPLAY: frozenset({"analyst", "auditor"}),
+    Action.EXPORT: frozenset({"analyst", "auditor"}),
+    Action.READ_ACCESS_LOG: frozenset({"auditor", "supervisor"}),
+    Action.READ_AUDIT: frozenset({"auditor", "supervisor"}),
+    Action.ROTATE_KEYS: frozenset({"auditor"}),
+    Action.VERIFY_AUDIT: frozenset({"auditor"}),
+    Action.READ_CASELOAD: CARE_TEAM_ROLES | {"supervisor"},
+    Action.READ_ORG_CASELOAD: frozenset({"supervisor"}),
+    Action.READ_FLAGS: CARE_TEAM_ROLES | {"supervisor"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Disclosure:
+    """A read that discloses Part 2 data to another organization: what, to whom, under what."""
+
+    program_org: str
+    consent: ConsentTerms | None
+    break_glass: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Allowed (with its basis and the data classes it may return) or refused with a code."""
+
+    outcome: Outcome
+    code: str | None = None
+    basis: Basis | None = None
+    data_classes: frozenset[str] = frozenset()
+    disclosure: Disclosure | None = None
+    erased: bool = False
+    detail: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome == "allowed"
+
+
+def _not_found() -> Decision:
+    return Decision(outcome="not_found", code="client_not_enrolled", detail=NOT_FOUND_DETAIL)
+
+
+def _forbidden(basis: Basis | None, detail: str) -> Decision:
+    return Decision(outcome="denied", code="forbidden", basis=basis, detail=detail)
+
+
+def relationship(principal: Principal, facts: AccessFacts, now: datetime) -> Basis | None:
+    """How the caller stands with this client, from the write side's facts (None: not at all)."""
+    role, sub, org = principal.role, principal.sub, principal.org
+    if role in CARE_TEAM_ROLES:
+        if facts.is_on_team(sub):
+            return "care_team"
+        if facts.grant_of(sub, now) is not None:
+            return "break_glass"
+        if facts.open_handoff_to(org, sub) is not None:
+            return "handoff"
+        return None
+    if role == "supervisor":
+        return "organization" if org == facts.program_org or org in facts.team_orgs() else None
+    if role == "auditor":
+        return "oversight"
+    if role == "service":
+        return "service_org" if org == facts.program_org or org in facts.team_orgs() else None
+    return None  # analyst: identified data is never theirs
+
+
+def default_data_classes(facts: AccessFacts) -> frozenset[str]:
+    """A read that names no data class reads every class of care the client's history holds."""
+    return facts.data_classes - ACCESS_DATA_CLASSES
+
+
+def decide_access(
+    principal: Principal,
+    action: Action,
+    facts: AccessFacts | None,
+    *,
+    now: datetime,
+    purpose: str = "treatment",
+    data_classes: Iterable[str] | None = None,
+    event_type: str | None = None,
+) -> Decision:
+    """The decision for one request; pure, so the table of roles × actions is unit-testable."""
+    if facts is None or not facts.enrolled:
+        if action is Action.ENROLL and facts is None:
+            return _enrollment(principal)
+        return _not_found()
+    if action is Action.ENROLL:
+        action, event_type = Action.WRITE_EVENT, "ClientEnrolled"
+    if action is Action.BREAK_GLASS:
+        return _break_glass(principal, facts, now)
+    basis = relationship(principal, facts, now)
+    if basis is None:
+        return _not_found()
+    if action in WRITES:
+        return _write(basis, facts, event_type)
+    if action in CLINICAL_READS:
+        wanted = (
+            frozenset(data_classes) if data_classes is not None else default_data_classes(facts)
+        )
+        return _clinical_read(principal, facts, basis, purpose, wanted, now)
+    if action in LOG_READS or action in (Action.ERASE, Action.ERASE_CONFIRM):
+        return _oversight(principal, facts, basis, action)
+    return _forbidden(basis, "This role may not do that.")
+
+
+def _enrollment(principal: Principal) -> Decision:
+    if principal.role in ENROLLING_ROLES:
+        return Decision(outcome="allowed", basis="care_team")
+    return _forbidden(None, "This role does not enroll clients.")
+
+
+def decide_stream(
+    principal: Principal,
+    action: Action,
+    *,
+    member_id: str | None = None,
+    org: str | None = None,
+    actor_id: str | None = None,
+) -> Decision:
+    """An action on no one client: replay, export, key rotation, the access log and audit trail
+    (supervisors: their organization's staff), a caseload (a clinician's own; a supervisor's
+    organization), the flags of one's own clients or organization."""
+    if principal.role not in STREAM_ROLES.get(action, frozenset()):
+        return _forbidden(None, "This role may not do that.")
+    basis: Basis | None = "oversight" if principal.role in ("auditor", "supervisor") else None
+    clinician = principal.role in CARE_TEAM_ROLES
+    if action in (Action.READ_CASELOAD, Action.READ_FLAGS) and clinician:
+        if member_id not in (None, principal.sub):
+            return _forbidden(None, "A clinician reads their own caseload and flags.")
+        basis = "care_team"
+    if principal.role == "supervisor":
+        if org not in (None, principal.org):
+            return _forbidden(basis, "A supervisor reads their own organization.")
+        if action is Action.READ_AUDIT and actor_id is None:
+            return _forbidden(basis, "Name a client or a member of your organization.")
+    return Decision(outcome="allowed", basis=basis)
+
+
+def _break_glass(principal: Principal, facts: AccessFacts, now: datetime) -> Decision:
+    basis = relationship(principal, facts, now)
+    if principal.role == "crisis_clinician" and not facts.erased:
+        return Decision(outcome="allowed", basis=basis or "break_glass")
+    if basis is None or facts.erased:
+        return _not_found()
+    return _forbidden(basis, "Only a crisis clinician may break the glass.")
+
+
+def _write(basis: Basis, facts: AccessFacts, event_type: str | None) -> Decision:
+    if facts.erased:
+        return _not_found()  # nothing more is recorded for an erased client
+    allowed = {
+        "care_team": True,
+        "break_glass": True,
+        "service_org": True,
+        "handoff": event_type in HANDOFF_WRITES,
+        "organization": event_type in SUPERVISOR_WRITES,
+        "oversight": False,
+    }[basis]
+    if allowed:
+        return Decision(outcome="allowed", basis=basis)
+    return _forbidden(basis, "This role may not record that for this client.")
+
+
+def _clinical_read(
+    principal: Principal,
+    facts: AccessFacts,
+    basis: Basis,
+    purpose: str,
+    wanted: frozenset[str],
+    now: datetime,
+) -> Decision:
+    if basis in ("oversight", "service_org"):
+        return _forbidden(basis, "This role does not read clinical records.")
+    erased = facts.erased
+    if not facts.part2 or principal.org == facts.program_org or erased:
+        return Decision(outcome="allowed", basis=basis, data_classes=wanted, erased=erased)
+    program_org = facts.program_org or ""
+    if basis == "break_glass":  # medical emergency, 42 CFR 2.51: no consent needed, recorded
+        disclosure = Disclosure(program_org=program_org, consent=None, break_glass=True)
+        return Decision(outcome="allowed", basis=basis, data_classes=wanted, disclosure=disclosure)
+    consents = consents_in_force(facts.consent_events, now)
+    check = check_consent(
+        consents, recipient_org=principal.org, purpose=purpose, data_classes=wanted
+    )
+    if check.consent is None:
+        return Decision(
+            outcome="denied",
+            code="consent_required",
+            basis=basis,
+            data_classes=wanted,
+            detail="No consent of the client covers this organization, purpose and data.",
+        )
+    disclosure = Disclosure(program_org=program_org, consent=check.consent, break_glass=False)
+    return Decision(outcome="allowed", basis=basis, data_classes=wanted, disclosure=disclosure)
+
+
+def _oversight(principal: Principal, facts: AccessFacts, basis: Basis, action: Action) -> Decision:
+    erasing = action in (Action.ERASE, Action.ERASE_CONFIRM)
+    if basis == "oversight" or (
+        basis == "organization" and (not erasing or principal.org == facts.program_org)
+    ):
+        return Decision(outcome="allowed", basis=basis)
+    own_program = basis == "care_team" and principal.org == facts.program_org
+    if own_program and action in (Action.READ_DISCLOSURES, Action.READ_CONSENTS):
+        return Decision(outcome="allowed", basis=basis)
+    return _forbidden(basis, "This role may not read that for this client.")
