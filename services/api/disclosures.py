@@ -1,5 +1,5 @@
 """/v1/clients/{id}: break the glass (services/app/break_glass.py), the accounting of
-disclosures, consents as of a date."""
+disclosures and the consents as of a date (services/app/consent.py)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from domain.access_policy import Action
-from domain.consent import ConsentGranted, ConsentRevoked, DisclosureMade
-from domain.consent_policy import consents_in_force
 from domain.envelope import ShortText
 from services.api.access import Guarded
 from services.api.deps import Clock, CurrentPrincipal, Handle, Store
 from services.app.break_glass import break_the_glass as break_glass
+from services.app.consent import consents_of, disclosures_of
 
 router = APIRouter(prefix="/v1/clients", tags=["privacy"])
 
@@ -82,23 +80,29 @@ async def break_the_glass(
 async def accounting_of_disclosures(
     client_id: UUID, guard: Guarded, store: Store, principal: CurrentPrincipal
 ) -> dict[str, Any]:
-    await guard.read(client_id, Action.READ_DISCLOSURES)
-    history = await run_in_threadpool(store.load, client_id)
+    entries = await run_in_threadpool(
+        disclosures_of,
+        guard.privacy.gate,
+        store,
+        principal,
+        client_id,
+        purpose=guard.purpose,
+        correlation_id=guard.correlation_id,
+    )
     items = [
         {
-            "disclosed_at": r.event.occurred_at.isoformat(),
-            "recorded_at": r.recorded_at.isoformat(),
-            "event_id": str(r.event.event_id),
-            "recipient_org": r.event.data.recipient_org,
-            "recipient_id": r.event.data.recipient_id,
-            "purpose": r.event.data.purpose,
-            "data_classes": sorted(r.event.data.data_classes),
-            "consent_id": r.event.data.consent_id,
-            "break_glass": r.event.data.break_glass,
-            "program_org": r.event.actor.org,
+            "disclosed_at": e.event.occurred_at.isoformat(),
+            "recorded_at": e.recorded_at.isoformat(),
+            "event_id": str(e.event.event_id),
+            "recipient_org": e.event.data.recipient_org,
+            "recipient_id": e.event.data.recipient_id,
+            "purpose": e.event.data.purpose,
+            "data_classes": sorted(e.event.data.data_classes),
+            "consent_id": e.event.data.consent_id,
+            "break_glass": e.event.data.break_glass,
+            "program_org": e.event.actor.org,
         }
-        for r in history
-        if isinstance(r.event, DisclosureMade)
+        for e in entries
     ]
     return {"client_id": str(client_id), "items": items}
 
@@ -108,17 +112,22 @@ async def consents(
     client_id: UUID,
     guard: Guarded,
     store: Store,
-    clock: Clock,
+    principal: CurrentPrincipal,
     at: Annotated[AwareDatetime | None, Query(description="Any past or present time")] = None,
 ) -> dict[str, Any]:
-    await guard.read(client_id, Action.READ_CONSENTS)
-    history = await run_in_threadpool(store.load, client_id)
-    moment = at or clock()
-    events = [r.event for r in history if isinstance(r.event, ConsentGranted | ConsentRevoked)]
-    in_force = consents_in_force(events, moment)
+    found = await run_in_threadpool(
+        consents_of,
+        guard.privacy.gate,
+        store,
+        principal,
+        client_id,
+        at=at,
+        purpose=guard.purpose,
+        correlation_id=guard.correlation_id,
+    )
     return {
         "client_id": str(client_id),
-        "at": moment.isoformat(),
+        "at": found.at.isoformat(),
         "in_force": [
             {
                 "consent_id": c.consent_id,
@@ -128,7 +137,7 @@ async def consents(
                 "expires_at": None if c.expires_at is None else c.expires_at.isoformat(),
                 "granted_at": c.granted_at.isoformat(),
             }
-            for c in in_force
+            for c in found.in_force
         ],
-        "events": [e.model_dump(mode="json") for e in events if e.occurred_at <= moment],
+        "events": [e.model_dump(mode="json") for e in found.events],
     }

@@ -1,0 +1,89 @@
+"""What a client's record says about its own sharing: the accounting of disclosures
+(42 CFR 2.25, added by the 2024 final rule; 45 CFR 164.528) and the consents in force at a time
+(42 CFR 2.31). Both are authorized and logged by the gatekeeper like any other read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from domain.access_policy import Action, Principal
+from domain.consent import ConsentGranted, ConsentRevoked, DisclosureMade
+from domain.consent_policy import ConsentTerms, consents_in_force
+from services.adapters.store import EventStore
+from services.app.gatekeeper import AccessRequest, Gatekeeper
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosureEntry:
+    """One disclosure as recorded: the event, and when the store took it."""
+
+    event: DisclosureMade
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentsAt:
+    """The consents in force at `at`, and the consent events recorded by then."""
+
+    at: datetime
+    in_force: tuple[ConsentTerms, ...]
+    events: tuple[ConsentGranted | ConsentRevoked, ...]
+
+
+def disclosures_of(
+    gate: Gatekeeper,
+    store: EventStore,
+    principal: Principal,
+    client_id: UUID,
+    *,
+    purpose: str,
+    correlation_id: str | None,
+) -> list[DisclosureEntry]:
+    """Every disclosure of the client's records, oldest first."""
+    gate.check(
+        AccessRequest(
+            principal,
+            Action.READ_DISCLOSURES,
+            client_id,
+            purpose=purpose,
+            correlation_id=correlation_id,
+        )
+    )
+    return [
+        DisclosureEntry(r.event, r.recorded_at)
+        for r in store.load(client_id)
+        if isinstance(r.event, DisclosureMade)
+    ]
+
+
+def consents_of(
+    gate: Gatekeeper,
+    store: EventStore,
+    principal: Principal,
+    client_id: UUID,
+    *,
+    at: datetime | None,
+    purpose: str,
+    correlation_id: str | None,
+) -> ConsentsAt:
+    """The client's consents in force at `at` (now when None), with the events behind them."""
+    gate.check(
+        AccessRequest(
+            principal,
+            Action.READ_CONSENTS,
+            client_id,
+            purpose=purpose,
+            correlation_id=correlation_id,
+        )
+    )
+    history = store.load(client_id)
+    moment = at or gate.clock()
+    events = [r.event for r in history if isinstance(r.event, ConsentGranted | ConsentRevoked)]
+    return ConsentsAt(
+        at=moment,
+        in_force=consents_in_force(events, moment),
+        events=tuple(e for e in events if e.occurred_at <= moment),
+    )
