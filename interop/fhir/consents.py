@@ -18,9 +18,8 @@ from interop.fhir.datatypes import (
 def consents(builder: Builder) -> dict[str, Entry]:
     """A Consent for each consent of the record, by consent id (handoffs refer to them)."""
     granted: dict[str, ConsentGranted] = {}
-    for item in builder.history.of_type(ConsentGranted):
-        if isinstance(item.event, ConsentGranted):
-            granted[item.event.data.consent_id] = item.event
+    for _item, grant in builder.history.pairs_of(ConsentGranted):
+        granted[grant.data.consent_id] = grant
     out: dict[str, Entry] = {}
     for consent in builder.record.consents:
         event = granted.get(consent.consent_id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid5
 
 from domain.catalogue import CareEvent
@@ -20,6 +20,8 @@ from interop.fhir.datatypes import (
     build,
     security,
 )
+
+E = TypeVar("E")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,12 @@ class History:
         return out
 
     def of_type(self, *types: type[Any]) -> list[Recorded]:
+        """The kept items whose event is of one of these types."""
         return [item for item in self.kept if isinstance(item.event, types)]
+
+    def pairs_of(self, kind: type[E]) -> list[tuple[Recorded, E]]:
+        """The kept events of one type, typed as such, each with its stored item."""
+        return [(item, item.event) for item in self.kept if isinstance(item.event, kind)]
 
 
 class Builder:

@@ -19,10 +19,7 @@ from interop.fhir.datatypes import (
 
 def assessments(builder: Builder) -> None:
     """An Observation per assessment: the instrument's panel, total, items, subscales, band."""
-    for item in builder.history.of_type(AssessmentRecorded):
-        event = item.event
-        if not isinstance(event, AssessmentRecorded):
-            continue
+    for item, event in builder.history.pairs_of(AssessmentRecorded):
         sheet = event.data
         instrument = codes.INSTRUMENTS[sheet.instrument]
         components: list[Json] = []
@@ -79,10 +76,7 @@ def assessments(builder: Builder) -> None:
 
 def check_ins(builder: Builder) -> None:
     """An Observation per check-in: mood, craving, sleep, use and substances."""
-    for item in builder.history.of_type(CheckInRecorded):
-        event = item.event
-        if not isinstance(event, CheckInRecorded):
-            continue
+    for item, event in builder.history.pairs_of(CheckInRecorded):
         check_in = event.data
         components: list[Json] = [
             {

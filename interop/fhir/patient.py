@@ -69,9 +69,7 @@ def care_team(builder: Builder) -> Entry:
 def episodes(builder: Builder, care_team: Entry) -> None:
     """An EpisodeOfCare per episode, with its program and period."""
     opened = {
-        item.event.data.episode_id: item.event
-        for item in builder.history.of_type(EpisodeOpened)
-        if isinstance(item.event, EpisodeOpened)
+        event.data.episode_id: event for _item, event in builder.history.pairs_of(EpisodeOpened)
     }
     for episode in builder.record.episodes:
         event = opened.get(episode.episode_id)
