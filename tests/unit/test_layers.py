@@ -63,3 +63,33 @@ def test_the_layer_check_would_see_a_forbidden_import() -> None:
         if isinstance(n, ast.Import | ast.ImportFrom)
     }
     assert names == {"services", "psycopg"}
+
+
+def imported_modules(package: str) -> dict[str, set[str]]:
+    """Each module's imports, as full dotted names (`from a.b import c` gives `a.b` and `a.b.c`)."""
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / package).rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        names: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+                names |= {f"{node.module}.{alias.name}" for alias in node.names}
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+def test_use_cases_import_neither_the_web_framework_nor_the_api() -> None:
+    for module, names in imported_modules("services/app").items():
+        assert not {n.split(".")[0] for n in names} & {"fastapi", "starlette"}, module
+        assert not any(n == "services.api" or n.startswith("services.api.") for n in names), module
+
+
+@pytest.mark.parametrize("package", ["domain", "projections", "consumers", "interop", "services"])
+def test_only_the_api_knows_the_http_problem(package: str) -> None:
+    for module, names in imported_modules(package).items():
+        if module.startswith("services/api/"):
+            continue
+        assert "services.api.problems.Problem" not in names, module
