@@ -1,6 +1,6 @@
-"""Helpers for the Kafka tests: settings with topics of their own, wire events as a provider's
-service sends them, a plain producer and consumer, workers in a thread or a subprocess, and
-waits on positions (never on time)."""
+"""Helpers for the Kafka tests: settings with topics of their own, a provider's client told in
+the stories' vocabulary (tests/stories.py), a plain producer and consumer, workers in a thread or
+a subprocess, and waits on positions (never on time)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -24,9 +24,9 @@ from consumers.ingest import tracking_name
 from infra.embedded import create_topics
 from services.adapters.store import EventStore
 from services.settings import Settings
+from tests.stories import COUNSELOR, Body, Story
 
 REPO = Path(__file__).resolve().parents[2]
-COUNSELOR = {"id": "counselor-ines", "role": "counselor", "org": "harbor-counseling"}
 Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 
 
@@ -86,56 +86,34 @@ def environment(settings: Settings) -> dict[str, str]:
 # ---------------------------------------------------------------- wire events
 
 
-def ago(days: float = 0, hours: float = 0) -> str:
-    return (datetime.now(UTC) - timedelta(days=days, hours=hours)).isoformat()
+def a_client(client_id: UUID, check_ins: int = 0) -> Story:
+    """What a provider's service tells on Kafka about one client (`.on_kafka()` for the bodies):
+    enrolled 30 days ago in a Part 2 program, a counselor assigned the day after, then
+    `check_ins` check-ins (see `checking_in`)."""
+    story = Story(client_id=client_id).by(COUNSELOR).at(days=-30)
+    story.enrolled("Rowan", "Testperson", part2=True, program="outpatient")
+    story.at(days=-29).team(COUNSELOR)
+    for n in range(check_ins):
+        checking_in(story, n)
+    return story
 
 
-def wire(client_id: UUID, type_: str, occurred_at: str, **data: Any) -> dict[str, Any]:
-    """A care event as a provider's service publishes it: ids, actor and client in the body."""
-    return {
-        "event_id": str(uuid4()),
-        "type": type_,
-        "client_id": str(client_id),
-        "occurred_at": occurred_at,
-        "actor": COUNSELOR,
-        "purpose_of_use": "treatment",
-        "data": data,
-    }
+def checking_in(story: Story, n: int, *, note: str | None = None) -> Story:
+    """Check-in number `n`: 28 days ago plus n tenths of an hour, mood and craving varied by n."""
+    more: dict[str, Any] = {} if note is None else {"note": note}
+    story.at(days=-28, hours=n / 10)
+    return story.check_in(n % 11, (n * 3) % 11, 6.5, substances=[], **more)
 
 
-def enrollment(client_id: UUID) -> dict[str, Any]:
-    return wire(
-        client_id,
-        "ClientEnrolled",
-        ago(days=30),
-        program="outpatient",
-        part2=True,
-        given_name="Rowan",
-        family_name="Testperson",
-        birth_date="1990-01-01",
-        phone="555-0100",
-    )
+def one_check_in(client_id: UUID, n: int = 0, *, note: str | None = None) -> Body:
+    """Check-in number `n` alone, as a Kafka body."""
+    [body] = checking_in(Story(client_id=client_id).by(COUNSELOR), n, note=note).on_kafka()
+    return body
 
 
-def team(client_id: UUID) -> dict[str, Any]:
-    return wire(client_id, "CareTeamMemberAssigned", ago(days=29), **_member())
-
-
-def _member() -> dict[str, str]:
-    return {"member_id": COUNSELOR["id"], "role": "counselor", "org": COUNSELOR["org"]}
-
-
-def check_in(client_id: UUID, n: int = 0, *, note: str | None = None) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "mood": n % 11,
-        "craving": (n * 3) % 11,
-        "sleep_hours": 6.5,
-        "used_since_last": False,
-        "substances": [],
-    }
-    if note is not None:
-        data["note"] = note
-    return wire(client_id, "CheckInRecorded", ago(days=28, hours=-n / 10), **data)
+def enrollment(client_id: UUID) -> Body:
+    """`a_client`'s enrollment alone, as a Kafka body."""
+    return a_client(client_id).on_kafka()[0]
 
 
 def message(event: dict[str, Any], **headers: str) -> Message:
@@ -147,25 +125,26 @@ def message(event: dict[str, Any], **headers: str) -> Message:
 def poison(rng: random.Random, enrolled: list[UUID]) -> tuple[Message, str]:
     """One message ingest cannot apply, and the code it must be dead-lettered with."""
     client = rng.choice(enrolled)
-    future = check_in(client)
+    future = one_check_in(client)
     future["occurred_at"] = "2999-01-01T00:00:00+00:00"
-    no_id = check_in(client)
+    no_id = one_check_in(client)
     del no_id["event_id"]
-    out_of_range = check_in(client, note="SECRET-NOTE must never reach a reason")
+    out_of_range = one_check_in(client, note="SECRET-NOTE must never reach a reason")
     out_of_range["data"]["mood"] = 42
-    with_source = {**check_in(client), "source": {"topic": "x", "partition": 0, "offset": 1}}
-    flag = wire(client, "RiskFlagRaised", "2026-01-01T00:00:00+00:00", flag_id=str(uuid4()))
+    with_source = {**one_check_in(client), "source": {"topic": "x", "partition": 0, "offset": 1}}
+    then = Story(client_id=client).by(COUNSELOR).on(datetime(2026, 1, 1, tzinfo=UTC))
+    flag, sent = then.event("RiskFlagRaised", flag_id=str(uuid4())).event("CheckInSent").on_kafka()
     kinds: list[tuple[Message, str]] = [
         ((client.bytes, b"{not json", []), "malformed_json"),
         ((None, b"\xff\xfe\x00", []), "malformed_json"),
         ((None, b"[1, 2, 3]", []), "validation_error"),
         ((client.bytes, None, []), "validation_error"),  # a tombstone
-        (message(wire(client, "CheckInSent", "2026-01-01T00:00:00+00:00")), "unknown_event_type"),
+        (message(sent), "unknown_event_type"),
         (message(flag), "event_not_recordable"),
         (message(no_id), "validation_error"),
         (message(out_of_range), "validation_error"),
         (message(with_source), "validation_error"),
-        (message(check_in(uuid4())), "client_not_enrolled"),
+        (message(one_check_in(uuid4())), "client_not_enrolled"),
         (message(future), "occurred_in_future"),
         (message(enrollment(client)), "client_already_enrolled"),
     ]

@@ -19,24 +19,24 @@ from services.adapters.kafka import run_ingest
 from services.adapters.logging import SAFE_KEYS
 from services.settings import Settings
 from services.wiring import Runtime, build_api, build_runtime, migrate
-from tests.integration.http_support import bearer
 from tests.integration.kafka_support import (
-    COUNSELOR,
     Message,
-    check_in,
+    a_client,
+    checking_in,
     enrollment,
     in_thread,
     ingested_through,
     kafka_settings,
     last_offsets,
     message,
+    one_check_in,
     poison,
     produce,
     read_topic,
     stored_ids,
-    team,
     wait_until,
 )
+from tests.stories import COUNSELOR
 
 
 @pytest.fixture
@@ -67,7 +67,8 @@ def test_given_a_service_publishes_an_enrollment_and_check_ins_then_they_read_ba
     settings, client = runtime.settings, uuid4()
     bootstrap = settings.kafka_bootstrap
     assert bootstrap is not None
-    events = [enrollment(client), team(client), check_in(client, 1), check_in(client, 2)]
+    story = a_client(client)
+    events = checking_in(checking_in(story, 1), 2).on_kafka()
 
     sent = produce(
         bootstrap,
@@ -82,7 +83,7 @@ def test_given_a_service_publishes_an_enrollment_and_check_ins_then_they_read_ba
     with TestClient(build_api(runtime)) as api:
         answer = api.get(
             f"/v1/clients/{client}/events",
-            headers=bearer(settings, COUNSELOR["id"], COUNSELOR["role"], COUNSELOR["org"]),
+            headers=COUNSELOR.headers(settings),
         )
 
     assert answer.status_code == 200, answer.text
@@ -111,7 +112,7 @@ def test_given_10000_messages_with_duplicates_and_poison_then_good_once_and_pois
     streams: dict[UUID, list[tuple[Message, str | None]]] = {}
     good_ids: list[str] = []
     for client in clients:
-        events = [enrollment(client), team(client), *(check_in(client, n) for n in range(72))]
+        events = a_client(client, check_ins=72).on_kafka()
         good_ids += [e["event_id"] for e in events]
         streams[client] = [(message(e), None) for e in events]
     for _ in range(500):  # a service re-sends an event it already sent
@@ -177,7 +178,7 @@ def test_given_a_dead_letter_when_its_cause_is_fixed_and_it_is_replayed_then_it_
     settings, client = runtime.settings, uuid4()
     bootstrap = settings.kafka_bootstrap
     assert bootstrap is not None
-    early = check_in(client, 1, note="SECRET-NOTE stays out of the listing")
+    early = one_check_in(client, 1, note="SECRET-NOTE stays out of the listing")
     sent = produce(bootstrap, settings.kafka_inbound_topic, [message(early, trace="t-1")])
     with ingesting(runtime):
         wait_until(

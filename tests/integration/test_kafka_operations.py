@@ -16,13 +16,13 @@ from services.adapters.kafka import run_ingest, run_publish
 from services.cli.kafka import cmd_status
 from services.wiring import build_api, build_runtime, migrate
 from tests.integration.kafka_support import (
-    check_in,
     enrollment,
     in_thread,
     ingested_through,
     kafka_settings,
     last_offsets,
     message,
+    one_check_in,
     produce,
     wait_until,
 )
@@ -47,7 +47,7 @@ def test_given_ingest_and_publish_ran_then_metrics_and_status_show_positions_and
         sent = produce(
             kafka_bootstrap,
             topic,
-            [message(enrollment(client)), message(check_in(client, 1)), (None, b"{oops", [])],
+            [message(enrollment(client)), message(one_check_in(client, 1)), (None, b"{oops", [])],
         )
         with (
             in_thread(lambda stop: run_ingest(runtime, kafka_bootstrap, stop)),

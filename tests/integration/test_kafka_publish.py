@@ -29,9 +29,9 @@ from tests.integration.kafka_support import (
     kafka_settings,
     read_topic,
     wait_until,
-    wire,
     worker_process,
 )
+from tests.stories import COUNSELOR, Story
 
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(days=40)
 RULE = {"id": "SUI-1", "role": "rule", "org": "carecircle", "kind": "rule"}
@@ -88,17 +88,21 @@ def test_given_stored_events_and_flags_when_published_then_each_is_on_care_event
         fill(runtime, clients=12, days=10)
         client = uuid4()
         flag = "flag-" + uuid4().hex
-        raised = wire(
-            client,
-            "RiskFlagRaised",
-            START.isoformat(),
-            flag_id=flag,
-            rule_id="SUI-1",
-            rule_version=1,
-            severity="high",
-            reason="PHQ-9 item 9 answered above zero",
+        raised, resolved = (
+            Story(client_id=client)
+            .by(COUNSELOR)
+            .on(START)
+            .event(
+                "RiskFlagRaised",
+                flag_id=flag,
+                rule_id="SUI-1",
+                rule_version=1,
+                severity="high",
+                reason="PHQ-9 item 9 answered above zero",
+            )
+            .event("RiskFlagResolved", flag_id=flag)
+            .on_kafka()
         )
-        resolved = wire(client, "RiskFlagResolved", START.isoformat(), flag_id=flag)
         for body in (enrollment(client), {**raised, "actor": RULE}, resolved):
             _, refused = runtime.handler.record_batch(
                 [RecordCareEvent(parse_event(body), now=datetime.now(UTC))]

@@ -22,8 +22,7 @@ from services.settings import Settings
 from services.wiring import Runtime, build_runtime, migrate
 from tests.integration.kafka_support import (
     Message,
-    check_in,
-    enrollment,
+    a_client,
     in_thread,
     ingested_through,
     kafka_settings,
@@ -33,7 +32,6 @@ from tests.integration.kafka_support import (
     produce,
     read_topic,
     stored_ids,
-    team,
     wait_until,
     worker_process,
 )
@@ -55,11 +53,7 @@ def care_stream(
     streams: dict[UUID, list[tuple[Message, str | None]]] = {}
     good: list[str] = []
     for client in ids:
-        events = [
-            enrollment(client),
-            team(client),
-            *(check_in(client, n) for n in range(check_ins)),
-        ]
+        events = a_client(client, check_ins).on_kafka()
         good += [e["event_id"] for e in events]
         streams[client] = [(message(e), None) for e in events]
     for _ in range(duplicates):
