@@ -1,26 +1,94 @@
-"""Building the parts of a process once, from settings, and passing them in (cosmicpython's
-bootstrap, written out). Nothing here runs at import.
+"""The one composition root: every part of a process is built here, once, from settings, and
+passed in (cosmicpython's bootstrap, written out). Nothing here runs at import.
+
+What it builds, in order:
+
+- the **runtime**: the database (configured, or embedded PostgreSQL from infra/), one
+  connection pool, the event store with its payload codec (encrypting under per-client keys),
+  the command handler and the clock;
+- the **privacy** parts: the gatekeeper, the access log, client keys, erasures and the
+  de-identifier;
+- the **read side**: the read models the API queries, the projection runner and the
+  early-warning evaluator of the `projections` worker, rebuilds and audit verification;
+- the **Kafka edges**: the `ingest` and `publish` loops of consumers/, with the kafka-python
+  clients of services/adapters/kafka.py and the use cases they call (services/app/relay.py);
+- the **API** (services/api/) and the worker roles the CLI starts.
+
+The CLI (services/cli/) and the API reach adapters and infra only through what this module
+builds; tests build their runtime here too.
 """
 
 from __future__ import annotations
 
+import base64
 import gc
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import structlog
 from fastapi import FastAPI
 
-from infra.embedded import EmbeddedPostgres
-from services.adapters.store import CareRecorder, EventStore, open_datastore
+from consumers.backoff import Backoff
+from consumers.deadletter import DeadLetterProducer
+from consumers.ingest import Ingest
+from consumers.publish import Publisher
+from domain.deidentify import Deidentifier
+from domain.early_warning import Thresholds, thresholds_from
+from infra.embedded import EmbeddedPostgres, create_topics
+from projections import CORE, Projection
+from projections.audit_trail import Verdict
+from projections.early_warning import FlagEvaluator, migrate_evaluations
+from projections.engine import Pool, ReadModels, Runner, live_targets
+from projections.engine import migrate as migrate_projections
+from services.adapters.access_log import AccessLog
+from services.adapters.crypto import ClientKeys, EncryptingCodec, MasterKeys, decode_master_key
+from services.adapters.kafka import TRANSIENT, ingest_consumer, reliable_producer
+from services.adapters.logging import configure_logging
+from services.adapters.metrics import kafka_metrics
+from services.adapters.store import Database, EventStore, JsonCodec, PayloadCodec, open_database
+from services.adapters.tokens import issue_token
 from services.api.app import create_app
 from services.api.context import ApiContext
-from services.app.privacy import Privacy, PrivacySchema, build_privacy, client_keys, payload_codec
-from services.app.read_side import migrate_read_side
+from services.app.erasure import Erasures
+from services.app.gatekeeper import Gatekeeper
+from services.app.privacy import Privacy, PrivacySchema
+from services.app.read_side import ProjectionWorker, flag_recorder, rebuild_projection
+from services.app.read_side import verify_audit as verify_audit_trail
 from services.app.record import CareRecordHandler
+from services.app.relay import HandlerRecord, StoreLog
 from services.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+PROJECTIONS: tuple[Projection, ...] = CORE
+BY_NAME = {p.name: p for p in PROJECTIONS}
+
+__all__ = [
+    "BY_NAME",
+    "PROJECTIONS",
+    "Runtime",
+    "WorkerRole",
+    "api_from_environment",
+    "build_api",
+    "build_runtime",
+    "configure_logging",
+    "database",
+    "development_token",
+    "evaluator",
+    "live_runner",
+    "migrate",
+    "pool_of",
+    "read_models",
+    "rebuild",
+    "roles",
+    "tune_garbage_collector",
+    "verify_audit",
+]
 
 
 def tune_garbage_collector() -> None:
@@ -35,23 +103,30 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+# --- the runtime ----------------------------------------------------------------------------------
+
+
 @dataclass
 class Runtime:
-    """One process's store, handler and clock over one connection pool."""
+    """One process's store, handler, clock and privacy parts over one connection pool."""
 
     settings: Settings
     database_url: str
     store: EventStore
     handler: CareRecordHandler
     clock: Callable[[], datetime]
-    privacy: Privacy | None = None
+    privacy: Privacy
+
+    @property
+    def db(self) -> Database:
+        return self.store.database
 
     def close(self) -> None:
         self.handler.close()
-        self.store.datastore.close()
+        self.store.close()
 
     def ping_database(self) -> None:
-        with self.store.connection() as conn:
+        with self.db.connection() as conn:
             conn.execute("SET LOCAL statement_timeout = '1s'")
             conn.execute("SELECT 1")
 
@@ -72,38 +147,104 @@ def build_runtime(
     *,
     clock: Callable[[], datetime] = utc_now,
 ) -> Runtime:
-    datastore = open_datastore(
+    db = open_database(
         database_url,
         pool_size=settings.pool_size,
         max_overflow=settings.pool_max_overflow,
         pool_timeout=settings.pool_timeout_seconds,
     )
-    schema = PrivacySchema(datastore)
-    keys = client_keys(settings, datastore, schema) if settings.encrypt_at_rest else None
-    store = EventStore(CareRecorder(datastore), codec=payload_codec(settings, keys), clock=clock)
+    schema = PrivacySchema(db)
+    keys = client_keys(settings, db, schema) if settings.encrypt_at_rest else None
+    store = EventStore(db, codec=payload_codec(settings, keys), clock=clock)
     handler = CareRecordHandler(store, conflict_retries=settings.conflict_retries)
     privacy = build_privacy(settings, store, handler, clock, keys=keys, schema=schema)
     return Runtime(settings, database_url, store, handler, clock, privacy)
 
 
-def api_from_environment() -> FastAPI:
-    """The app for one of several uvicorn worker processes (`carecircle serve --workers N`):
-    each process builds its own runtime from CARE_* settings, which must name the database."""
-    from services.adapters.logging import configure_logging
-
-    settings = Settings()
-    configure_logging(settings.log_level)
-    if not settings.database_url:
-        raise RuntimeError("CARE_DATABASE_URL must be set for worker processes")
-    return build_api(build_runtime(settings, settings.database_url))
-
-
 def migrate(runtime: Runtime) -> None:
     """Create or upgrade every table, once, before workers start (`carecircle db migrate`)."""
     runtime.store.migrate()
-    if runtime.privacy is not None:
-        runtime.privacy.migrate()
+    runtime.privacy.migrate()
     migrate_read_side(runtime)
+
+
+# --- privacy --------------------------------------------------------------------------------------
+
+
+def master_keys(settings: Settings) -> MasterKeys:
+    previous = [
+        decode_master_key(text)
+        for text in settings.previous_master_keys.get_secret_value().split(",")
+        if text.strip()
+    ]
+    return MasterKeys(decode_master_key(settings.master_key.get_secret_value()), previous)
+
+
+def client_keys(settings: Settings, db: Database, schema: PrivacySchema) -> ClientKeys:
+    return ClientKeys(
+        db,
+        master_keys(settings),
+        cache_seconds=settings.key_cache_seconds,
+        ensure_schema=schema.ensure,
+    )
+
+
+def payload_codec(settings: Settings, keys: ClientKeys | None) -> PayloadCodec:
+    """The codec of the event store: encrypting when encryption at rest is on (the default)."""
+    if settings.encrypt_at_rest and keys is not None:
+        return EncryptingCodec(keys)
+    return JsonCodec()
+
+
+def deidentifier(settings: Settings) -> Deidentifier:
+    text = settings.deidentify_key.get_secret_value()
+    try:
+        key = base64.b64decode(text, validate=True)
+    except ValueError:
+        key = text.encode()
+    return Deidentifier(key)
+
+
+def build_privacy(
+    settings: Settings,
+    store: EventStore,
+    handler: CareRecordHandler,
+    clock: Callable[[], datetime],
+    *,
+    keys: ClientKeys | None = None,
+    schema: PrivacySchema | None = None,
+) -> Privacy:
+    db = store.database
+    schema = schema or PrivacySchema(db)
+    access_log = AccessLog(db, ensure_schema=schema.ensure)
+    gate = Gatekeeper(
+        store,
+        handler,
+        access_log,
+        clock,
+        erased=keys.known_erased if keys is not None else lambda _client: False,
+    )
+    erasures = Erasures(
+        db,
+        keys,
+        gate,
+        handler,
+        clock,
+        confirm_within=timedelta(hours=settings.erasure_confirm_hours),
+        ensure_schema=schema.ensure,
+    )
+    return Privacy(
+        settings=settings,
+        schema=schema,
+        access_log=access_log,
+        gate=gate,
+        keys=keys,
+        erasures=erasures,
+        deidentifier=deidentifier(settings),
+    )
+
+
+# --- the API --------------------------------------------------------------------------------------
 
 
 def build_api(runtime: Runtime) -> FastAPI:
@@ -112,7 +253,231 @@ def build_api(runtime: Runtime) -> FastAPI:
         store=runtime.store,
         handler=runtime.handler,
         clock=runtime.clock,
-        readiness={"postgres": runtime.ping_database},
+        reads=read_models(runtime),
         privacy=runtime.privacy,
+        readiness={"postgres": runtime.ping_database},
     )
     return create_app(context)
+
+
+def api_from_environment() -> FastAPI:
+    """The app for one of several uvicorn worker processes (`carecircle serve --workers N`):
+    each process builds its own runtime from CARE_* settings, which must name the database."""
+    settings = Settings()
+    configure_logging(settings.log_level)
+    if not settings.database_url:
+        raise RuntimeError("CARE_DATABASE_URL must be set for worker processes")
+    return build_api(build_runtime(settings, settings.database_url))
+
+
+def development_token(settings: Settings, *, sub: str, role: str, org: str, hours: float) -> str:
+    """An HS256 token signed with the development secret (`carecircle token`)."""
+    return issue_token(
+        settings.jwt_secret.get_secret_value(),
+        sub=sub,
+        role=role,
+        org=org,
+        ttl=timedelta(hours=hours),
+    )
+
+
+# --- the read side --------------------------------------------------------------------------------
+
+
+def pool_of(runtime: Runtime) -> Pool:
+    pool: Pool = runtime.db.pool
+    return pool
+
+
+def migrate_read_side(runtime: Runtime) -> None:
+    """The engine's tables, each projection's first version, the evaluator's bookmarks."""
+    pool = pool_of(runtime)
+    migrate_projections(pool, PROJECTIONS)
+    migrate_evaluations(pool)
+
+
+def read_models(runtime: Runtime) -> ReadModels:
+    return ReadModels(
+        pool_of(runtime), PROJECTIONS, wait_seconds=runtime.settings.read_wait_seconds
+    )
+
+
+def thresholds_of(settings: Settings) -> Thresholds:
+    return thresholds_from(settings.warning_thresholds)
+
+
+def live_runner(runtime: Runtime, *, batch_size: int | None = None) -> Runner:
+    pool = pool_of(runtime)
+    return Runner(
+        runtime.store,
+        pool,
+        lambda: live_targets(pool, PROJECTIONS),
+        batch_size=batch_size or runtime.settings.projection_batch_size,
+    )
+
+
+def evaluator(runtime: Runtime, *, thresholds: Thresholds | None = None) -> FlagEvaluator:
+    return FlagEvaluator(
+        pool_of(runtime),
+        flag_recorder(runtime.handler),
+        runtime.clock,
+        thresholds or thresholds_of(runtime.settings),
+    )
+
+
+def run_projections(runtime: Runtime, _bootstrap: str | None, stop: threading.Event) -> None:
+    """Worker role `projections`: every projection's live version and the evaluator."""
+    migrate_read_side(runtime)
+    worker = ProjectionWorker(live_runner(runtime), evaluator(runtime))
+    log.info("projections.following", count=len(PROJECTIONS))
+    worker.run(stop)
+
+
+def verify_audit(runtime: Runtime) -> Verdict:
+    return verify_audit_trail(pool_of(runtime))
+
+
+def rebuild(
+    runtime: Runtime,
+    name: str,
+    *,
+    grace_seconds: float = 10.0,
+    batch_size: int | None = None,
+    **kwargs: Any,
+) -> int:
+    """Build the next version of a read model beside the live one, then swap (services/app)."""
+    return rebuild_projection(
+        runtime.store,
+        pool_of(runtime),
+        BY_NAME[name],
+        grace_seconds=grace_seconds,
+        batch_size=batch_size or runtime.settings.projection_batch_size,
+        **kwargs,
+    )
+
+
+# --- the Kafka edges ------------------------------------------------------------------------------
+
+
+def ensure_topics(settings: Settings, bootstrap: str) -> None:
+    """Create the four topics if missing (local brokers; production clusters manage their own)."""
+    if not settings.kafka_create_topics:
+        return
+    names = [
+        settings.kafka_inbound_topic,
+        settings.kafka_deadletter_topic,
+        settings.kafka_events_topic,
+        settings.kafka_flags_topic,
+    ]
+    create_topics(bootstrap, names, partitions=settings.kafka_topic_partitions)
+
+
+def build_ingest(runtime: Runtime, bootstrap: str) -> tuple[Ingest, Callable[[], None]]:
+    """The ingest loop for this process, and how to close its clients."""
+    settings = runtime.settings
+    consumer = ingest_consumer(settings, bootstrap)
+    producer = reliable_producer(bootstrap, client_id="carecircle-deadletter")
+    ingest = Ingest(
+        consumer,
+        topic=settings.kafka_inbound_topic,
+        record=HandlerRecord(runtime.handler, runtime.store),
+        dead_letters=DeadLetterProducer(producer, settings.kafka_deadletter_topic),
+        clock=runtime.clock,
+        transient=TRANSIENT,
+        metrics=kafka_metrics(),
+        backoff=Backoff(),
+    )
+
+    def close() -> None:
+        consumer.close(autocommit=False)
+        producer.close(timeout=10)
+
+    return ingest, close
+
+
+def build_publisher(runtime: Runtime, bootstrap: str) -> tuple[Publisher, Callable[[], None]]:
+    """The publish loop for this process, and how to close its producer."""
+    settings = runtime.settings
+    producer = reliable_producer(bootstrap, client_id="carecircle-publish")
+    store_log = StoreLog(runtime.store)
+    publisher = Publisher(
+        producer,
+        events=store_log,
+        checkpoint=store_log,
+        topic=settings.kafka_events_topic,
+        flags_topic=settings.kafka_flags_topic,
+        transient=TRANSIENT,
+        batch_size=settings.kafka_publish_batch,
+        metrics=kafka_metrics(),
+    )
+    return publisher, lambda: producer.close(timeout=10)
+
+
+def run_ingest(runtime: Runtime, bootstrap: str | None, stop: threading.Event) -> None:
+    """`carecircle worker ingest`: consume the inbound topic until stopped."""
+    assert bootstrap is not None, "ingest needs a broker"
+    serve_worker_metrics(runtime.settings)
+    ensure_topics(runtime.settings, bootstrap)
+    ingest, close = build_ingest(runtime, bootstrap)
+    try:
+        ingest.run(stop)
+    finally:
+        close()
+
+
+def run_publish(runtime: Runtime, bootstrap: str | None, stop: threading.Event) -> None:
+    """`carecircle worker publish`: relay the store to `care.events` until stopped."""
+    assert bootstrap is not None, "publish needs a broker"
+    serve_worker_metrics(runtime.settings)
+    ensure_topics(runtime.settings, bootstrap)
+    publisher, close = build_publisher(runtime, bootstrap)
+    try:
+        publisher.run(stop)
+    finally:
+        close()
+
+
+_metrics_lock = threading.Lock()
+_metrics_served: set[int] = set()
+
+
+def serve_worker_metrics(settings: Settings) -> None:
+    """A worker process's own /metrics, when `CARE_WORKER_METRICS_PORT` is set (once a port)."""
+    port = settings.worker_metrics_port
+    if port is None:
+        return
+    from prometheus_client import start_http_server
+
+    with _metrics_lock:
+        if port in _metrics_served:
+            return
+        kafka_metrics()
+        start_http_server(port, addr=settings.http_host)
+        _metrics_served.add(port)
+    log.info("metrics.listening", port=port)
+
+
+# --- worker roles ---------------------------------------------------------------------------------
+
+RunRole = Callable[[Runtime, str | None, threading.Event], None]
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerRole:
+    """`carecircle worker ROLE`, and all of them inside `carecircle up`: a function that runs
+    until its stop event is set, given the Runtime and the Kafka bootstrap servers (None when
+    the role needs no broker)."""
+
+    name: str
+    needs_kafka: bool
+    run: RunRole
+
+
+def roles() -> dict[str, WorkerRole]:
+    """Every worker role this build knows, by name."""
+    found: list[WorkerRole] = [
+        WorkerRole("projections", needs_kafka=False, run=run_projections),
+        WorkerRole("ingest", needs_kafka=True, run=run_ingest),
+        WorkerRole("publish", needs_kafka=True, run=run_publish),
+    ]
+    return {role.name: role for role in found}

@@ -23,8 +23,9 @@ from typing import Any, Literal
 from uuid import UUID
 
 import orjson
-from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Composed, Identifier
+
+from services.adapters.store import Database
 
 ACCESS_LOG_TABLE = "access_log"
 GENESIS = "0" * 64
@@ -179,11 +180,11 @@ class AccessLog:
     """Appends to, queries and verifies the `access_log` table."""
 
     def __init__(
-        self, datastore: PostgresDatastore, ensure_schema: Callable[[], None] = lambda: None
+        self, database: Database, ensure_schema: Callable[[], None] = lambda: None
     ) -> None:
-        self.datastore = datastore
+        self.db = database
         self._ensure_schema = ensure_schema
-        schema = Identifier(datastore.schema)
+        schema = Identifier(database.schema)
         table = SQL("{}.{}").format(schema, Identifier(ACCESS_LOG_TABLE))
         self._table = table
         self._lock = SQL("LOCK TABLE {table} IN EXCLUSIVE MODE").format(table=table)
@@ -204,8 +205,8 @@ class AccessLog:
         if not entries:
             return []
         self._ensure_schema()
-        qualified = f"{self.datastore.schema}.{ACCESS_LOG_TABLE}"
-        with self.datastore.transaction(commit=True) as curs:
+        qualified = f"{self.db.schema}.{ACCESS_LOG_TABLE}"
+        with self.db.transaction() as curs:
             curs.execute(self._lock)
             last = curs.execute(self._last).fetchone()
             prev = GENESIS if last is None else str(last["hash"])
@@ -250,7 +251,7 @@ class AccessLog:
         query = SQL(
             "SELECT " + _COLUMNS + " FROM {table} WHERE {where} ORDER BY entry_id LIMIT %(limit)s"
         ).format(table=self._table, where=SQL(" AND ").join(where))
-        with self.datastore.get_connection() as conn:
+        with self.db.connection() as conn:
             return [_logged(row) for row in conn.execute(query, params).fetchall()]
 
     def verify(self, batch: int = 5000) -> ChainCheck:
@@ -260,7 +261,7 @@ class AccessLog:
             "SELECT " + _COLUMNS + " FROM {table} WHERE entry_id > %s ORDER BY entry_id LIMIT %s"
         ).format(table=self._table)
         prev, after, checked = GENESIS, 0, 0
-        with self.datastore.get_connection() as conn:
+        with self.db.connection() as conn:
             while True:
                 rows = conn.execute(query, (after, batch)).fetchall()
                 for row in rows:

@@ -36,12 +36,11 @@ from uuid import UUID
 
 import orjson
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Composed, Identifier
 
 from domain.catalogue import CareEvent, parse_event
 from domain.erasure import ErasedData, ErasedEntry
-from services.adapters.store import StreamConflict
+from services.adapters.store import Database, StreamConflict
 
 KEYS_TABLE = "client_keys"
 NONCE_BYTES = 12
@@ -153,7 +152,7 @@ class ClientKeys:
 
     def __init__(
         self,
-        datastore: PostgresDatastore,
+        database: Database,
         master: MasterKeys,
         *,
         cache_seconds: float = 30.0,
@@ -161,7 +160,7 @@ class ClientKeys:
         monotonic: Callable[[], float] = time.monotonic,
         ensure_schema: Callable[[], None] = lambda: None,
     ) -> None:
-        self.datastore = datastore
+        self.db = database
         self._ensure_schema = ensure_schema
         self.master = master
         self._ttl = cache_seconds
@@ -169,7 +168,7 @@ class ClientKeys:
         self._monotonic = monotonic
         self._cache: OrderedDict[UUID, _Cached] = OrderedDict()
         self._lock = threading.Lock()
-        table = SQL("{}.{}").format(Identifier(datastore.schema), Identifier(KEYS_TABLE))
+        table = SQL("{}.{}").format(Identifier(database.schema), Identifier(KEYS_TABLE))
         self._select = SQL("SELECT key_id, wrapped FROM {table} WHERE client_id = %s").format(
             table=table
         )
@@ -223,7 +222,7 @@ class ClientKeys:
 
     def _fetch(self, client_id: UUID, *, create: bool) -> tuple[AESGCM | None, bool]:
         self._ensure_schema()
-        with self.datastore.get_connection() as conn:
+        with self.db.connection() as conn:
             row = conn.execute(self._select, (client_id,), prepare=True).fetchone()
             if row is None and create:
                 key_id, wrapped = self.master.wrap(client_id, AESGCM.generate_key(bit_length=256))
@@ -239,7 +238,7 @@ class ClientKeys:
     def erase(self, client_id: UUID) -> None:
         """Destroy the client's data key: their sealed data can never be opened again."""
         self._ensure_schema()
-        with self.datastore.get_connection() as conn:
+        with self.db.connection() as conn:
             conn.execute(self.erase_sql, (client_id,))
         self.forget(client_id)
 
@@ -255,7 +254,7 @@ class ClientKeys:
         if not wanted:
             return
         self._ensure_schema()
-        with self.datastore.get_connection() as conn:
+        with self.db.connection() as conn:
             rows = conn.execute(self._select_many, (wanted,)).fetchall()
         fetched = {}
         for row in rows:
@@ -288,7 +287,7 @@ class ClientKeys:
 
     def is_erased(self, client_id: UUID) -> bool:
         self._ensure_schema()
-        with self.datastore.get_connection() as conn:
+        with self.db.connection() as conn:
             row = conn.execute(self._select, (client_id,)).fetchone()
         return row is not None and row["wrapped"] is None
 
@@ -301,7 +300,7 @@ class ClientKeys:
         self._ensure_schema()
         total = 0
         while True:
-            with self.datastore.transaction(commit=True) as curs:
+            with self.db.transaction() as curs:
                 curs.execute(self._stale, (self.master.current_id, batch))
                 rows = curs.fetchall()
                 for row in rows:
@@ -319,7 +318,7 @@ class ClientKeys:
     def counts(self) -> dict[str, int]:
         """How many data keys each master key wraps (and how many were erased)."""
         self._ensure_schema()
-        with self.datastore.get_connection() as conn:
+        with self.db.connection() as conn:
             return {row["key_id"]: int(row["n"]) for row in conn.execute(self._count).fetchall()}
 
 

@@ -36,7 +36,7 @@ class Positions:
 def positions(store: EventStore) -> Positions:
     """Head and tracking rows, read in one session."""
     query = SQL("SELECT application_name, notification_id FROM {}.{} ORDER BY 1").format(
-        Identifier(store.datastore.schema), Identifier(TRACKING_TABLE)
+        Identifier(store.database.schema), Identifier(TRACKING_TABLE)
     )
     with store.connection() as conn:
         rows = conn.execute(query).fetchall()

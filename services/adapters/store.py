@@ -1,11 +1,14 @@
 """The event store: care events in PostgreSQL through eventsourcing's recorder, one total order.
 
-This is the only module that imports eventsourcing's write side. Each care event becomes one
-stored event (originator id = client id, originator version = the client's version, topic = the
-event type) in `care_events`, whose `notification_id` is the global position. The library's
-recorder takes an EXCLUSIVE table lock per insert, so commit order equals position order and a
-reader tailing positions never skips an event; we keep that and get throughput from putting
-many events of many clients in one transaction.
+This is the only module that imports the eventsourcing library's persistence: every other module
+reaches PostgreSQL through `Database` (the process's one connection pool) and the event store
+through `EventStore`'s methods, never through the library's recorder, datastore or codec.
+
+Each care event becomes one stored event (originator id = client id, originator version = the
+client's version, topic = the event type) in `care_events`, whose `notification_id` is the
+global position. The library's recorder takes an EXCLUSIVE table lock per insert, so commit order
+equals position order and a reader tailing positions never skips an event; we keep that and get
+throughput from putting many events of many clients in one transaction.
 
 Beside each stored event, in the same transaction, a row in `care_event_index` keys it by
 `event_id` (the idempotency key) with its client, version, position, type and times, so a
@@ -19,7 +22,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 import orjson
@@ -35,6 +38,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
+from psycopg_pool import ConnectionPool
 
 from domain.catalogue import CareEvent, parse_event
 from domain.recorded import Recorded
@@ -63,6 +67,14 @@ class Append:
     client_id: UUID
     expected_version: int
     events: Sequence[CareEvent]
+
+
+class UpstreamPosition(NamedTuple):
+    """How far an upstream was consumed (a Kafka topic-partition's offset, a relay's position),
+    recorded in the same transaction as the events it produced."""
+
+    upstream: str
+    position: int
 
 
 class StreamConflict(Exception):
@@ -98,14 +110,46 @@ class JsonCodec:
         return parse_event(body["event"]), datetime.fromisoformat(body["recorded_at"])
 
 
-def open_datastore(
+class Database:
+    """The process's one PostgreSQL connection pool, shared by the store and every adapter that
+    keeps tables beside it (keys, access log, read models)."""
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        self._datastore = datastore
+
+    @property
+    def schema(self) -> str:
+        schema: str = self._datastore.schema
+        return schema
+
+    @property
+    def pool(self) -> ConnectionPool[Any]:
+        pool: ConnectionPool[Any] = self._datastore.pool
+        return pool
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection[DictRow]]:
+        with self._datastore.get_connection() as conn:
+            yield conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Cursor[DictRow]]:
+        """A cursor in a transaction committed when the block ends without an exception."""
+        with self._datastore.transaction(commit=True) as curs:
+            yield curs
+
+    def close(self) -> None:
+        self._datastore.close()
+
+
+def open_database(
     database_url: str,
     *,
     pool_size: int = 8,
     max_overflow: int = 40,
     pool_timeout: float = 5.0,
     schema: str = "public",
-) -> PostgresDatastore:
+) -> Database:
     """A connection pool on the database a libpq URL names (host may be a socket directory)."""
     params = conninfo_to_dict(database_url)
     datastore = PostgresDatastore(
@@ -127,7 +171,7 @@ def open_datastore(
     # pool.open(wait=True) on EVERY checkout, and psycopg_pool's wait() asserts when two
     # threads find fewer than min_size idle connections at once (an AssertionError under load).
     datastore.pool.open(wait=True, timeout=30.0)
-    return datastore
+    return Database(datastore)
 
 
 class CareRecorder(PostgresProcessRecorder):
@@ -256,16 +300,15 @@ class EventStore:
 
     def __init__(
         self,
-        recorder: CareRecorder,
+        database: Database,
         codec: PayloadCodec | None = None,
         clock: Any = None,
     ) -> None:
-        self.recorder = recorder
-        self.codec: PayloadCodec = codec or JsonCodec()
+        self.database = database
+        self._recorder = CareRecorder(database._datastore)
+        self._codec: PayloadCodec = codec or JsonCodec()
         self._clock = clock or (lambda: datetime.now(UTC))
-        events = SQL("{}.{}").format(
-            Identifier(recorder.datastore.schema), Identifier(EVENTS_TABLE)
-        )
+        events = SQL("{}.{}").format(Identifier(database.schema), Identifier(EVENTS_TABLE))
         self._select_stream = SQL(
             "SELECT originator_version, notification_id, state FROM {events}"
             " WHERE originator_id = %s AND originator_version > %s"
@@ -279,24 +322,27 @@ class EventStore:
             " ORDER BY e.originator_id, e.originator_version"
         ).format(events=events)
 
-    @property
-    def datastore(self) -> PostgresDatastore:
-        return self.recorder.datastore
-
     def migrate(self) -> None:
         """Create every table the store needs, once (not raced by workers: CREATE_TABLE=n)."""
-        self.recorder.create_table()
+        self._recorder.create_table()
+
+    def decode(self, client_id: UUID, state: bytes) -> tuple[CareEvent, datetime]:
+        """A stored payload as its event and recorded time (through the configured codec)."""
+        return self._codec.decode(client_id, state)
+
+    def close(self) -> None:
+        self.database.close()
 
     def load(
         self, client_id: UUID, *, after_version: int = 0, limit: int | None = None
     ) -> list[Recorded]:
         """The client's events in version order, each with its global position."""
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self.database.connection() as conn, conn.cursor() as curs:
             curs.execute(self._select_stream, (client_id, after_version, limit), prepare=True)
             rows = curs.fetchall()
         out = []
         for row in rows:
-            event, recorded_at = self.codec.decode(client_id, bytes(row["state"]))
+            event, recorded_at = self._codec.decode(client_id, bytes(row["state"]))
             out.append(
                 Recorded(event, row["originator_version"], row["notification_id"], recorded_at)
             )
@@ -308,21 +354,21 @@ class EventStore:
             return {}
         clients = list(after_versions)
         out: dict[UUID, list[Recorded]] = {client: [] for client in clients}
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self.database.connection() as conn, conn.cursor() as curs:
             curs.execute(
                 self._select_streams, (clients, [after_versions[c] for c in clients]), prepare=True
             )
             rows = curs.fetchall()
         for row in rows:
             client_id = row["originator_id"]
-            event, recorded_at = self.codec.decode(client_id, bytes(row["state"]))
+            event, recorded_at = self._codec.decode(client_id, bytes(row["state"]))
             out[client_id].append(
                 Recorded(event, row["originator_version"], row["notification_id"], recorded_at)
             )
         return out
 
     def append(
-        self, appends: Sequence[Append], trackings: Sequence[Tracking] = ()
+        self, appends: Sequence[Append], trackings: Sequence[UpstreamPosition] = ()
     ) -> list[Recorded]:
         """Store every append in one transaction, or none; raises a conflict exception."""
         recorded_at = self._clock()
@@ -338,7 +384,7 @@ class EventStore:
                         originator_id=append.client_id,
                         originator_version=version,
                         topic=event.type,
-                        state=self.codec.encode(event, recorded_at),
+                        state=self._codec.encode(event, recorded_at),
                     )
                 )
                 index_rows.append(
@@ -347,7 +393,9 @@ class EventStore:
                 versions.append(version)
                 events.append(event)
         try:
-            positions = self.recorder.record(stored, index_rows, trackings)
+            positions = self._recorder.record(
+                stored, index_rows, [Tracking(t.upstream, t.position) for t in trackings]
+            )
         except IntegrityError as e:
             raise _conflict_kind(e)() from None
         return [
@@ -359,12 +407,14 @@ class EventStore:
         """Where these event_ids were stored, for those that were."""
         if not event_ids:
             return {}
-        return {entry.event_id: entry for entry in self.recorder.select_index(event_ids)}
+        return {entry.event_id: entry for entry in self._recorder.select_index(event_ids)}
 
-    def read(self, *, after: int = 0, limit: int = 1000) -> list[Recorded]:
-        """Stored events in global order after a position."""
-        notes = self.recorder.select_notifications(
-            start=after, limit=limit, inclusive_of_start=False
+    def read(
+        self, *, after: int = 0, limit: int = 1000, types: Sequence[str] = ()
+    ) -> list[Recorded]:
+        """Stored events in global order after a position, of the given types (all when empty)."""
+        notes = self._recorder.select_notifications(
+            start=after, limit=limit, topics=tuple(types), inclusive_of_start=False
         )
         self._prefetch_keys(n.originator_id for n in notes)
         out = []
@@ -372,7 +422,7 @@ class EventStore:
             client_id = (
                 n.originator_id if isinstance(n.originator_id, UUID) else UUID(n.originator_id)
             )
-            event, recorded_at = self.codec.decode(client_id, n.state)
+            event, recorded_at = self._codec.decode(client_id, n.state)
             out.append(Recorded(event, n.originator_version, n.id, recorded_at))
         return out
 
@@ -381,7 +431,7 @@ class EventStore:
     ) -> list[tuple[Recorded, str, bytes]]:
         """Stored events in global order after a position, each with its topic and payload bytes
         as stored (what the audit trail's hash chain covers, ciphertext included)."""
-        notes = self.recorder.select_notifications(
+        notes = self._recorder.select_notifications(
             start=after, limit=limit, inclusive_of_start=False
         )
         self._prefetch_keys(n.originator_id for n in notes)
@@ -390,29 +440,37 @@ class EventStore:
             client_id = (
                 n.originator_id if isinstance(n.originator_id, UUID) else UUID(n.originator_id)
             )
-            event, recorded_at = self.codec.decode(client_id, n.state)
+            event, recorded_at = self._codec.decode(client_id, n.state)
             recorded = Recorded(event, n.originator_version, n.id, recorded_at)
             out.append((recorded, n.topic, n.state))
         return out
 
     def _prefetch_keys(self, client_ids: Iterable[UUID | str]) -> None:
         """Let an encrypting codec load a page's client keys in one query (not one per client)."""
-        prefetch = getattr(self.codec, "prefetch", None)
+        prefetch = getattr(self._codec, "prefetch", None)
         if prefetch is not None:
             prefetch({c if isinstance(c, UUID) else UUID(c) for c in client_ids})
 
     def head(self) -> int:
         """The highest position stored (0 for an empty store)."""
-        return self.recorder.max_notification_id() or 0
+        return self._recorder.max_notification_id() or 0
 
     def tracked(self, upstream: str) -> int | None:
         """The last upstream position recorded with events (e.g. a Kafka partition's offset)."""
-        tracked: int | None = self.recorder.max_tracking_id(upstream)
+        tracked: int | None = self._recorder.max_tracking_id(upstream)
         return tracked
+
+    def advance(self, upstream: str, position: int) -> None:
+        """Record an upstream position on its own; raises TrackingConflict if it is not past the
+        one recorded (a relay's checkpoint moves forward only)."""
+        try:
+            self._recorder.insert_tracking(Tracking(upstream, position))
+        except IntegrityError:
+            raise TrackingConflict from None
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[DictRow]]:
-        with self.datastore.get_connection() as conn:
+        with self.database.connection() as conn:
             yield conn
 
 

@@ -8,7 +8,6 @@ relationship exactly as for an unknown client, 403 `forbidden` or `consent_requi
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Annotated
@@ -18,25 +17,13 @@ from fastapi import Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from domain.access_policy import Action, Decision, Principal
-from services.adapters.crypto import EncryptingCodec
 from services.api.context import ApiContext
 from services.api.deps import Context, CurrentPrincipal
 from services.app.gatekeeper import AccessRequest
-from services.app.privacy import Privacy, build_privacy
-
-_building = threading.Lock()
-
+from services.app.privacy import Privacy
 
 def privacy_of(context: ApiContext) -> Privacy:
-    """The context's privacy parts; built from its store on first use when the wiring gave none."""
-    if context.privacy is None:
-        with _building:
-            if context.privacy is None:
-                codec = context.store.codec
-                keys = codec.keys if isinstance(codec, EncryptingCodec) else None
-                context.privacy = build_privacy(
-                    context.settings, context.store, context.handler, context.clock, keys=keys
-                )
+    """The privacy parts the wiring built for this process."""
     return context.privacy
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from projections.engine import ReadModels
 from services.adapters.store import EventStore
 from services.app.privacy import Privacy
 from services.app.record import CareRecordHandler
@@ -20,5 +21,6 @@ class ApiContext:
     store: EventStore
     handler: CareRecordHandler
     clock: Callable[[], datetime]
+    reads: ReadModels
+    privacy: Privacy
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
-    privacy: Privacy | None = None  # None: built on first use (services/api/access.py)

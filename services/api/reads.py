@@ -13,11 +13,10 @@ from psycopg.rows import DictRow
 from projections.engine import NotCaughtUp, ReadModels, Tables
 from services.api.deps import Context
 from services.api.problems import Problem
-from services.app.read_side import read_models
 
 
-def get_reads(context: Context) -> ReadModels:
-    return read_models(context.store.datastore.pool, context.settings)
+async def get_reads(context: Context) -> ReadModels:
+    return context.reads
 
 
 Reads = Annotated[ReadModels, Depends(get_reads)]

@@ -21,11 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
-from eventsourcing.postgres import PostgresDatastore
 from psycopg.sql import SQL, Composed, Identifier
 
 from services.adapters.crypto import ClientKeys, is_sealed
-from services.adapters.store import EVENTS_TABLE
+from services.adapters.store import EVENTS_TABLE, Database
 from services.adapters.tokens import Principal
 from services.app.gatekeeper import AccessRequest, Action, Gatekeeper
 from services.app.record import CareRecordHandler
@@ -94,7 +93,7 @@ class Erasures:
 
     def __init__(
         self,
-        datastore: PostgresDatastore,
+        database: Database,
         keys: ClientKeys | None,
         gate: Gatekeeper,
         handler: CareRecordHandler,
@@ -103,14 +102,14 @@ class Erasures:
         confirm_within: timedelta = timedelta(hours=24),
         ensure_schema: Callable[[], None] = lambda: None,
     ) -> None:
-        self.datastore = datastore
+        self.db = database
         self.keys = keys
         self.gate = gate
         self.handler = handler
         self.clock = clock
         self.confirm_within = confirm_within
         self._ensure_schema = ensure_schema
-        schema = Identifier(datastore.schema)
+        schema = Identifier(database.schema)
         self._requests = SQL("{}.{}").format(schema, Identifier(REQUESTS_TABLE))
         self._erasures = SQL("{}.{}").format(schema, Identifier(ERASURES_TABLE))
         self._events = SQL("{}.{}").format(schema, Identifier(EVENTS_TABLE))
@@ -125,7 +124,7 @@ class Erasures:
         code = "-".join(secrets.token_hex(2).upper() for _ in range(3))
         now = self.clock()
         self._ensure_schema()
-        with self.datastore.get_connection() as conn:
+        with self.db.connection() as conn:
             conn.execute(
                 SQL(
                     "INSERT INTO {requests} (request_id, client_id, code_hash, requested_by,"
@@ -153,7 +152,7 @@ class Erasures:
         assert self.keys is not None  # _check_erasable refused otherwise
         now = self.clock()
         self._ensure_schema()
-        with self.datastore.transaction(commit=True) as curs:
+        with self.db.transaction() as curs:
             rows = curs.execute(
                 SQL(
                     "SELECT request_id, code_hash, requested_by, reason FROM {requests}"
@@ -200,7 +199,7 @@ class Erasures:
 
     def erasure_of(self, client_id: UUID) -> Erasure | None:
         self._ensure_schema()
-        with self.datastore.get_connection() as conn:
+        with self.db.connection() as conn:
             row = conn.execute(
                 SQL(
                     "SELECT requested_by, confirmed_by, reason, erased_at FROM {erasures}"
@@ -227,7 +226,7 @@ class Erasures:
             raise ErasureRefused(
                 "encryption_off", "Encryption at rest is off: there is no key to destroy."
             )
-        with self.datastore.get_connection() as conn:
+        with self.db.connection() as conn:
             states = conn.execute(
                 SQL("SELECT state FROM {events} WHERE originator_id = %s").format(
                     events=self._events

@@ -28,14 +28,20 @@ from datetime import datetime
 from uuid import UUID
 
 import structlog
-from eventsourcing.persistence import Tracking
 
 from domain.catalogue import CareEvent
 from domain.client import ClientState, decide, evolve, initial_state
 from domain.commands import RecordCareEvent
 from domain.errors import DomainError, EventIdReused, VersionConflict
 from domain.recorded import Recorded
-from services.adapters.store import Append, DuplicateEventId, EventStore, IndexEntry, StreamConflict
+from services.adapters.store import (
+    Append,
+    DuplicateEventId,
+    EventStore,
+    IndexEntry,
+    StreamConflict,
+    UpstreamPosition,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -187,7 +193,7 @@ class CareRecordHandler:
     def record_batch(
         self,
         commands: Sequence[RecordCareEvent],
-        trackings: Sequence[Tracking] = (),
+        trackings: Sequence[UpstreamPosition] = (),
         *,
         before_commit: Callable[[list[Refused]], None] | None = None,
     ) -> tuple[list[Recorded], list[Refused]]:
@@ -262,7 +268,7 @@ class CareRecordHandler:
     def _process(
         self,
         items: list[_Item],
-        trackings: Sequence[Tracking],
+        trackings: Sequence[UpstreamPosition],
         before_commit: Callable[[list[Refused]], None] | None = None,
     ) -> list[Recorded]:
         """Decide on cached state first; refusals, re-sends and conflicts are re-decided on
@@ -286,7 +292,7 @@ class CareRecordHandler:
     def _try(
         self,
         items: list[_Item],
-        trackings: Sequence[Tracking],
+        trackings: Sequence[UpstreamPosition],
         *,
         fresh: bool,
         before_commit: Callable[[list[Refused]], None] | None = None,

@@ -46,18 +46,7 @@ def skeleton_row(item: Recorded) -> dict[str, Any]:
 
 def read_page(privacy: Privacy, *, after: int, limit: int, types: Sequence[str]) -> list[Recorded]:
     """Up to `limit` stored events after a position, of the given types (all when empty)."""
-    store = privacy.gate.store
-    notes = store.recorder.select_notifications(
-        start=after, limit=limit, topics=tuple(types), inclusive_of_start=False
-    )
-    out = []
-    for note in notes:
-        client_id = (
-            note.originator_id if isinstance(note.originator_id, UUID) else UUID(note.originator_id)
-        )
-        event, recorded_at = store.codec.decode(client_id, note.state)
-        out.append(Recorded(event, note.originator_version, note.id, recorded_at))
-    return out
+    return privacy.gate.store.read(after=after, limit=limit, types=types)
 
 
 def replay_lines(

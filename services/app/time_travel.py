@@ -99,7 +99,7 @@ class AsOfSource:
 def last_position_at(store: EventStore, as_of: datetime) -> int:
     """The highest position of an event recorded at or before `as_of` (0: none)."""
     query = SQL("SELECT max(position) AS top FROM {}.{} WHERE recorded_at <= %s").format(
-        Identifier(store.datastore.schema), Identifier(INDEX_TABLE)
+        Identifier(store.database.schema), Identifier(INDEX_TABLE)
     )
     with store.connection() as conn:
         row = conn.execute(query, (as_of,)).fetchone()
@@ -173,7 +173,7 @@ def rebuild_as_of(
     """Build each projection from the events recorded up to `as_of` into `schema`."""
     if as_of.tzinfo is None or as_of.utcoffset() is None:
         raise TimeTravelRefused("invalid_time", "TIME needs a UTC offset, e.g. 2026-11-20T23:00Z.")
-    check_schema_name(schema, store.datastore.schema)
+    check_schema_name(schema, store.database.schema)
     with store.connection() as conn, conn.transaction():
         prepare_schema(conn, schema, replace=replace)
     bound = last_position_at(store, as_of)

@@ -39,11 +39,10 @@ from services.app.export import (
     summary_lines,
 )
 from services.app.gatekeeper import AccessRequest, Action, Decision
-from services.app.read_side import BY_NAME, migrate_read_side
 from services.app.replay import skeleton_row
 from services.app.time_travel import TimeTravelRefused, rebuild_as_of
 from services.settings import Settings
-from services.wiring import Runtime, migrate
+from services.wiring import BY_NAME, Runtime, migrate, migrate_read_side
 
 RuntimeFor = Callable[[Settings], AbstractContextManager[Runtime]]
 

@@ -10,27 +10,29 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
 import structlog
 
+from domain.envelope import Role
 from infra.embedded import TansuBroker
-from services.adapters.logging import configure_logging
-from services.adapters.tokens import ROLES, issue_token
-from services.app.read_side import add_commands as add_read_side_commands
 from services.cli.analysts import add_analyst_commands
 from services.cli.kafka import add_kafka_commands
 from services.cli.privacy import add_privacy_commands
+from services.cli.projections import add_commands as add_read_side_commands
 from services.settings import Settings
 from services.wiring import (
     Runtime,
+    WorkerRole,
     build_api,
     build_runtime,
+    configure_logging,
     database,
+    development_token,
     migrate,
+    roles,
     tune_garbage_collector,
 )
-from services.workers import WorkerRole, roles
 
 log = structlog.get_logger("carecircle.cli")
 
@@ -69,12 +71,8 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     if settings.environment != "development":
         sys.stderr.write("carecircle token: HS256 development tokens only (CARE_ENVIRONMENT)\n")
         return 2
-    token = issue_token(
-        settings.jwt_secret.get_secret_value(),
-        sub=args.sub,
-        role=args.role,
-        org=args.org,
-        ttl=timedelta(hours=args.hours),
+    token = development_token(
+        settings, sub=args.sub, role=args.role, org=args.org, hours=args.hours
     )
     sys.stdout.write(token + "\n")
     return 0
@@ -245,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = sub.add_parser("token", help="print a development token")
     token.add_argument("--sub", required=True)
-    token.add_argument("--role", required=True, choices=sorted(ROLES))
+    token.add_argument("--role", required=True, choices=sorted(set(get_args(Role)) - {"rule"}))
     token.add_argument("--org", required=True)
     token.add_argument("--hours", type=float, default=12.0)
     token.set_defaults(run=cmd_token)

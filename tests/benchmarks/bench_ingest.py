@@ -42,8 +42,9 @@ from infra.embedded import (
     drop_database,
     kafka_bootstrap_or_tansu,
 )
-from services.adapters.kafka import TRANSIENT, HandlerRecord, ingest_consumer, reliable_producer
+from services.adapters.kafka import TRANSIENT, ingest_consumer, reliable_producer
 from services.adapters.logging import configure_logging
+from services.app.relay import HandlerRecord
 from services.settings import Settings
 from services.wiring import Runtime, build_runtime, migrate, tune_garbage_collector
 

@@ -40,9 +40,17 @@ from domain.commands import RecordCareEvent
 from infra.embedded import create_database, database_url_or_embedded, drop_database
 from projections import CORE
 from projections.engine import Runner, Stored, Target, live_targets, prepare_version
-from services.app.read_side import ProjectionWorker, evaluator, live_runner, pool_of
+from services.app.read_side import ProjectionWorker
 from services.settings import Settings
-from services.wiring import Runtime, build_runtime, migrate, tune_garbage_collector
+from services.wiring import (
+    Runtime,
+    build_runtime,
+    evaluator,
+    live_runner,
+    migrate,
+    pool_of,
+    tune_garbage_collector,
+)
 
 BATCH = 2000
 
@@ -81,14 +89,14 @@ class _StoredMapper:
     """Turns the library's notifications of `care_events` into our decoded events."""
 
     def __init__(self, runtime: Runtime) -> None:
-        self.codec = runtime.store.codec
+        self.store = runtime.store
 
     def to_domain_event(self, stored: Any) -> Stored:
         from domain.recorded import Recorded
 
         client_id = stored.originator_id
         client_id = client_id if isinstance(client_id, UUID) else UUID(client_id)
-        event, recorded_at = self.codec.decode(client_id, stored.state)
+        event, recorded_at = self.store.decode(client_id, stored.state)
         recorded = Recorded(event, stored.originator_version, stored.id, recorded_at)
         return Stored(recorded, stored.topic, stored.state)
 

@@ -15,7 +15,6 @@ import structlog
 from fastapi.testclient import TestClient
 
 from consumers.deadletter import DeadLetter
-from services.adapters.kafka import run_ingest
 from services.adapters.logging import SAFE_KEYS
 from services.settings import Settings
 from services.wiring import Runtime, build_api, build_runtime, migrate

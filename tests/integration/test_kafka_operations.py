@@ -12,9 +12,8 @@ from fastapi.testclient import TestClient
 
 from consumers.publish import checkpoint_name
 from infra.embedded import create_database, drop_database
-from services.adapters.kafka import run_ingest, run_publish
 from services.cli.kafka import cmd_status
-from services.wiring import build_api, build_runtime, migrate
+from services.wiring import build_api, build_runtime, migrate, run_ingest, run_publish
 from tests.integration.kafka_support import (
     enrollment,
     in_thread,

@@ -21,8 +21,7 @@ from demo.simulate import simulate
 from domain.catalogue import parse_event
 from domain.commands import RecordCareEvent
 from infra.embedded import create_database, drop_database
-from services.adapters.kafka import run_publish
-from services.wiring import Runtime, build_runtime, migrate
+from services.wiring import Runtime, build_runtime, migrate, run_publish
 from tests.integration.kafka_support import (
     enrollment,
     in_thread,

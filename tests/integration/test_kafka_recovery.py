@@ -17,9 +17,8 @@ from prometheus_client import REGISTRY
 from consumers.deadletter import DeadLetter
 from consumers.ingest import tracking_name
 from infra.embedded import EmbeddedPostgres, create_database, drop_database
-from services.adapters.kafka import run_ingest
 from services.settings import Settings
-from services.wiring import Runtime, build_runtime, migrate
+from services.wiring import Runtime, build_runtime, migrate, run_ingest
 from tests.integration.kafka_support import (
     Message,
     a_client,

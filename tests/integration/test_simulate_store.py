@@ -9,7 +9,7 @@ import pytest
 
 from demo.simulate import simulate
 from domain.commands import RecordCareEvent
-from services.adapters.store import CareRecorder, EventStore, open_datastore
+from services.adapters.store import EventStore, open_database
 from services.app.record import CareRecordHandler, Refused
 
 START = datetime(2026, 2, 2, tzinfo=UTC)
@@ -17,13 +17,13 @@ START = datetime(2026, 2, 2, tzinfo=UTC)
 
 @pytest.fixture
 def handler(database_url: str) -> Iterator[CareRecordHandler]:
-    datastore = open_datastore(database_url)
+    database = open_database(database_url)
     try:
-        store = EventStore(CareRecorder(datastore))
+        store = EventStore(database)
         store.migrate()
         yield CareRecordHandler(store)
     finally:
-        datastore.close()
+        database.close()
 
 
 class HandlerPort:

@@ -16,7 +16,6 @@ from psycopg.sql import SQL, Identifier
 from projections.caseload import CASELOAD, caseload_of
 from projections.early_warning import EARLY_WARNING, flags_page
 from projections.engine import Tables
-from services.app.read_side import evaluator, live_runner, pool_of, read_models
 from services.app.time_travel import TimeTravelRefused, rebuild_as_of
 from services.cli.analysts import cmd_replay
 from services.cli.main import build_parser
@@ -55,7 +54,7 @@ def views(conn: Any, caseload: Tables, early_warning: Tables, client_id: UUID) -
 
 
 def live_views(runtime: Runtime, client_id: UUID) -> dict[str, Any]:
-    reads = read_models(pool_of(runtime), runtime.settings)
+    reads = read_models(runtime)
     with reads.reading(["caseload", "early_warning"]) as (conn, tables):
         return views(conn, tables["caseload"], tables["early_warning"], client_id)
 

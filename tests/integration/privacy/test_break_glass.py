@@ -8,8 +8,7 @@ from uuid import UUID
 from fastapi.testclient import TestClient
 
 from services.app.disclosure import CONSENT_HEADER, NOTICE_HEADER
-from services.app.read_side import live_runner
-from services.wiring import Runtime
+from services.wiring import Runtime, live_runner
 from tests.integration.privacy.support import (
     AUDITOR,
     CRISIS,

@@ -18,7 +18,7 @@ from domain.commands import RecordCareEvent
 from domain.errors import DomainError
 from services.adapters.access_log import AccessEntry
 from services.adapters.crypto import ClientKeys, EncryptingCodec, MasterKeys, UnknownMasterKey
-from services.adapters.store import Append, CareRecorder, EventStore, open_datastore
+from services.adapters.store import Append, EventStore, open_database
 from services.cli.main import build_parser
 from services.settings import Settings
 from services.wiring import Runtime
@@ -85,13 +85,13 @@ def test_a_sealed_payload_moved_to_another_event_does_not_open(runtime: Runtime)
             " ORDER BY originator_version",
             (client_id,),
         ).fetchall()
-    codec = runtime.store.codec
+    store = runtime.store
     first, second = bytes(rows[0]["state"]), bytes(rows[2]["state"])
     swapped = orjson.loads(second)
     swapped["sealed"] = orjson.loads(first)["sealed"]
 
     with pytest.raises(InvalidTag):
-        codec.decode(client_id, orjson.dumps(swapped))
+        store.decode(client_id, orjson.dumps(swapped))
 
 
 def test_keys_rotate_under_a_new_master_key(
@@ -116,21 +116,21 @@ def test_keys_rotate_under_a_new_master_key(
     assert refused == 2
     assert done == 0
     assert "re-wrapped" in capsys.readouterr().out
-    datastore = open_datastore(privacy_db_url, pool_size=1, max_overflow=1)
+    database = open_database(privacy_db_url, pool_size=1, max_overflow=1)
     try:
         only_new = EventStore(
-            CareRecorder(datastore),
+            database,
             codec=EncryptingCodec(
-                ClientKeys(datastore, MasterKeys(base64.b64decode(new)), cache_seconds=0)
+                ClientKeys(database, MasterKeys(base64.b64decode(new)), cache_seconds=0)
             ),
         )
         assert [r.event for r in only_new.load(client_id)] == events[:4]
         only_old = EncryptingCodec(
-            ClientKeys(datastore, MasterKeys(base64.b64decode(old)), cache_seconds=0)
+            ClientKeys(database, MasterKeys(base64.b64decode(old)), cache_seconds=0)
         )
         with pytest.raises(UnknownMasterKey):
-            EventStore(CareRecorder(datastore), codec=only_old).load(client_id)
-        counts = ClientKeys(datastore, MasterKeys(base64.b64decode(new))).counts()
+            EventStore(database, codec=only_old).load(client_id)
+        counts = ClientKeys(database, MasterKeys(base64.b64decode(new))).counts()
         assert set(counts) - {"erased"} == {MasterKeys(base64.b64decode(new)).current_id}
     finally:
         # put the old key back as current, so the rest of the module reads as before
@@ -141,7 +141,7 @@ def test_keys_rotate_under_a_new_master_key(
             key_cache_seconds=0,
         )
         assert _cli(back, "keys", "rotate", "--token", auditor) == 0
-        datastore.close()
+        database.close()
 
 
 def _cli(settings: Settings, *argv: str) -> int:

@@ -12,10 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg import sql
 
-from services.app.read_side import evaluator, live_runner, verify_audit
 from services.cli.main import build_parser
 from services.settings import Settings
-from services.wiring import Runtime
+from services.wiring import Runtime, evaluator, live_runner, verify_audit
 from tests.integration.http_support import bearer
 from tests.integration.privacy.support import (
     AUDITOR,

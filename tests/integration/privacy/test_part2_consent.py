@@ -12,8 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.app.disclosure import CONSENT_HEADER, NOTICE, NOTICE_HEADER, NOTICE_HEADER_TEXT
-from services.app.read_side import live_runner
-from services.wiring import Runtime
+from services.wiring import Runtime, live_runner
 from tests.integration.privacy.support import (
     AUDITOR,
     OTHER_ORG,

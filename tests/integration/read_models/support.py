@@ -19,7 +19,6 @@ from domain.catalogue import CareEvent
 from domain.commands import RecordCareEvent
 from projections.early_warning import FlagView, flags_page
 from projections.engine import Projection, Runner, Target, begin_rebuild, versions_of
-from services.app.read_side import evaluator, live_runner, pool_of, read_models
 from services.app.record import Outcome
 from services.wiring import Runtime
 from tests.stories import Clock
@@ -32,7 +31,7 @@ class ReadSide:
         self.clock = clock
         self.runner: Runner = live_runner(runtime, batch_size=500)
         self.flags = evaluator(runtime)
-        self.reads = read_models(pool_of(runtime), runtime.settings)
+        self.reads = read_models(runtime)
 
     def record(self, event: CareEvent) -> Outcome:
         return self.runtime.handler.record(RecordCareEvent(event, now=self.clock()))

@@ -20,7 +20,6 @@ import pytest
 
 from infra.embedded import create_database, drop_database
 from projections.engine import Runner
-from services.app.read_side import live_runner
 from services.settings import Settings
 from services.wiring import build_runtime, migrate
 from tests.integration.read_models.support import Client, ReadSide

@@ -12,8 +12,8 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
-from services.app.read_side import ProjectionWorker, evaluator, live_runner
-from services.wiring import Runtime, build_api
+from services.app.read_side import ProjectionWorker
+from services.wiring import Runtime, build_api, evaluator, live_runner
 from tests.integration.http_support import bearer
 from tests.integration.read_models.support import Client, ReadSide
 from tests.unit import builders as b

@@ -14,8 +14,7 @@ from typing import Any
 from projections.audit_trail import audit_page
 from projections.caseload import caseload_of
 from projections.early_warning import flags_page
-from services.app.read_side import live_runner, pool_of, read_models, rebuild
-from services.wiring import Runtime
+from services.wiring import Runtime, live_runner, pool_of, read_models, rebuild
 from tests.integration.read_models.support import Client, ReadSide, record_simulated
 from tests.unit import builders as b
 
@@ -45,7 +44,7 @@ def test_queries_are_answered_throughout_a_rebuild_and_see_one_version_at_a_time
     with pool_of(runtime).connection() as conn:
         member = conn.execute("SELECT member_id FROM caseload_members_v1 LIMIT 1").fetchone()
     assert member is not None
-    reads = read_models(pool_of(runtime), runtime.settings)
+    reads = read_models(runtime)
     seen: list[tuple[tuple[int, ...], Any]] = []
     errors: list[BaseException] = []
     stop = threading.Event()

@@ -16,8 +16,7 @@ from psycopg import Connection
 from psycopg.rows import DictRow
 
 from projections import CORE
-from services.app.read_side import pool_of
-from services.wiring import Runtime
+from services.wiring import Runtime, pool_of
 from tests.integration.read_models.support import compare_with_rebuild, record_simulated
 
 ROOT = Path(__file__).resolve().parents[3]
