@@ -32,6 +32,7 @@ from typing import Any
 
 import structlog
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from consumers.backoff import Backoff
 from consumers.deadletter import DeadLetterProducer
@@ -46,14 +47,29 @@ from projections.early_warning import FlagEvaluator, migrate_evaluations
 from projections.engine import Pool, ReadModels, Runner, live_targets
 from projections.engine import migrate as migrate_projections
 from services.adapters.access_log import AccessLog
-from services.adapters.crypto import ClientKeys, EncryptingCodec, MasterKeys, decode_master_key
+from services.adapters.crypto import (
+    ClientKeys,
+    EncryptingCodec,
+    MasterKeys,
+    decode_master_key,
+    new_master_key,
+)
 from services.adapters.kafka import TRANSIENT, ingest_consumer, reliable_producer
 from services.adapters.logging import configure_logging
-from services.adapters.metrics import kafka_metrics
-from services.adapters.store import Database, EventStore, JsonCodec, PayloadCodec, open_database
+from services.adapters.metrics import api_registry, kafka_metrics
+from services.adapters.positions import Positions, positions
+from services.adapters.store import (
+    UNAVAILABLE_ERRORS,
+    Database,
+    EventStore,
+    JsonCodec,
+    PayloadCodec,
+    open_database,
+)
 from services.adapters.tokens import issue_token
 from services.api.app import create_app
 from services.api.context import ApiContext
+from services.app.authentication import authenticator
 from services.app.erasure import Erasures
 from services.app.gatekeeper import Gatekeeper
 from services.app.privacy import Privacy, PrivacySchema
@@ -71,6 +87,7 @@ BY_NAME = {p.name: p for p in PROJECTIONS}
 __all__ = [
     "BY_NAME",
     "PROJECTIONS",
+    "Positions",
     "Runtime",
     "WorkerRole",
     "api_from_environment",
@@ -82,10 +99,13 @@ __all__ = [
     "evaluator",
     "live_runner",
     "migrate",
+    "new_master_key",
     "pool_of",
+    "producer",
     "read_models",
     "rebuild",
     "roles",
+    "store_positions",
     "tune_garbage_collector",
     "verify_audit",
 ]
@@ -247,7 +267,16 @@ def build_privacy(
 # --- the API --------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class ApiMetrics:
+    """services.app.ports.MetricsSource: the registry /metrics renders, refreshed per scrape."""
+
+    registry: CollectorRegistry
+    refresh: Callable[[], None]
+
+
 def build_api(runtime: Runtime) -> FastAPI:
+    registry, positions = api_registry(runtime.store)
     context = ApiContext(
         settings=runtime.settings,
         store=runtime.store,
@@ -255,6 +284,9 @@ def build_api(runtime: Runtime) -> FastAPI:
         clock=runtime.clock,
         reads=read_models(runtime),
         privacy=runtime.privacy,
+        authenticate=authenticator(runtime.settings),
+        metrics=ApiMetrics(registry, positions.refresh),
+        unavailable_errors=UNAVAILABLE_ERRORS,
         readiness={"postgres": runtime.ping_database},
     )
     return create_app(context)
@@ -357,6 +389,16 @@ def rebuild(
 
 
 # --- the Kafka edges ------------------------------------------------------------------------------
+
+
+def producer(bootstrap: str, *, client_id: str) -> Any:
+    """A producer acknowledged by every in-sync replica (`deadletter replay` uses it)."""
+    return reliable_producer(bootstrap, client_id=client_id)
+
+
+def store_positions(runtime: Runtime) -> Positions:
+    """The store's head and every tracked upstream's position (`carecircle status`)."""
+    return positions(runtime.store)
 
 
 def ensure_topics(settings: Settings, bootstrap: str) -> None:

@@ -19,19 +19,11 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from domain.access_policy import Principal as Principal  # re-exported: callers ask here
 from domain.envelope import Role
+from services.app.errors import AuthenticationFailed
 from services.settings import Settings
 
 ROLES: frozenset[str] = frozenset(get_args(Role)) - {"rule"}
 HUMAN_ROLES: frozenset[str] = ROLES - {"service"}
-
-
-class AuthenticationFailed(Exception):
-    """The request carries no usable credentials; `code` says which way it failed."""
-
-    def __init__(self, code: str, message: str) -> None:
-        self.code = code
-        self.message = message
-        super().__init__(message)
 
 
 def issue_token(secret: str, *, sub: str, role: str, org: str, ttl: timedelta) -> str:

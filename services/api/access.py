@@ -22,6 +22,7 @@ from services.api.deps import Context, CurrentPrincipal
 from services.app.gatekeeper import AccessRequest
 from services.app.privacy import Privacy
 
+
 def privacy_of(context: ApiContext) -> Privacy:
     """The privacy parts the wiring built for this process."""
     return context.privacy

@@ -37,8 +37,8 @@ def create_app(context: ApiContext, *, extra_routers: list[Any] | None = None) -
     app.state.context = context
     for router in [*ROUTERS, *PRIVACY_ROUTERS, *ANALYST_ROUTERS, *(extra_routers or [])]:
         app.include_router(router)
-    install_problem_handlers(app)
-    install_metrics(app, context.store)
+    install_problem_handlers(app, unavailable=context.unavailable_errors)
+    install_metrics(app, context.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=context.settings.max_body_bytes)
     app.add_middleware(CorrelationMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

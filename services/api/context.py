@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from projections.engine import ReadModels
-from services.adapters.store import EventStore
+from services.app.authentication import Authenticate
+from services.app.ports import ClientHistory, MetricsSource
 from services.app.privacy import Privacy
 from services.app.record import CareRecordHandler
 from services.settings import Settings
@@ -18,9 +19,13 @@ ReadinessCheck = Callable[[], None]
 @dataclass
 class ApiContext:
     settings: Settings
-    store: EventStore
+    store: ClientHistory
     handler: CareRecordHandler
     clock: Callable[[], datetime]
     reads: ReadModels
     privacy: Privacy
+    authenticate: Authenticate
+    metrics: MetricsSource
+    # exceptions that mean "the database is not reachable now": 503, never a client error
+    unavailable_errors: tuple[type[Exception], ...] = ()
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)

@@ -11,9 +11,8 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from domain.access_policy import Principal
-from services.adapters.store import EventStore
-from services.adapters.tokens import token_keys, verify_token
 from services.api.context import ApiContext
+from services.app.ports import ClientHistory
 from services.app.record import CareRecordHandler
 
 _bearer = HTTPBearer(auto_error=False, description="JWT with sub, role and org (HS256 in dev)")
@@ -36,7 +35,7 @@ async def current_principal(
 ) -> Principal:
     """The authenticated caller; binds principal_id and org to this request's log lines."""
     header = f"Bearer {credentials.credentials}" if credentials else None
-    principal = verify_token(token_keys(context.settings), header)
+    principal = context.authenticate(header)
     structlog.contextvars.bind_contextvars(
         principal_id=principal.sub, org=principal.org, role=principal.role
     )
@@ -52,11 +51,11 @@ async def get_handler(context: Context) -> CareRecordHandler:
     return context.handler
 
 
-async def get_store(context: Context) -> EventStore:
+async def get_store(context: Context) -> ClientHistory:
     return context.store
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 Clock = Annotated[Callable[[], datetime], Depends(get_clock)]
 Handle = Annotated[CareRecordHandler, Depends(get_handler)]
-Store = Annotated[EventStore, Depends(get_store)]
+Store = Annotated[ClientHistory, Depends(get_store)]

@@ -18,9 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.catalogue import safe_error_details, safe_message
 from domain.errors import DomainError
-from services.adapters.store import UNAVAILABLE_ERRORS
-from services.adapters.tokens import AuthenticationFailed
-from services.app.errors import AccessRefused
+from services.app.errors import AccessRefused, AuthenticationFailed
 
 PROBLEM_BASE = "https://carecircle.dev/problems/"
 MEDIA_TYPE = "application/problem+json"
@@ -132,8 +130,11 @@ def validation_errors(error: ValidationError | RequestValidationError) -> list[d
     ]
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Map every failure to a problem body; the last resort shows only the correlation id."""
+def install_problem_handlers(
+    app: FastAPI, *, unavailable: tuple[type[Exception], ...] = ()
+) -> None:
+    """Map every failure to a problem body; the last resort shows only the correlation id.
+    `unavailable`: the exceptions that mean the database is not reachable now (503)."""
 
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
@@ -177,7 +178,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             request, "unavailable", "The database is not reachable.", headers={"Retry-After": "2"}
         )
 
-    for error_class in UNAVAILABLE_ERRORS:
+    for error_class in unavailable:
         app.add_exception_handler(error_class, _unavailable)
 
     @app.exception_handler(Exception)

@@ -11,9 +11,9 @@ from uuid import UUID, uuid4
 
 import orjson
 
+from domain.access_policy import Principal
 from domain.catalogue import CareEvent
 from domain.contract import Refusal, actor_of, envelope_refusal, event_of
-from services.adapters.tokens import Principal
 from services.api.problems import Problem
 
 

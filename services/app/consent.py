@@ -12,8 +12,8 @@ from uuid import UUID
 from domain.access_policy import Action, Principal
 from domain.consent import ConsentGranted, ConsentRevoked, DisclosureMade
 from domain.consent_policy import ConsentTerms, consents_in_force
-from services.adapters.store import EventStore
 from services.app.gatekeeper import AccessRequest, Gatekeeper
+from services.app.ports import ClientHistory
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +35,7 @@ class ConsentsAt:
 
 def disclosures_of(
     gate: Gatekeeper,
-    store: EventStore,
+    store: ClientHistory,
     principal: Principal,
     client_id: UUID,
     *,
@@ -61,7 +61,7 @@ def disclosures_of(
 
 def consents_of(
     gate: Gatekeeper,
-    store: EventStore,
+    store: ClientHistory,
     principal: Principal,
     client_id: UUID,
     *,

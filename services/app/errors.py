@@ -27,3 +27,12 @@ class AccessRefused(Exception):
         self.detail = detail
         self.errors = errors
         super().__init__(code)
+
+
+class AuthenticationFailed(Exception):
+    """The request carries no usable credentials; `code` says which way it failed."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+        super().__init__(message)

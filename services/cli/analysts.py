@@ -27,7 +27,8 @@ from functools import partial
 from pathlib import Path
 from uuid import UUID
 
-from services.adapters.tokens import AuthenticationFailed, Principal, token_keys, verify_token
+from domain.access_policy import Principal
+from services.app.authentication import AuthenticationFailed, authenticate_token
 from services.app.errors import AccessRefused
 from services.app.export import (
     ExportOptions,
@@ -54,7 +55,7 @@ def _refused(code: str, message: str) -> int:
 
 def _principal(args: argparse.Namespace, settings: Settings) -> Principal:
     token = args.token or os.environ.get("CARE_TOKEN")
-    return verify_token(token_keys(settings), f"Bearer {token}" if token else None)
+    return authenticate_token(settings, token)
 
 
 def rows_for(runtime: Runtime, principal: Principal, *, deidentify: bool) -> tuple[RowKind, Rows]:

@@ -19,8 +19,7 @@ from kafka.errors import KafkaError
 from consumers.deadletter import DeadLetter, list_dead_letters, replay
 from consumers.ingest import tracking_name
 from infra.embedded import running_tansu
-from services.adapters.kafka import reliable_producer
-from services.adapters.positions import Positions, positions
+from services import wiring
 from services.settings import Settings
 from services.wiring import build_runtime, database
 
@@ -67,7 +66,7 @@ def cmd_deadletter_replay(args: argparse.Namespace, settings: Settings) -> int:
     def chosen(letter: DeadLetter) -> bool:
         return bool(args.all) or (letter.partition, letter.offset) == (args.partition, args.offset)
 
-    producer = reliable_producer(bootstrap, client_id="carecircle-replay")
+    producer = wiring.producer(bootstrap, client_id="carecircle-replay")
     try:
         with _consumer(bootstrap) as consumer:
             sent = replay(
@@ -100,7 +99,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     with database(settings) as url:
         runtime = build_runtime(settings, url)
         try:
-            found = positions(runtime.store)
+            found = wiring.store_positions(runtime)
         finally:
             runtime.close()
     out = sys.stdout
@@ -123,7 +122,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _group_lag(settings: Settings, bootstrap: str, found: Positions) -> None:
+def _group_lag(settings: Settings, bootstrap: str, found: wiring.Positions) -> None:
     topic, group = settings.kafka_inbound_topic, settings.kafka_ingest_group
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
     try:

@@ -21,8 +21,9 @@ from contextlib import AbstractContextManager
 from functools import partial
 from uuid import UUID
 
-from services.adapters.crypto import new_master_key
-from services.adapters.tokens import AuthenticationFailed, Principal, token_keys, verify_token
+from domain.access_policy import Principal
+from services import wiring
+from services.app.authentication import AuthenticationFailed, authenticate_token
 from services.app.erasure import ErasureRefused
 from services.app.errors import AccessRefused
 from services.app.gatekeeper import AccessRequest, Action
@@ -35,7 +36,7 @@ RuntimeFor = Callable[[Settings], AbstractContextManager[Runtime]]
 
 def _principal(args: argparse.Namespace, settings: Settings) -> Principal:
     token = args.token or os.environ.get("CARE_TOKEN")
-    return verify_token(token_keys(settings), f"Bearer {token}" if token else None)
+    return authenticate_token(settings, token)
 
 
 def _privacy(runtime: Runtime) -> Privacy:
@@ -115,7 +116,7 @@ def cmd_keys_status(args: argparse.Namespace, settings: Settings, runtime_for: R
 
 
 def cmd_keys_new(args: argparse.Namespace, settings: Settings) -> int:
-    sys.stdout.write(new_master_key() + "\n")
+    sys.stdout.write(wiring.new_master_key() + "\n")
     return 0
 
 

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from consumers.deadletter import DeadLetter
 from services.adapters.logging import SAFE_KEYS
 from services.settings import Settings
-from services.wiring import Runtime, build_api, build_runtime, migrate
+from services.wiring import Runtime, build_api, build_runtime, migrate, run_ingest
 from tests.integration.kafka_support import (
     Message,
     a_client,

@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
-from services.adapters.tokens import AuthenticationFailed, issue_token, token_keys, verify_token
+from services.adapters.tokens import issue_token, token_keys, verify_token
+from services.app.errors import AuthenticationFailed
 from services.settings import DEVELOPMENT_SECRET, Settings
 
 PRODUCTION_KEYS = {

@@ -9,8 +9,7 @@ from fastapi.testclient import TestClient
 from fhir.resources.R4B.bundle import Bundle
 
 from interop import fhir_codes as codes
-from services.wiring import evaluator, live_runner
-from services.wiring import Runtime
+from services.wiring import Runtime, evaluator, live_runner
 from tests.stories import (
     COUNSELOR,
     Enrollee,

@@ -20,7 +20,7 @@ from services.app.time_travel import TimeTravelRefused, rebuild_as_of
 from services.cli.analysts import cmd_replay
 from services.cli.main import build_parser
 from services.settings import Settings
-from services.wiring import Runtime
+from services.wiring import Runtime, evaluator, live_runner, read_models
 from tests.stories import (
     TEAM,
     Story,

@@ -20,7 +20,7 @@ from domain.commands import RecordCareEvent
 from projections.early_warning import FlagView, flags_page
 from projections.engine import Projection, Runner, Target, begin_rebuild, versions_of
 from services.app.record import Outcome
-from services.wiring import Runtime
+from services.wiring import Runtime, evaluator, live_runner, pool_of, read_models
 from tests.stories import Clock
 from tests.unit import builders
 

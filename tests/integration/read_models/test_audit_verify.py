@@ -21,7 +21,7 @@ import pytest
 from infra.embedded import create_database, drop_database
 from projections.engine import Runner
 from services.settings import Settings
-from services.wiring import build_runtime, migrate
+from services.wiring import build_runtime, live_runner, migrate
 from tests.integration.read_models.support import Client, ReadSide
 from tests.stories import Clock
 from tests.unit import builders as b
