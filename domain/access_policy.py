@@ -116,6 +116,7 @@ class Action(StrEnum):
     ERASE_CONFIRM = "erase_confirm"
     ROTATE_KEYS = "rotate_keys"
     VERIFY_AUDIT = "verify_audit"
+    SEARCH_CLIENTS = "search_clients"
 
 
 CLINICAL_READS = frozenset(
@@ -143,6 +144,8 @@ STREAM_ROLES: dict[Action, frozenset[str]] = {
     Action.READ_CASELOAD: CARE_TEAM_ROLES | {"supervisor"},
     Action.READ_ORG_CASELOAD: frozenset({"supervisor"}),
     Action.READ_FLAGS: CARE_TEAM_ROLES | {"supervisor"},
+    # staff look clients up among those they have a relationship with (each match decided apart)
+    Action.SEARCH_CLIENTS: CARE_TEAM_ROLES | {"supervisor"},
 }
 
 

@@ -366,3 +366,15 @@ def audit_page(
         for row in rows[:limit]
     ]
     return AuditPage(items=items, next=items[-1].position if more and items else None)
+
+
+def enrolled_by(conn: Connection[DictRow], tables: Tables, actor_id: str) -> list[UUID]:
+    """The clients this actor enrolled (the enrolling clinician is on the care team)."""
+    rows = conn.execute(
+        SQL(
+            "SELECT client_id FROM {audit_trail} WHERE actor_id = %s AND type = 'ClientEnrolled'"
+            " AND kind = %s"
+        ).format(**tables),
+        (actor_id, EVENT),
+    ).fetchall()
+    return [row["client_id"] for row in rows]

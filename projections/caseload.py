@@ -390,3 +390,26 @@ def caseloads_of_org(
         )
         for row in rows
     ]
+
+
+_RELATED_TO_MEMBER = SQL(
+    "SELECT client_id FROM {caseload_members} WHERE member_id = %(member)s"
+    " UNION SELECT client_id FROM {caseload_handoffs}"
+    " WHERE open AND (to_member_id = %(member)s OR (to_org = %(org)s AND to_member_id IS NULL))"
+)
+_RELATED_TO_ORG = SQL(
+    "SELECT client_id FROM {caseload_clients} WHERE org = %(org)s"
+    " UNION SELECT client_id FROM {caseload_members} WHERE org = %(org)s"
+)
+
+
+def clients_related(
+    conn: Connection[DictRow], tables: Tables, *, member_id: str | None, org: str
+) -> list[UUID]:
+    """Who a member (assigned to the care team, or receiving an open handoff) or, without a
+    member, an organization (its program's clients and those its staff serve) stands in a
+    relationship with, in care or not. A candidate list only: authorization decides each one
+    again (the enrolling clinician is found apart, in the audit trail's enrollments)."""
+    query = _RELATED_TO_MEMBER if member_id is not None else _RELATED_TO_ORG
+    rows = conn.execute(query.format(**tables), {"member": member_id, "org": org}).fetchall()
+    return [row["client_id"] for row in rows]

@@ -321,6 +321,10 @@ class EventStore:
             " AND e.originator_version > w.after_version"
             " ORDER BY e.originator_id, e.originator_version"
         ).format(events=events)
+        self._select_firsts = SQL(
+            "SELECT originator_id, notification_id, state FROM {events}"
+            " WHERE originator_id = ANY(%s::uuid[]) AND originator_version = 1"
+        ).format(events=events)
 
     def migrate(self) -> None:
         """Create every table the store needs, once (not raced by workers: CREATE_TABLE=n)."""
@@ -365,6 +369,23 @@ class EventStore:
             out[client_id].append(
                 Recorded(event, row["originator_version"], row["notification_id"], recorded_at)
             )
+        return out
+
+    def load_first(self, client_ids: Iterable[UUID]) -> dict[UUID, Recorded]:
+        """Each client's first event (the enrollment), in one query; clients with none are left
+        out. What a list shows to name a client, without folding whole histories."""
+        clients = list(set(client_ids))
+        if not clients:
+            return {}
+        with self.database.connection() as conn, conn.cursor() as curs:
+            curs.execute(self._select_firsts, (clients,), prepare=True)
+            rows = curs.fetchall()
+        self._prefetch_keys(row["originator_id"] for row in rows)
+        out: dict[UUID, Recorded] = {}
+        for row in rows:
+            client_id = row["originator_id"]
+            event, recorded_at = self._codec.decode(client_id, bytes(row["state"]))
+            out[client_id] = Recorded(event, 1, row["notification_id"], recorded_at)
         return out
 
     def append(

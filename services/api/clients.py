@@ -1,4 +1,5 @@
-"""/v1/clients: enroll, record care events, read the record (also as of a past time), history."""
+"""/v1/clients: enroll, find, record care events, read the record (also as of a past time),
+history."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from domain.commands import RecordCareEvent
 from domain.record import client_record
 from domain.recorded import Recorded as StoredEvent
 from services.api.access import DataClasses, Guarded
-from services.api.deps import Clock, CurrentPrincipal, Handle, Store
+from services.api.deps import Clock, Context, CurrentPrincipal, Handle, Store
 from services.api.examples import ENROLL_EXAMPLES, EVENT_EXAMPLES
 from services.api.problems import Problem
 from services.api.wire import read_json_object, to_event
+from services.app.clients import MAX_QUERY, search_clients
 from services.app.disclosure import (
     disclosure_block,
     erased_record,
@@ -47,6 +49,20 @@ class RecordedAnswer(BaseModel):
     version: int
     position: int
     recorded_at: datetime
+
+
+class ClientHit(BaseModel):
+    client_id: UUID
+    display_name: str
+    given_name: str
+    family_name: str
+    program: str
+    program_org: str
+    enrolled_at: datetime
+
+
+class ClientHits(BaseModel):
+    items: list[ClientHit]
 
 
 class HistoryPage(BaseModel):
@@ -196,6 +212,49 @@ async def record_event(
         version=outcome.version,
         position=outcome.position,
         recorded_at=outcome.recorded_at,
+    )
+
+
+@router.get(
+    "",
+    response_model=ClientHits,
+    summary="Find clients by name or id among those you have a relationship with",
+    description=(
+        "Staff (care-team roles and supervisors) search by words of the name or by client id. "
+        "Only clients the caller has a relationship with appear (others, existing or not, "
+        "never do); each client shown is authorized and logged as a read of its record."
+    ),
+)
+async def search(
+    guard: Guarded,
+    context: Context,
+    q: Annotated[str, Query(max_length=MAX_QUERY, description="Name words or a client id")] = "",
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ClientHits:
+    hits = await run_in_threadpool(
+        search_clients,
+        guard.privacy.gate,
+        context.store,
+        context.reads,
+        guard.principal,
+        q,
+        limit=limit,
+        purpose=guard.purpose,
+        correlation_id=guard.correlation_id,
+    )
+    return ClientHits(
+        items=[
+            ClientHit(
+                client_id=h.client_id,
+                display_name=h.display_name,
+                given_name=h.given_name,
+                family_name=h.family_name,
+                program=h.program,
+                program_org=h.program_org,
+                enrolled_at=h.enrolled_at,
+            )
+            for h in hits
+        ]
     )
 
 

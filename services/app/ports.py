@@ -3,7 +3,7 @@ metrics endpoint depend on these protocols, the wiring passes the event store in
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 from uuid import UUID
 
@@ -13,11 +13,13 @@ from domain.recorded import Recorded
 
 
 class ClientHistory(Protocol):
-    """A client's stored events in version order, and the store's head."""
+    """A client's stored events in version order, clients' first events, the store's head."""
 
     def load(
         self, client_id: UUID, *, after_version: int = 0, limit: int | None = None
     ) -> list[Recorded]: ...
+
+    def load_first(self, client_ids: Iterable[UUID]) -> dict[UUID, Recorded]: ...
 
     def head(self) -> int: ...
 

@@ -1,0 +1,158 @@
+"""Naming and finding clients: the display names a list shows, and staff search.
+
+A client's name is on its enrollment (`ClientEnrolled`, data class `demographics`), so naming a
+row of a list (a flag, a caseload, a search hit) reads that one event of each client, never a
+whole history. Every client named is decided by the gatekeeper first and the read is logged in
+the access log like any other (one row per client shown), so a supervisor who sees a name on the
+shift view has read it, on the record.
+
+Search (`GET /v1/clients?q=`, the console's search box) looks among the clients the caller stands
+in a relationship with: the read models give the candidates (a clinician's caseload and open
+handoffs to them, a supervisor's organization), the query narrows them by name or id, and the
+gatekeeper decides each match again on the write side's facts, exactly as a read of the record.
+A client the caller has no relationship with never appears, whether or not it exists: the same
+"no such client" as the API's 404 (42 CFR 2.13(c)). Only the clients shown are logged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from uuid import UUID
+
+from domain.access_policy import Action, Principal
+from domain.enrollment import ClientEnrolled
+from projections.audit_trail import enrolled_by
+from projections.caseload import clients_related
+from projections.engine import ReadModels
+from services.app.gatekeeper import AccessRequest, Gatekeeper
+from services.app.ports import ClientHistory
+
+NAME_CLASSES = frozenset({"demographics"})
+MAX_QUERY = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ClientName:
+    """What a list shows to name a client."""
+
+    client_id: UUID
+    given_name: str
+    family_name: str
+    program: str
+    program_org: str
+    enrolled_at: datetime
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+
+def names_of(store: ClientHistory, client_ids: Iterable[UUID]) -> dict[UUID, ClientName]:
+    """The enrollment names of these clients (erased or unknown clients are left out). Callers
+    decide and log the reads first (`named`)."""
+    out: dict[UUID, ClientName] = {}
+    for client_id, first in store.load_first(client_ids).items():
+        event = first.event
+        if isinstance(event, ClientEnrolled):
+            data = event.data
+            out[client_id] = ClientName(
+                client_id=client_id,
+                given_name=data.given_name,
+                family_name=data.family_name,
+                program=data.program,
+                program_org=event.actor.org,
+                enrolled_at=event.occurred_at,
+            )
+    return out
+
+
+def named(
+    gate: Gatekeeper,
+    store: ClientHistory,
+    principal: Principal,
+    client_ids: Iterable[UUID],
+    *,
+    action: Action,
+    purpose: str,
+    correlation_id: str | None,
+    data_classes: frozenset[str] = frozenset(),
+) -> dict[UUID, ClientName]:
+    """The clients of a list this caller may see named, each decided and logged as a read of
+    their `demographics` (and of `data_classes`, what the row shows besides the name)."""
+    decisions = gate.check_many(
+        principal,
+        action,
+        client_ids,
+        purpose=purpose,
+        data_classes=NAME_CLASSES | data_classes,
+        correlation_id=correlation_id,
+    )
+    allowed = [c for c, d in decisions.items() if d.allowed and not d.erased]
+    return names_of(store, allowed)
+
+
+def _terms(query: str) -> list[str]:
+    return [term for term in re.split(r"\s+", query.casefold()) if term]
+
+
+def _matches(name: ClientName, terms: list[str]) -> bool:
+    words = f"{name.given_name} {name.family_name}".casefold()
+    return all(term in words for term in terms)
+
+
+def search_clients(
+    gate: Gatekeeper,
+    store: ClientHistory,
+    reads: ReadModels,
+    principal: Principal,
+    query: str,
+    *,
+    limit: int,
+    purpose: str,
+    correlation_id: str | None,
+) -> list[ClientName]:
+    """Clients the caller has a relationship with whose name holds every word of `query` (or
+    whose id it is), sorted by family then given name; at most `limit`. An empty query lists
+    them all (up to `limit`)."""
+    asking = AccessRequest(principal, Action.SEARCH_CLIENTS, None, purpose)
+    gate.check(replace(asking, correlation_id=correlation_id))
+    text = query.strip()[:MAX_QUERY]
+    try:
+        by_id: UUID | None = UUID(text)
+    except ValueError:
+        by_id = None
+    if by_id is not None:
+        candidates = [by_id]
+        wanted = [by_id]
+    else:
+        candidates = _candidates(reads, principal)
+        terms = _terms(text)
+        found = names_of(store, candidates)  # matched in memory; nothing is shown or logged yet
+        hits = sorted(
+            (n for n in found.values() if _matches(n, terms)),
+            key=lambda n: (n.family_name.casefold(), n.given_name.casefold(), str(n.client_id)),
+        )
+        wanted = [n.client_id for n in hits[: limit * 2]]  # room for refusals below
+    shown = named(
+        gate,
+        store,
+        principal,
+        wanted,
+        action=Action.READ_RECORD,
+        purpose=purpose,
+        correlation_id=correlation_id,
+    )
+    ordered = [shown[c] for c in wanted if c in shown]
+    return ordered[:limit]
+
+
+def _candidates(reads: ReadModels, principal: Principal) -> list[UUID]:
+    member = None if principal.role == "supervisor" else principal.sub
+    with reads.reading(["caseload", "audit_trail"]) as (conn, tables):
+        found = clients_related(conn, tables["caseload"], member_id=member, org=principal.org)
+        if member is not None:
+            found += enrolled_by(conn, tables["audit_trail"], member)
+    return list(dict.fromkeys(found))
