@@ -102,6 +102,7 @@ __all__ = [
     "new_master_key",
     "pool_of",
     "producer",
+    "projection_lag",
     "read_models",
     "rebuild",
     "roles",
@@ -363,6 +364,18 @@ def run_projections(runtime: Runtime, _bootstrap: str | None, stop: threading.Ev
     worker = ProjectionWorker(live_runner(runtime), evaluator(runtime))
     log.info("projections.following", count=len(PROJECTIONS))
     worker.run(stop)
+
+
+def projection_lag(runtime: Runtime) -> int:
+    """Events between the store's head and the slowest live projection (0: all caught up)."""
+    head = runtime.store.head()
+    with runtime.db.connection() as conn:
+        row = conn.execute(
+            "SELECT min(p.position) AS position FROM projection_positions p"
+            " JOIN projection_versions v ON v.name = p.name AND v.live = p.version"
+        ).fetchone()
+    slowest = 0 if row is None or row["position"] is None else int(row["position"])
+    return max(0, head - slowest)
 
 
 def verify_audit(runtime: Runtime) -> Verdict:

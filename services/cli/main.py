@@ -17,6 +17,7 @@ import structlog
 from domain.envelope import Role
 from infra.embedded import TansuBroker
 from services.cli.analysts import add_analyst_commands
+from services.cli.bench import add_bench_command
 from services.cli.kafka import add_kafka_commands
 from services.cli.privacy import add_privacy_commands
 from services.cli.projections import add_commands as add_read_side_commands
@@ -145,6 +146,8 @@ def _start_roles(
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     role = roles()[args.role]
+    if args.processes > 1:
+        return _worker_processes(args, settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -152,6 +155,34 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         bootstrap = stack.enter_context(kafka_for(settings)) if role.needs_kafka else None
         role.run(runtime, bootstrap, stop)
     return 0
+
+
+def _worker_processes(args: argparse.Namespace, settings: Settings) -> int:
+    """`worker ingest --processes N`: N processes in one consumer group, each with its own
+    pool and its own partitions (and their tracking rows); stopped together."""
+    import subprocess
+
+    if args.role != "ingest":
+        sys.stderr.write("carecircle worker: --processes is for the ingest role only\n")
+        return 2
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with database(settings) as url, kafka_for(settings) as bootstrap:
+        env = {**os.environ, "CARE_DATABASE_URL": url, "CARE_KAFKA_BOOTSTRAP": bootstrap}
+        argv = [sys.executable, "-m", "services.cli.main", "worker", "ingest"]
+        children = [
+            subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)  # noqa: S603 - ourselves
+            for _ in range(args.processes)
+        ]
+        try:
+            while not stop.is_set() and all(c.poll() is None for c in children):
+                stop.wait(0.5)
+        finally:
+            for child in children:
+                child.terminate()
+            codes = [child.wait(timeout=60) for child in children]
+    return max((code for code in codes if code > 0), default=0)
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -231,6 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     worker = sub.add_parser("worker", help="one worker role")
     worker.add_argument("role", choices=sorted(roles()) or ["none"])
+    worker.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="ingest only: this many processes in one consumer group (scale by partitions)",
+    )
     worker.set_defaults(run=cmd_worker)
 
     up = sub.add_parser("up", help="database, broker, API and workers in one process")
@@ -259,6 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_read_side_commands(sub, runtime_for)
     add_analyst_commands(sub, runtime_for)
+    add_bench_command(sub)
     return parser
 
 

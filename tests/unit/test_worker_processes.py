@@ -1,0 +1,21 @@
+"""`carecircle worker ingest --processes N` scales ingest by partitions (one consumer group);
+the other roles follow one position each and refuse more than one process."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.cli.main import build_parser, main
+
+
+def test_the_ingest_worker_takes_a_number_of_processes() -> None:
+    args = build_parser().parse_args(["worker", "ingest", "--processes", "3"])
+    assert (args.role, args.processes) == ("ingest", 3)
+
+
+@pytest.mark.parametrize("role", ["projections", "publish"])
+def test_other_roles_refuse_several_processes(
+    role: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["worker", role, "--processes", "2"]) == 2
+    assert "ingest role only" in capsys.readouterr().err
