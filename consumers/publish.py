@@ -30,7 +30,7 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-FLAG_TYPES = frozenset({"RiskFlagRaised", "RiskFlagResolved"})
+FLAG_TYPES = frozenset({"RiskFlagRaised", "RiskFlagCleared", "RiskFlagResolved"})
 
 
 def checkpoint_name(topic: str) -> str:

@@ -19,7 +19,12 @@ from domain.enrollment import (
     EpisodeOpened,
 )
 from domain.erasure import ErasedEntry
-from domain.flags import RiskFlagAcknowledged, RiskFlagRaised, RiskFlagResolved
+from domain.flags import (
+    RiskFlagAcknowledged,
+    RiskFlagCleared,
+    RiskFlagRaised,
+    RiskFlagResolved,
+)
 from domain.handoff import (
     HandoffAccepted,
     HandoffCompleted,
@@ -94,6 +99,7 @@ CareEvent = (
     | TransitionReported
     | RiskFlagRaised
     | RiskFlagAcknowledged
+    | RiskFlagCleared
     | RiskFlagResolved
     | EntryEnteredInError
     | EntryCorrected
@@ -113,7 +119,14 @@ EVENT_TYPES: frozenset[str] = frozenset(EVENT_CLASSES)
 # Recorded by the system itself, never submitted over HTTP or Kafka. A break-the-glass is
 # recorded by its own route (it grants access); an ErasedEntry is only ever read, never stored.
 SYSTEM_EVENT_TYPES: frozenset[str] = frozenset(
-    {"EpisodeOpened", "DisclosureMade", "RiskFlagRaised", "BreakGlassInvoked", "ErasedEntry"}
+    {
+        "EpisodeOpened",
+        "DisclosureMade",
+        "RiskFlagRaised",
+        "RiskFlagCleared",
+        "BreakGlassInvoked",
+        "ErasedEntry",
+    }
 )
 
 

@@ -37,7 +37,10 @@ from domain.errors import (
     EntryAlreadyInError,
     EpisodeNotClosed,
     EventNotRecordable,
+    FlagAlreadyAcknowledged,
     FlagAlreadyClosed,
+    FlagNoteRequired,
+    FlagResolverNotAllowed,
     NotOnCareTeam,
     OccurredInFuture,
     UnknownAppointment,
@@ -49,7 +52,14 @@ from domain.errors import (
 from domain.errors import (
     EpisodeClosed as EpisodeIsClosed,
 )
-from domain.flags import RiskFlagAcknowledged, RiskFlagRaised, RiskFlagResolved
+from domain.flags import (
+    SERIOUS,
+    RiskFlagAcknowledged,
+    RiskFlagCleared,
+    RiskFlagRaised,
+    RiskFlagResolved,
+    may_resolve,
+)
 from domain.handoff import (
     HandoffAccepted,
     HandoffCompleted,
@@ -89,15 +99,25 @@ from domain.sessions import (
 
 COUNSELING_NOTE_LABEL = "counseling-note"
 
-# What may still be recorded for a discharged client: closing loose ends, never new care.
+# What may still be recorded for a discharged client: closing loose ends and the safety work a
+# discharge calls for (the week after it is the time of highest suicide risk: Chung et al.,
+# BMJ Open 2019): a crisis contact, a safety plan, naloxone, a transition, a follow-up contact;
+# never a new course of care (check-ins, appointments, medications, staffing).
 AFTER_DISCHARGE: frozenset[str] = frozenset(
     {
+        "CrisisContactRecorded",
+        "SafetyPlanRecorded",
+        "SafetyPlanRevised",
+        "NaloxoneDistributed",
+        "TransitionReported",
+        "SessionHeld",
         "ClientReadmitted",
         "ConsentGranted",
         "ConsentRevoked",
         "DisclosureMade",
         "RiskFlagRaised",
         "RiskFlagAcknowledged",
+        "RiskFlagCleared",
         "RiskFlagResolved",
         "EntryEnteredInError",
         "EntryCorrected",
@@ -121,6 +141,8 @@ class Chart:
     appointments: frozenset[str] = frozenset()
     open_flags: frozenset[str] = frozenset()
     closed_flags: frozenset[str] = frozenset()
+    flag_severity: Mapping[str, str] = field(default_factory=dict)
+    acknowledged_flags: Mapping[str, UUID] = field(default_factory=dict)
     active_consents: frozenset[str] = frozenset()
     care_team: frozenset[tuple[str, str]] = frozenset()
     handoffs: Mapping[str, HandoffState] = field(default_factory=dict)
@@ -166,7 +188,7 @@ def decide(command: RecordCareEvent, state: ClientState) -> list[CareEvent]:
     if event.occurred_at > command.now + command.max_clock_skew:
         raise OccurredInFuture
     if isinstance(event, EpisodeOpened | ErasedEntry) or (
-        isinstance(event, RiskFlagRaised) and event.actor.kind != "rule"
+        isinstance(event, RiskFlagRaised | RiskFlagCleared) and event.actor.kind != "rule"
     ):
         raise EventNotRecordable
     match state:
@@ -215,11 +237,8 @@ def _check_against_chart(event: CareEvent, chart: Chart) -> None:
         case AppointmentAttended() | AppointmentMissed():
             if event.data.appointment_id not in chart.appointments:
                 raise UnknownAppointment
-        case RiskFlagAcknowledged() | RiskFlagResolved():
-            if event.data.flag_id in chart.closed_flags:
-                raise FlagAlreadyClosed
-            if event.data.flag_id not in chart.open_flags:
-                raise UnknownFlag
+        case RiskFlagAcknowledged() | RiskFlagResolved() | RiskFlagCleared():
+            _check_flag_step(event, chart)
         case ConsentRevoked():
             if event.data.consent_id not in chart.active_consents:
                 raise UnknownConsent
@@ -232,6 +251,32 @@ def _check_against_chart(event: CareEvent, chart: Chart) -> None:
             decide_handoff(event, chart.handoffs.get(event.data.handoff_id))
         case _:
             pass
+
+
+def _check_flag_step(
+    event: RiskFlagAcknowledged | RiskFlagResolved | RiskFlagCleared, chart: Chart
+) -> None:
+    """A flag step refers to an open flag; acknowledging twice stores nothing; a rule closes
+    only low and moderate flags; a person resolves with a note, and a high or critical flag
+    only in a role that may (domain/flags.py)."""
+    flag_id = event.data.flag_id
+    if flag_id in chart.closed_flags:
+        raise FlagAlreadyClosed
+    if flag_id not in chart.open_flags:
+        raise UnknownFlag
+    severity = chart.flag_severity.get(flag_id, "high")
+    if isinstance(event, RiskFlagAcknowledged) and flag_id in chart.acknowledged_flags:
+        raise FlagAlreadyAcknowledged(chart.acknowledged_flags[flag_id])
+    if not isinstance(event, RiskFlagResolved):
+        return
+    if event.actor.kind == "rule":
+        if severity in SERIOUS:
+            raise EventNotRecordable("A rule clears a high or critical flag; a person resolves it.")
+        return
+    if not (event.data.note or "").strip():
+        raise FlagNoteRequired
+    if not may_resolve(event.actor.role, severity):
+        raise FlagResolverNotAllowed
 
 
 def _check_target(target: UUID, chart: Chart) -> None:
@@ -318,10 +363,25 @@ def _evolve_chart(chart: Chart, event: CareEvent) -> Chart:
         case AppointmentScheduled():
             return replace(chart, appointments=chart.appointments | {event.data.appointment_id})
         case RiskFlagRaised():
+            flag_id = event.data.flag_id
             return replace(
                 chart,
-                open_flags=chart.open_flags | {event.data.flag_id},
-                closed_flags=chart.closed_flags - {event.data.flag_id},
+                open_flags=chart.open_flags | {flag_id},
+                closed_flags=chart.closed_flags - {flag_id},
+                flag_severity={**chart.flag_severity, flag_id: event.data.severity},
+                acknowledged_flags={
+                    k: v for k, v in chart.acknowledged_flags.items() if k != flag_id
+                },
+            )
+        case RiskFlagAcknowledged():
+            if event.data.flag_id in chart.acknowledged_flags:
+                return chart
+            return replace(
+                chart,
+                acknowledged_flags={
+                    **chart.acknowledged_flags,
+                    event.data.flag_id: event.event_id,
+                },
             )
         case RiskFlagResolved():
             return replace(
@@ -386,7 +446,7 @@ def _evolve_chart(chart: Chart, event: CareEvent) -> Chart:
             | MedicationStopped()
             | MedicationConsultRecorded()
             | TransitionReported()
-            | RiskFlagAcknowledged()
+            | RiskFlagCleared()
             | ErasedEntry()
         ):
             return chart  # read side only

@@ -24,8 +24,16 @@ from uuid import UUID, uuid5
 
 from domain.catalogue import CareEvent
 from domain.envelope import Actor
-from domain.flags import FlagNoteData, FlagRaisedData, RiskFlagRaised, RiskFlagResolved, Severity
-from domain.warning_signs import Appointment, CheckIn, Mark, WarningSigns
+from domain.flags import (
+    FlagNoteData,
+    FlagRaisedData,
+    RiskFlagCleared,
+    RiskFlagRaised,
+    RiskFlagResolved,
+    Severity,
+    closes_itself,
+)
+from domain.warning_signs import Appointment, CheckIn, KnownFlag, Mark, WarningSigns
 
 FLAG_NAMESPACE = UUID("6c0f5a52-3b4e-5b8e-9a3c-2f1d7e8a9b10")
 RULE_ORG = "carecircle"
@@ -107,9 +115,11 @@ ENG_2 = Rule("ENG-2", 1, "2 missed appointments in 14 days (3 in a row: dropout 
 CRS_1 = Rule("CRS-1", 1, "Crisis contact and no postvention review within 72 h")
 CRS_2 = Rule("CRS-2", 1, "Crisis contact or ED discharge and no follow-up contact in 7 days")
 HND_1 = Rule("HND-1", 1, "Handoff not accepted in 48 h, or accepted and not completed in 14 d")
+DIS_1 = Rule("DIS-1", 1, "Discharged with a high or critical flag still open")
 
 RULES: Mapping[str, Rule] = {
-    r.id: r for r in (SUI_1, SUI_2, SUI_3, CRV_1, SLP_1, OD_1, ENG_1, ENG_2, CRS_1, CRS_2, HND_1)
+    r.id: r
+    for r in (SUI_1, SUI_2, SUI_3, CRV_1, SLP_1, OD_1, ENG_1, ENG_2, CRS_1, CRS_2, HND_1, DIS_1)
 }
 
 
@@ -390,6 +400,34 @@ def hnd_1(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, .
     return tuple(found)
 
 
+def dis_1(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, ...]:
+    """Discharged while a high or critical flag was open, until a person resolved each of them.
+
+    The first week after discharge is the time of highest suicide risk (Chung et al., BMJ Open
+    2019: 2,950 per 100,000 person-years in week one; Chung et al., JAMA Psychiatry 2017), so a
+    discharge never closes a flag; this one tells the program's supervisors.
+    """
+    if signs.discharged is None or not signs.serious_at_discharge:
+        return ()
+    still = [
+        flag_id
+        for flag_id in signs.serious_at_discharge
+        if (known := signs.flag(flag_id)) is not None and known.status != "resolved"
+    ]
+    if not still:
+        return ()
+    return (
+        Finding(
+            DIS_1,
+            "high",
+            str(signs.discharged.event_id),
+            signs.discharged.at,
+            f"Discharged with {len(still)} high or critical flag(s) open",
+            (signs.discharged.event_id,),
+        ),
+    )
+
+
 RuleCheck = Callable[[WarningSigns, datetime, Thresholds], tuple[Finding, ...]]
 CHECKS: tuple[RuleCheck, ...] = (
     sui_1,
@@ -403,20 +441,31 @@ CHECKS: tuple[RuleCheck, ...] = (
     crs_1,
     crs_2,
     hnd_1,
+    dis_1,
 )
+# Rules about taking part in the program: after a discharge they answer as at the discharge
+# (a flag open then stays open for a person to resolve; nothing new is raised).
+IN_CARE_ONLY: frozenset[RuleCheck] = frozenset({eng_1, eng_2})
 
 
 def evaluate(signs: WarningSigns, now: datetime, t: Thresholds) -> list[Finding]:
-    """Every flag that should be open for this client now; none once the episode is closed."""
-    if not signs.in_care:
-        return []
-    return [finding for check in CHECKS for finding in check(signs, now, t)]
+    """Every flag that should be open for this client now.
+
+    A discharge is a risk moment, not an eraser: the rules keep running after `EpisodeClosed`
+    (an overdose or a crisis after discharge raises its flag), except the engagement rules,
+    which answer as they did at the discharge.
+    """
+    found: list[Finding] = []
+    for check in CHECKS:
+        at = now
+        if check in IN_CARE_ONLY and signs.discharged is not None and not signs.in_care:
+            at = min(now, signs.discharged.at)
+        found.extend(check(signs, at, t))
+    return found
 
 
 def next_moment(signs: WarningSigns, now: datetime, t: Thresholds) -> datetime | None:
     """The next instant after `now` at which `evaluate` may answer differently with no new event."""
-    if not signs.in_care:
-        return None
     moments: list[datetime] = []
     if signs.risks:
         moments.append(signs.risks[0].at + _hours(t.safety_plan_within_hours))
@@ -460,24 +509,38 @@ def rule_actor(rule_id: str) -> Actor:
     return Actor(id=rule_id, role="rule", org=RULE_ORG, kind="rule")
 
 
-def flag_events(signs: WarningSigns, findings: Sequence[Finding], now: datetime) -> list[CareEvent]:
-    """Raise each finding the record does not hold yet; resolve each open flag no finding holds.
+def _round(known: KnownFlag | None, step: str) -> str:
+    """The event-id name of one step of one round of a flag: the first round keeps the names
+    flags were recorded with before flags could reopen."""
+    if known is None or known.raised <= 1:
+        return step
+    return f"{step}-{known.raised}"
 
-    A flag a clinician resolved stays resolved for that episode. Event ids are derived from the
-    flag id, so recording the same change twice stores it once.
+
+def flag_events(signs: WarningSigns, findings: Sequence[Finding], now: datetime) -> list[CareEvent]:
+    """Raise each finding the record does not hold open; close each open flag no finding holds.
+
+    A low or moderate flag whose condition no longer holds is resolved by its rule; a high or
+    critical one is only cleared (`RiskFlagCleared`): a person resolves it. A flag a rule closed
+    (cleared, or resolved) is raised again when its finding holds again, as when the entry that
+    satisfied it is withdrawn; a flag a person resolved stays resolved for that episode. Event
+    ids are derived from the flag id and its round, so recording the same change twice stores
+    it once.
     """
     events: list[CareEvent] = []
     wanted: dict[str, Finding] = {}
     for finding in findings:
         wanted.setdefault(flag_id_of(signs.client_id, finding), finding)
     for flag_id, finding in wanted.items():
-        if signs.flag(flag_id) is not None:
+        known = signs.flag(flag_id)
+        if known is not None and not _reopens(known):
             continue
+        name = "raised" if known is None else f"raised-{known.raised + 1}"
         events.append(
             RiskFlagRaised(
-                event_id=uuid5(UUID(flag_id), "raised"),
+                event_id=uuid5(UUID(flag_id), name),
                 client_id=signs.client_id,
-                occurred_at=min(finding.since, now),
+                occurred_at=min(finding.since, now) if known is None else now,
                 actor=rule_actor(finding.rule.id),
                 purpose_of_use="treatment",
                 data=FlagRaisedData(
@@ -491,16 +554,37 @@ def flag_events(signs: WarningSigns, findings: Sequence[Finding], now: datetime)
             )
         )
     for known in signs.flags:
-        if known.status == "resolved" or known.flag_id in wanted or known.rule_id not in RULES:
+        if known.status in ("resolved", "cleared") or known.flag_id in wanted:
             continue
-        events.append(
-            RiskFlagResolved(
-                event_id=uuid5(UUID(known.flag_id), "resolved"),
-                client_id=signs.client_id,
-                occurred_at=now,
-                actor=rule_actor(known.rule_id),
-                purpose_of_use="treatment",
-                data=FlagNoteData(flag_id=known.flag_id, note="Condition no longer holds"),
-            )
-        )
+        if known.rule_id not in RULES:
+            continue
+        events.append(_closing(signs, known, now))
     return events
+
+
+def _reopens(known: KnownFlag) -> bool:
+    return known.status == "cleared" or (known.status == "resolved" and known.by_rule)
+
+
+def _closing(signs: WarningSigns, known: KnownFlag, now: datetime) -> CareEvent:
+    """The rule's closing of a flag whose condition no longer holds."""
+    if closes_itself(known.severity):
+        return RiskFlagResolved(
+            event_id=uuid5(UUID(known.flag_id), _round(known, "resolved")),
+            client_id=signs.client_id,
+            occurred_at=now,
+            actor=rule_actor(known.rule_id),
+            purpose_of_use="treatment",
+            data=FlagNoteData(flag_id=known.flag_id, note="Condition no longer holds"),
+        )
+    return RiskFlagCleared(
+        event_id=uuid5(UUID(known.flag_id), _round(known, "cleared")),
+        client_id=signs.client_id,
+        occurred_at=now,
+        actor=rule_actor(known.rule_id),
+        purpose_of_use="treatment",
+        data=FlagNoteData(
+            flag_id=known.flag_id,
+            note="Condition no longer holds; a clinician reviews and resolves",
+        ),
+    )

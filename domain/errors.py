@@ -20,6 +20,11 @@
     ├── UnknownAppointment            unknown_appointment
     ├── UnknownFlag                   unknown_flag
     ├── FlagAlreadyClosed             flag_already_closed
+    ├── FlagAlreadyAcknowledged       flag_already_acknowledged
+    ├── FlagNoteRequired              note_required
+    ├── FlagResolverNotAllowed        forbidden
+    ├── IncompleteSafetyPlan          incomplete_safety_plan
+    ├── ReviewBeforeCrisis            review_before_crisis
     ├── UnknownConsent                unknown_consent
     ├── EventNotRecordable            event_not_recordable
     ├── EventIdReused                 event_id_reused
@@ -32,6 +37,7 @@ dead-letter reasons (consumers/ingest.py).
 from __future__ import annotations
 
 from typing import ClassVar
+from uuid import UUID
 
 
 class DomainError(Exception):
@@ -138,6 +144,43 @@ class UnknownFlag(DomainError):
 class FlagAlreadyClosed(DomainError):
     code = "flag_already_closed"
     default_message = "The risk flag is already resolved."
+
+
+class FlagAlreadyAcknowledged(DomainError):
+    """Acknowledging twice stores nothing: `first` is the acknowledgement already recorded."""
+
+    code = "flag_already_acknowledged"
+    default_message = "The risk flag is already acknowledged."
+
+    def __init__(self, first: UUID | None = None, message: str | None = None) -> None:
+        self.first = first
+        super().__init__(message)
+
+
+class FlagNoteRequired(DomainError):
+    code = "note_required"
+    default_message = "A person resolves a risk flag with a note saying why."
+
+
+class FlagResolverNotAllowed(DomainError):
+    code = "forbidden"
+    default_message = (
+        "Only a counselor, prescriber, crisis clinician or supervisor resolves a high or"
+        " critical risk flag."
+    )
+
+
+class IncompleteSafetyPlan(DomainError):
+    code = "incomplete_safety_plan"
+    default_message = (
+        "A safety plan needs warning signs, a coping strategy and a crisis line or"
+        " professional contact."
+    )
+
+
+class ReviewBeforeCrisis(DomainError):
+    code = "review_before_crisis"
+    default_message = "A postvention review cannot be dated before its crisis or death."
 
 
 class UnknownConsent(DomainError):

@@ -34,7 +34,12 @@ from domain.enrollment import (
     EpisodeOpened,
 )
 from domain.erasure import ErasedEntry
-from domain.flags import RiskFlagAcknowledged, RiskFlagRaised, RiskFlagResolved
+from domain.flags import (
+    RiskFlagAcknowledged,
+    RiskFlagCleared,
+    RiskFlagRaised,
+    RiskFlagResolved,
+)
 from domain.handoff import (
     HandoffAccepted,
     HandoffCompleted,
@@ -356,8 +361,12 @@ class _Draft:
                 )
             case RiskFlagAcknowledged():
                 flag = self.flags.get(event.data.flag_id)
-                if flag is not None:
+                if flag is not None and flag.status == "open":
                     self.flags[flag.flag_id] = replace(flag, status="acknowledged")
+            case RiskFlagCleared():
+                flag = self.flags.get(event.data.flag_id)
+                if flag is not None:
+                    self.flags[flag.flag_id] = replace(flag, status="cleared")
             case RiskFlagResolved():
                 self.flags.pop(event.data.flag_id, None)
             case ConsentGranted():

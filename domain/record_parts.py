@@ -16,7 +16,7 @@ Json: TypeAlias = str | int | float | bool | list["Json"] | dict[str, "Json"] | 
 Status = Literal["in_care", "discharged"]
 AppointmentStatus = Literal["scheduled", "attended", "missed"]
 GoalStatus = Literal["set", "revised", "met"]
-FlagStatus = Literal["open", "acknowledged"]
+FlagStatus = Literal["open", "acknowledged", "cleared"]
 
 
 @dataclass(frozen=True, slots=True)

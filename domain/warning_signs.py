@@ -21,7 +21,15 @@ from uuid import UUID
 from domain.catalogue import CareEvent
 from domain.corrections import EntryCorrected, EntryEnteredInError
 from domain.enrollment import CheckInPlanSet, ClientEnrolled, ClientReadmitted, EpisodeClosed
-from domain.flags import RiskFlagAcknowledged, RiskFlagRaised, RiskFlagResolved
+from domain.flags import (
+    SERIOUS,
+    FlagStatus,
+    RiskFlagAcknowledged,
+    RiskFlagCleared,
+    RiskFlagRaised,
+    RiskFlagResolved,
+    Severity,
+)
 from domain.handoff import (
     HandoffAccepted,
     HandoffCompleted,
@@ -51,7 +59,6 @@ KEEP_CHECK_INS = 60
 KEEP_CLOSED_FLAGS = 100
 
 WindowKind = Literal["transition", "opioid_stopped", "overdose"]
-FlagStatus = Literal["open", "acknowledged", "resolved"]
 ScreenLevel = Literal["none", "low", "moderate", "high"]
 
 _SUICIDAL_RISK_LEVELS = frozenset({"moderate", "high", "imminent"})
@@ -124,11 +131,22 @@ class Handoff:
 
 @dataclass(frozen=True, slots=True)
 class KnownFlag:
-    """A flag the record holds already, so the rules neither raise it twice nor forget it."""
+    """A flag the record holds already, so the rules neither raise it twice nor forget it.
+
+    `raised` counts how often it was raised (a withdrawn entry may reopen it), so the events of
+    each round get their own deterministic ids; `by_rule` says a rule, not a person, closed it;
+    `raised_at` and `acknowledged` feed the escalation rule.
+    """
 
     flag_id: str
     rule_id: str
     status: FlagStatus
+    severity: Severity = "high"
+    raised: int = 1
+    by_rule: bool = False
+    raised_at: datetime | None = None
+    raised_event_id: UUID | None = None
+    acknowledged: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +157,8 @@ class WarningSigns:
     org: str | None = None
     in_care: bool = False
     back_in_care: Mark | None = None
+    discharged: Mark | None = None
+    serious_at_discharge: tuple[str, ...] = ()
     plan: Mark | None = None
     cadence_hours: int | None = None
     check_ins: tuple[CheckIn, ...] = ()
@@ -176,9 +196,16 @@ def observe(signs: WarningSigns, event: CareEvent) -> WarningSigns:
         case ClientEnrolled():
             return replace(signs, in_care=True, org=signs.org or event.actor.org)
         case ClientReadmitted():
-            return replace(signs, in_care=True, back_in_care=mark)
+            return replace(
+                signs, in_care=True, back_in_care=mark, discharged=None, serious_at_discharge=()
+            )
         case EpisodeClosed():
-            return replace(signs, in_care=False)
+            serious = tuple(
+                f.flag_id
+                for f in signs.flags
+                if f.status != "resolved" and f.severity in SERIOUS and f.rule_id != "DIS-1"
+            )
+            return replace(signs, in_care=False, discharged=mark, serious_at_discharge=serious)
         case CheckInPlanSet():
             return replace(signs, plan=mark, cadence_hours=event.data.cadence_hours)
         case CheckInRecorded():
@@ -246,12 +273,15 @@ def observe(signs: WarningSigns, event: CareEvent) -> WarningSigns:
             still_open = tuple(h for h in signs.handoffs if h.handoff_id != event.data.handoff_id)
             return replace(signs, handoffs=still_open)
         case RiskFlagRaised():
-            known = KnownFlag(event.data.flag_id, event.data.rule_id, "open")
-            return replace(signs, flags=_with_flag(signs.flags, known))
+            return _flag_raised(signs, event)
         case RiskFlagAcknowledged():
             return _flag_status(signs, event.data.flag_id, "acknowledged")
+        case RiskFlagCleared():
+            return _flag_status(signs, event.data.flag_id, "cleared")
         case RiskFlagResolved():
-            return _flag_status(signs, event.data.flag_id, "resolved")
+            return _flag_status(
+                signs, event.data.flag_id, "resolved", by_rule=event.actor.kind == "rule"
+            )
         case EntryEnteredInError() | EntryCorrected():
             return forget(signs, event.data.target_event_id)
         case _:
@@ -306,13 +336,35 @@ def forget(signs: WarningSigns, event_id: UUID) -> WarningSigns:
     )
 
 
-def _flag_status(signs: WarningSigns, flag_id: str, status: FlagStatus) -> WarningSigns:
+def _flag_raised(signs: WarningSigns, event: RiskFlagRaised) -> WarningSigns:
+    before = signs.flag(event.data.flag_id)
+    known = KnownFlag(
+        event.data.flag_id,
+        event.data.rule_id,
+        "open",
+        severity=event.data.severity,
+        raised=1 if before is None else before.raised + 1,
+        raised_at=event.occurred_at,
+        raised_event_id=event.event_id,
+    )
+    return replace(signs, flags=_with_flag(signs.flags, known))
+
+
+def _flag_status(
+    signs: WarningSigns, flag_id: str, status: FlagStatus, *, by_rule: bool = False
+) -> WarningSigns:
     known = signs.flag(flag_id)
-    if known is None:
+    if known is None or known.status == "resolved":
         return signs
-    if status == "acknowledged" and known.status != "open":
-        return signs
-    return replace(signs, flags=_with_flag(signs.flags, replace(known, status=status)))
+    if status == "acknowledged":
+        changed = replace(
+            known,
+            acknowledged=True,
+            status="acknowledged" if known.status == "open" else known.status,
+        )
+    else:
+        changed = replace(known, status=status, by_rule=by_rule)
+    return replace(signs, flags=_with_flag(signs.flags, changed))
 
 
 def _with_flag(flags: tuple[KnownFlag, ...], known: KnownFlag) -> tuple[KnownFlag, ...]:

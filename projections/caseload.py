@@ -45,7 +45,7 @@ CONTACT_TYPES = frozenset(
         "HandoffCompleted",
     }
 )
-SEVERITIES = ("low", "moderate", "high")
+SEVERITIES = ("low", "moderate", "high", "critical")
 
 DDL = (
     SQL(
@@ -338,7 +338,8 @@ _CASELOAD_OF = SQL(
     " coalesce(h.outgoing, 0) AS outgoing, coalesce(h.incoming, 0) AS incoming"
     " FROM {caseload_members} m JOIN {caseload_clients} c ON c.client_id = m.client_id"
     " LEFT JOIN LATERAL (SELECT count(*) AS open_flags,"
-    "  max(CASE severity WHEN 'high' THEN 3 WHEN 'moderate' THEN 2 ELSE 1 END) AS rank"
+    "  max(CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'moderate' THEN 2"
+    " ELSE 1 END) AS rank"
     "  FROM {caseload_flags} WHERE client_id = m.client_id AND open) f ON true"
     " LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE from_org = m.org) AS outgoing,"
     "  count(*) FILTER (WHERE to_org = m.org OR to_member_id = m.member_id) AS incoming"

@@ -2,8 +2,9 @@
 
 The projection (`early_warning`, rebuildable, never emits anything) keeps per client the signs
 the rules read (domain/warning_signs.py, folded from the record), the flags as recorded by
-`RiskFlagRaised` / `RiskFlagAcknowledged` / `RiskFlagResolved`, and the care team, so flags can
-be read by client, member, organization, severity and status.
+`RiskFlagRaised` / `RiskFlagAcknowledged` / `RiskFlagCleared` / `RiskFlagResolved` (status
+open, acknowledged, cleared, resolved; domain/flags.py draws the lifecycle), and the care
+team, so flags can be read by client, member, organization, severity and status.
 
 The evaluator runs only beside the live worker: it reads the live signs of clients that changed
 since it last looked, or whose next time-based moment has passed on its clock, evaluates the
@@ -31,7 +32,12 @@ from pydantic import TypeAdapter
 from domain.commands import RecordCareEvent
 from domain.early_warning import Thresholds, evaluate, flag_events, next_moment
 from domain.enrollment import CareTeamMemberAssigned, CareTeamMemberReleased
-from domain.flags import RiskFlagAcknowledged, RiskFlagRaised, RiskFlagResolved
+from domain.flags import (
+    RiskFlagAcknowledged,
+    RiskFlagCleared,
+    RiskFlagRaised,
+    RiskFlagResolved,
+)
 from domain.recorded import Recorded
 from domain.warning_signs import WarningSigns, no_signs, observe
 from projections.engine import (
@@ -48,7 +54,7 @@ from projections.engine import (
 log = structlog.get_logger(__name__)
 
 NAME = "early_warning"
-VERSION = 1
+VERSION = 2  # 2: flags can be cleared (RiskFlagCleared) and reopen; the signs know severities
 SIGNS: TypeAdapter[WarningSigns] = TypeAdapter(WarningSigns)
 EVALUATIONS = Identifier("early_warning_evaluations")
 
@@ -74,6 +80,7 @@ DDL = (
         " raised_position bigint NOT NULL,"
         " acknowledged_at timestamptz,"
         " acknowledged_by text,"
+        " cleared_at timestamptz,"
         " resolved_at timestamptz,"
         " resolved_by text,"
         " status_position bigint NOT NULL)"
@@ -106,15 +113,25 @@ _RAISED = SQL(
     " %b::text[], %b::timestamptz[], %b::bigint[])"
     " AS v(flag_id, client_id, rule_id, version, severity, reason, evidence, at, position)"
     " ON CONFLICT (flag_id) DO UPDATE SET status = 'open', resolved_at = NULL,"
-    " resolved_by = NULL, status_position = EXCLUDED.status_position"
+    " resolved_by = NULL, cleared_at = NULL, acknowledged_at = NULL, acknowledged_by = NULL,"
+    " severity = EXCLUDED.severity, reason = EXCLUDED.reason,"
+    " evidence_event_ids = EXCLUDED.evidence_event_ids, status_position = EXCLUDED.status_position"
     " WHERE {flags}.status_position < EXCLUDED.status_position"
 )
 _ACKNOWLEDGED = SQL(
-    "UPDATE {flags} f SET status = 'acknowledged', acknowledged_at = v.at,"
-    " acknowledged_by = v.actor, status_position = v.position"
+    "UPDATE {flags} f SET status = CASE WHEN f.status = 'open' THEN 'acknowledged'"
+    " ELSE f.status END, acknowledged_at = v.at, acknowledged_by = v.actor,"
+    " status_position = v.position"
     " FROM unnest(%b::text[], %b::timestamptz[], %b::text[], %b::bigint[])"
     " AS v(flag_id, at, actor, position)"
-    " WHERE f.flag_id = v.flag_id AND f.status = 'open' AND f.status_position < v.position"
+    " WHERE f.flag_id = v.flag_id AND f.status IN ('open', 'cleared')"
+    " AND f.acknowledged_at IS NULL AND f.status_position < v.position"
+)
+_CLEARED = SQL(
+    "UPDATE {flags} f SET status = 'cleared', cleared_at = v.at, status_position = v.position"
+    " FROM unnest(%b::text[], %b::timestamptz[], %b::bigint[]) AS v(flag_id, at, position)"
+    " WHERE f.flag_id = v.flag_id AND f.status IN ('open', 'acknowledged')"
+    " AND f.status_position < v.position"
 )
 _RESOLVED = SQL(
     "UPDATE {flags} f SET status = 'resolved', resolved_at = v.at, resolved_by = v.actor,"
@@ -172,6 +189,12 @@ def on_flag_acknowledged(cur: Statements, t: Tables, r: Recorded) -> None:
     cur.execute(_ACKNOWLEDGED, (e.data.flag_id, e.occurred_at, e.actor.id, r.position))
 
 
+def on_flag_cleared(cur: Statements, t: Tables, r: Recorded) -> None:
+    e = r.event
+    assert isinstance(e, RiskFlagCleared)
+    cur.execute(_CLEARED, (e.data.flag_id, e.occurred_at, r.position))
+
+
 def on_flag_resolved(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, RiskFlagResolved)
@@ -193,6 +216,7 @@ def on_member_released(cur: Statements, t: Tables, r: Recorded) -> None:
 HANDLERS: dict[str, Handler] = {
     "RiskFlagRaised": on_flag_raised,
     "RiskFlagAcknowledged": on_flag_acknowledged,
+    "RiskFlagCleared": on_flag_cleared,
     "RiskFlagResolved": on_flag_resolved,
     "CareTeamMemberAssigned": on_member_assigned,
     "CareTeamMemberReleased": on_member_released,
@@ -413,6 +437,9 @@ class FlagView:
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     position: int
+    cleared_at: datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -423,7 +450,8 @@ class FlagPage:
 
 _FLAG_COLUMNS = SQL(
     "f.flag_id, f.client_id, f.rule_id, f.rule_version, f.severity, f.status, f.reason,"
-    " f.raised_at, f.evidence_event_ids, f.acknowledged_at, f.resolved_at, f.raised_position"
+    " f.raised_at, f.evidence_event_ids, f.acknowledged_at, f.resolved_at, f.raised_position,"
+    " f.cleared_at, f.acknowledged_by, f.resolved_by"
 )
 
 
@@ -441,6 +469,9 @@ def _flag(row: DictRow) -> FlagView:
         acknowledged_at=row["acknowledged_at"],
         resolved_at=row["resolved_at"],
         position=row["raised_position"],
+        cleared_at=row["cleared_at"],
+        acknowledged_by=row["acknowledged_by"],
+        resolved_by=row["resolved_by"],
     )
 
 

@@ -52,7 +52,7 @@ def flags(builder: Builder) -> None:
             "performer": author,
             "prediction": [
                 {
-                    "qualitativeRisk": concept(codes.RISK_PROBABILITY, data.severity),
+                    "qualitativeRisk": concept(codes.RISK_PROBABILITY, _risk_code(data.severity)),
                     "rationale": data.reason,
                 }
             ],
@@ -87,3 +87,9 @@ def flags(builder: Builder) -> None:
 
 def _type_of(event: CareEvent | None) -> str | None:
     return None if event is None else event.type
+
+
+def _risk_code(severity: str) -> str:
+    """The risk-probability code of a severity: the code system has no `critical`, whose
+    nearest code is `high` (imminent risk is told by the Flag's rule and reason)."""
+    return "high" if severity == "critical" else severity

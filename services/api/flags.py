@@ -1,5 +1,6 @@
-"""/v1/flags: the early warnings by client, member, organization, severity and status; and a
-clinician's acknowledgement of one flag (services/app/flags.py)."""
+"""/v1/flags: the early warnings by client, member, organization, severity and status; a
+clinician's acknowledgement of one flag, and a person's resolution of it with a note
+(services/app/flags.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from domain.access_policy import FLAG_DATA_CLASSES, Action
 from domain.envelope import Note
@@ -17,6 +18,7 @@ from services.api.access import Guarded
 from services.api.deps import Clock, CurrentPrincipal, Handle
 from services.api.reads import MinPosition, Reads, caught_up
 from services.app.flags import acknowledge_flag as acknowledge
+from services.app.flags import resolve_flag as resolve
 
 router = APIRouter(prefix="/v1/flags", tags=["flags"])
 
@@ -33,6 +35,9 @@ class Flag(BaseModel):
     evidence_event_ids: list[UUID]
     acknowledged_at: datetime | None
     resolved_at: datetime | None
+    cleared_at: datetime | None = Field(
+        default=None, description="When the condition stopped holding (status `cleared`)"
+    )
 
 
 class FlagPage(BaseModel):
@@ -45,6 +50,20 @@ class Acknowledgement(BaseModel):
 
     event_id: UUID | None = Field(default=None, description="Idempotency key; server assigns")
     note: Note | None = None
+
+
+ResolutionNote = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)
+]
+
+
+class Resolution(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+    event_id: UUID | None = Field(default=None, description="Idempotency key; server assigns")
+    note: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)
+    ] = Field(description="Why the flag can be closed; required, never blank")
 
 
 class Acknowledged(BaseModel):
@@ -69,6 +88,7 @@ def _flag(view: FlagView) -> Flag:
         evidence_event_ids=list(view.evidence_event_ids),
         acknowledged_at=view.acknowledged_at,
         resolved_at=view.resolved_at,
+        cleared_at=view.cleared_at,
     )
 
 
@@ -79,8 +99,8 @@ def list_flags(
     client_id: UUID | None = None,
     org: str | None = None,
     member_id: str | None = None,
-    severity: Literal["low", "moderate", "high"] | None = None,
-    status: Literal["open", "acknowledged", "resolved"] | None = None,
+    severity: Literal["low", "moderate", "high", "critical"] | None = None,
+    status: Literal["open", "acknowledged", "cleared", "resolved"] | None = None,
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     min_position: MinPosition = None,
@@ -132,6 +152,49 @@ def acknowledge_flag(
         view = flag_by_id(conn, tables["early_warning"], flag_id)
     body = body or Acknowledgement()
     outcome = acknowledge(
+        guard.privacy.gate,
+        handle,
+        who,
+        flag_id,
+        None if view is None else view.client_id,
+        event_id=body.event_id,
+        note=body.note,
+        clock=clock,
+        purpose=guard.purpose,
+        correlation_id=guard.correlation_id,
+    )
+    response.status_code = 201 if outcome.created else 200
+    return Acknowledged(
+        flag_id=flag_id,
+        event_id=outcome.event_id,
+        client_id=outcome.client_id,
+        version=outcome.version,
+        position=outcome.position,
+        recorded_at=outcome.recorded_at,
+    )
+
+
+@router.post(
+    "/{flag_id}/resolve",
+    status_code=201,
+    summary="A person resolves the flag with a note (high and critical: clinical roles only)",
+    responses={200: {"model": Acknowledged, "description": "The same event_id again"}},
+)
+def resolve_flag(
+    flag_id: str,
+    who: CurrentPrincipal,
+    reads: Reads,
+    clock: Clock,
+    handle: Handle,
+    response: Response,
+    body: Annotated[Resolution, Body()],
+    min_position: MinPosition = None,
+    *,
+    guard: Guarded,
+) -> Acknowledged:
+    with caught_up(reads, ["early_warning"], min_position) as (conn, tables):
+        view = flag_by_id(conn, tables["early_warning"], flag_id)
+    outcome = resolve(
         guard.privacy.gate,
         handle,
         who,

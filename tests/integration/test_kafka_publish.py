@@ -99,7 +99,7 @@ def test_given_stored_events_and_flags_when_published_then_each_is_on_care_event
                 severity="high",
                 reason="PHQ-9 item 9 answered above zero",
             )
-            .event("RiskFlagResolved", flag_id=flag)
+            .event("RiskFlagResolved", flag_id=flag, note="C-SSRS done, no current risk")
             .on_kafka()
         )
         for body in (enrollment(client), {**raised, "actor": RULE}, resolved):

@@ -48,6 +48,7 @@ from domain.flags import (
     FlagNoteData,
     FlagRaisedData,
     RiskFlagAcknowledged,
+    RiskFlagCleared,
     RiskFlagRaised,
     RiskFlagResolved,
 )
@@ -675,8 +676,17 @@ def flag_acknowledged(flag_id: str = "flag-1", **envelope: Any) -> RiskFlagAckno
     return RiskFlagAcknowledged(**_envelope(**envelope), data=FlagNoteData(flag_id=flag_id))
 
 
-def flag_resolved(flag_id: str = "flag-1", **envelope: Any) -> RiskFlagResolved:
-    return RiskFlagResolved(**_envelope(**envelope), data=FlagNoteData(flag_id=flag_id))
+def flag_resolved(
+    flag_id: str = "flag-1", *, note: str | None = "Reviewed with the client", **envelope: Any
+) -> RiskFlagResolved:
+    return RiskFlagResolved(**_envelope(**envelope), data=FlagNoteData(flag_id=flag_id, note=note))
+
+
+def flag_cleared(flag_id: str = "flag-1", **envelope: Any) -> RiskFlagCleared:
+    return RiskFlagCleared(
+        **_envelope(default_actor=a_rule(), **envelope),
+        data=FlagNoteData(flag_id=flag_id, note="Condition no longer holds"),
+    )
 
 
 # --- corrections ----------------------------------------------------------------------------------
@@ -745,6 +755,7 @@ def one_of_each() -> list[CareEvent]:
         transition(),
         flag_raised(evidence=(first.event_id,)),
         flag_acknowledged(),
+        flag_cleared(),
         flag_resolved(),
         entered_in_error(first.event_id),
         corrected(first.event_id, uuid4()),

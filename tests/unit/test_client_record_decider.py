@@ -139,9 +139,14 @@ def test_after_readmission_care_is_recorded_again() -> None:
         pytest.param([crisis("crisis-1")], postvention("crisis-1"), id="postvention"),
         pytest.param([handoff_initiated("h-1")], handoff_failed("h-1"), id="handoff-fails"),
         pytest.param([], overdose(), id="overdose-after-discharge"),
+        pytest.param([], crisis(), id="crisis-after-discharge"),
+        pytest.param([], safety_plan_recorded(), id="safety-plan-after-discharge"),
+        pytest.param([], naloxone(), id="naloxone-after-discharge"),
+        pytest.param([], transition(), id="transition-after-discharge"),
+        pytest.param([], session_held(), id="follow-up-contact-after-discharge"),
     ],
 )
-def test_loose_ends_are_still_recorded_after_discharge(setup, loose_end) -> None:
+def test_loose_ends_and_safety_work_are_still_recorded_after_discharge(setup, loose_end) -> None:
     given(enrolled(), *setup, discharged()).when(loose_end).then(loose_end)
 
 
@@ -155,16 +160,11 @@ def test_an_entry_is_still_marked_in_error_after_discharge() -> None:
     "new_care",
     [
         pytest.param(check_in(), id="check-in"),
-        pytest.param(session_held(), id="session"),
         pytest.param(phq9(), id="assessment"),
-        pytest.param(crisis(), id="crisis"),
         pytest.param(appointment_scheduled(), id="appointment"),
-        pytest.param(naloxone(), id="naloxone"),
         pytest.param(medication_started(), id="medication"),
         pytest.param(assigned(), id="care-team"),
         pytest.param(check_in_plan_set(), id="check-in-plan"),
-        pytest.param(safety_plan_recorded(), id="safety-plan"),
-        pytest.param(transition(), id="transition"),
         pytest.param(handoff_initiated(), id="handoff"),
         pytest.param(break_glass(), id="break-glass"),
     ],

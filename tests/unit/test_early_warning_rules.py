@@ -363,7 +363,7 @@ def test_hnd_1_a_handoff_not_accepted_in_48_hours_then_not_completed_in_14_days(
 def test_every_rule_of_the_design_is_known_with_a_version() -> None:
     assert set(RULES) == {
         "SUI-1", "SUI-2", "SUI-3", "CRV-1", "SLP-1", "OD-1",
-        "ENG-1", "ENG-2", "CRS-1", "CRS-2", "HND-1",
+        "ENG-1", "ENG-2", "CRS-1", "CRS-2", "HND-1", "DIS-1",
     }  # fmt: skip
     assert all(rule.version >= 1 for rule in RULES.values())
 
@@ -414,12 +414,13 @@ def test_an_acknowledged_flag_stays_until_it_clears_and_a_resolved_one_stays_clo
     assert flag_events(closed, evaluate(closed, after(days=3), DEFAULTS), after(days=3)) == []
 
 
-def test_a_discharge_resolves_every_open_flag() -> None:
+def test_a_discharge_resolves_no_flag_and_raises_dis_1_for_an_open_high_one() -> None:
     signs = given(transition("detox_discharge", occurred_at=after(days=1)))
     (raised,) = flag_events(signs, evaluate(signs, after(days=1), DEFAULTS), after(days=1))
     gone = observe(observe(signs, raised), discharged(occurred_at=after(days=2)))
-    (resolved,) = flag_events(gone, evaluate(gone, after(days=2), DEFAULTS), after(days=2))
-    assert isinstance(resolved, RiskFlagResolved)
+    (dis_1,) = flag_events(gone, evaluate(gone, after(days=2), DEFAULTS), after(days=2))
+    assert isinstance(dis_1, RiskFlagRaised)
+    assert (dis_1.data.rule_id, dis_1.data.severity) == ("DIS-1", "high")
 
 
 def test_different_clients_and_episodes_give_different_flags() -> None:

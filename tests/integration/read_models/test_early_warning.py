@@ -1,7 +1,8 @@
 """Early warning on real PostgreSQL: each rule of DESIGN.md §6 raises its flag at its threshold
-and not one step below, and resolves it when the condition clears. The flags are recorded as
-events through the command path and read back from the flags read model; time-based rules fire
-when the test moves the clock, with no new event.
+and not one step below, and when the condition clears resolves it (a low or moderate flag) or
+clears it for a person to resolve (a high or critical one). The flags are recorded as events
+through the command path and read back from the flags read model; time-based rules fire when
+the test moves the clock, with no new event.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def test_sui_1_item_9_of_1_raises_a_high_flag_0_does_not_and_a_cssrs_clears_it(
     assert positive.open_flags == {"SUI-1": "high"}
     assert negative.open_flags == {}
     positive.record(_cssrs, NO, NO, NO, NO, NO, NO)
-    assert positive.statuses("SUI-1") == ["resolved"]
+    assert positive.statuses("SUI-1") == ["cleared"]  # high: a person resolves it
 
 
 def test_sui_2_q3_raises_moderate_q1_alone_nothing_q4_high_and_a_negative_screen_clears(
@@ -62,7 +63,7 @@ def test_sui_3_risk_without_a_safety_plan_fires_at_24_hours_and_a_plan_clears_it
     read_side.clock.now = due
     assert client.open_flags["SUI-3"] == "high"
     client.record(b.safety_plan_recorded)
-    assert client.statuses("SUI-3") == ["resolved"]
+    assert client.statuses("SUI-3") == ["cleared"]
 
 
 def test_crv_1_craving_7_twice_in_a_row_raises_6_does_not_and_a_calm_check_in_clears(
@@ -112,11 +113,11 @@ def test_od_1_a_release_without_naloxone_is_flagged_for_14_days_and_naloxone_cle
     assert other_medication.open_flags == {}
     assert supplied.open_flags == {"OD-1": "high"}
     supplied.record(b.naloxone)
-    assert supplied.statuses("OD-1") == ["resolved"]
+    assert supplied.statuses("OD-1") == ["cleared"]
     read_side.clock.now = ends - SECOND
     assert "OD-1" in released.open_flags
     read_side.clock.now = ends
-    assert released.statuses("OD-1") == ["resolved"]
+    assert released.statuses("OD-1") == ["cleared"]
 
 
 def test_eng_1_no_check_in_for_one_and_a_half_cadences_fires_and_a_check_in_clears(
@@ -158,7 +159,7 @@ def test_eng_2_two_missed_in_14_days_moderate_one_nothing_three_in_a_row_high(
     assert client.open_flags == {"ENG-2": "moderate"}
     read_side.clock.now = start + timedelta(days=27, hours=1) + SECOND
     assert client.open_flags == {}
-    assert set(client.statuses("ENG-2")) == {"resolved"}
+    assert set(client.statuses("ENG-2")) == {"resolved", "cleared"}  # moderate, high
 
 
 def test_crs_1_a_crisis_without_postvention_review_fires_at_72_hours_and_a_review_clears(
@@ -191,7 +192,7 @@ def test_crs_2_an_ed_discharge_without_follow_up_in_7_days_fires_and_a_session_c
     read_side.clock.now = due
     assert client.open_flags == {"CRS-2": "high"}
     client.record(b.session_held)
-    assert client.statuses("CRS-2") == ["resolved"]
+    assert client.statuses("CRS-2") == ["cleared"]
 
 
 def test_hnd_1_a_handoff_waits_48_hours_for_acceptance_then_14_days_for_completion(
@@ -250,4 +251,6 @@ def test_a_clinicians_acknowledgement_keeps_the_flag_until_its_condition_clears(
     client.record(b.flag_acknowledged, flag.flag_id)
     assert client.statuses("OD-1") == ["acknowledged"]
     client.record(b.naloxone)
+    assert client.statuses("OD-1") == ["cleared"]
+    client.record(b.flag_resolved, flag.flag_id)
     assert client.statuses("OD-1") == ["resolved"]
