@@ -9,13 +9,20 @@ Append-only (ONC 170.315(d)(2), HIPAA 164.312(b), R4): the application only ever
 trigger refuses UPDATE, DELETE and TRUNCATE whoever asks. Tamper-evident (R5): each row stores
 `hash = sha256(prev_hash || canonical(row))`; `carecircle audit verify` recomputes the chain and
 names the first row that was altered, removed, inserted or reordered behind the application's
-back. Appends take an EXCLUSIVE lock on the table for their transaction (readers go on), so the
-chain has one order and ids grow along it.
+back.
+
+Appends are group-committed: concurrent requests of one process hand their entries to one
+writer (the first to arrive leads; the others wait for its commit), which chains them all in one
+transaction. Writers of all processes take one transaction-level advisory lock, never a lock on
+the table (reads and `verify` go on), read the chain's last row and number the new rows after
+it, so the chain has one order, its ids grow by one along it without gaps, and every entry is
+committed before the request that caused it is answered. A batch is two round trips (pipeline).
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,6 +36,8 @@ from services.adapters.store import Database
 
 ACCESS_LOG_TABLE = "access_log"
 GENESIS = "0" * 64
+# pg_advisory_xact_lock key of the chain's one writer at a time (any constant unique to us)
+CHAIN_LOCK_KEY = 0x63617265_616C6F67  # "carealog"
 
 Outcome = Literal["allowed", "denied", "not_found"]
 
@@ -187,36 +196,43 @@ class AccessLog:
         schema = Identifier(database.schema)
         table = SQL("{}.{}").format(schema, Identifier(ACCESS_LOG_TABLE))
         self._table = table
-        self._lock = SQL("LOCK TABLE {table} IN EXCLUSIVE MODE").format(table=table)
-        self._last = SQL("SELECT hash FROM {table} ORDER BY entry_id DESC LIMIT 1").format(
-            table=table
-        )
-        self._ids = SQL(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'entry_id')) AS id"
-            " FROM generate_series(1, %s)"
-        )
+        self._chain_lock = SQL("SELECT pg_advisory_xact_lock(%s)")
+        self._last = SQL(
+            "SELECT entry_id, hash FROM {table} ORDER BY entry_id DESC LIMIT 1"
+        ).format(table=table)
         self._insert = SQL(
             "INSERT INTO {table} (" + _COLUMNS + ") VALUES"
             " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         ).format(table=table)
+        self._group = _GroupCommit(self._write)
+
+    @property
+    def batches(self) -> tuple[int, int]:
+        """(transactions, entries) appended by this process: entries per commit, for /metrics."""
+        return self._group.batches, self._group.entries
 
     def append(self, entries: Sequence[AccessEntry]) -> list[int]:
-        """Append entries in one transaction, chained after the last row; returns their ids."""
+        """Append entries, chained after the last row, committed before this returns (grouped
+        with other threads' entries into one transaction); returns their ids."""
         if not entries:
             return []
         self._ensure_schema()
-        qualified = f"{self.db.schema}.{ACCESS_LOG_TABLE}"
-        with self.db.transaction() as curs:
-            curs.execute(self._lock)
-            last = curs.execute(self._last).fetchone()
+        return self._group.submit(list(entries))
+
+    def _write(self, entries: list[AccessEntry]) -> list[int]:
+        with self.db.connection() as conn, conn.pipeline(), conn.transaction():
+            conn.execute(self._chain_lock, (CHAIN_LOCK_KEY,))
+            last = conn.execute(self._last).fetchone()
             prev = GENESIS if last is None else str(last["hash"])
-            ids = [int(r["id"]) for r in curs.execute(self._ids, (qualified, len(entries)))]
+            first = 1 if last is None else int(last["entry_id"]) + 1
+            ids = list(range(first, first + len(entries)))
             rows: list[tuple[Any, ...]] = []
             for entry_id, entry in zip(ids, entries, strict=True):
                 digest = entry_hash(prev, entry_id, entry)
                 rows.append(_row(entry_id, entry, prev, digest))
                 prev = digest
-            curs.executemany(self._insert, rows)
+            with conn.cursor() as curs:
+                curs.executemany(self._insert, rows)  # one round trip in the pipeline
         return ids
 
     def entries(
@@ -310,3 +326,70 @@ def _logged(row: Any) -> LoggedAccess:
         correlation_id=row["correlation_id"],
     )
     return LoggedAccess(row["entry_id"], entry, row["prev_hash"], row["hash"])
+
+
+class _Waiter:
+    __slots__ = ("done", "entries", "error", "ids", "lead")
+
+    def __init__(self, entries: list[AccessEntry]) -> None:
+        self.entries = entries
+        self.done = threading.Event()
+        self.lead = False
+        self.ids: list[int] = []
+        self.error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Leader/follower group commit: the first caller writes everyone's entries waiting at that
+    moment in one transaction; callers arriving meanwhile wait, and the first of them leads the
+    next transaction. Nobody is answered before their entries are committed."""
+
+    def __init__(self, write: Callable[[list[AccessEntry]], list[int]]) -> None:
+        self._write = write
+        self._mutex = threading.Lock()
+        self._pending: list[_Waiter] = []
+        self._busy = False
+        self.batches = 0
+        self.entries = 0
+
+    def submit(self, entries: list[AccessEntry]) -> list[int]:
+        me = _Waiter(entries)
+        with self._mutex:
+            self._pending.append(me)
+            leading = not self._busy
+            self._busy = True
+        if not leading:
+            me.done.wait()
+            if not me.lead:
+                if me.error is not None:
+                    raise me.error
+                return me.ids
+        self._lead()
+        if me.error is not None:
+            raise me.error
+        return me.ids
+
+    def _lead(self) -> None:
+        with self._mutex:
+            group, self._pending = self._pending, []
+        try:
+            ids = self._write([e for w in group for e in w.entries])
+        except BaseException as error:  # every waiter of the group sees the failure
+            for w in group:
+                w.error = error
+        else:
+            at = 0
+            for w in group:
+                w.ids = ids[at : at + len(w.entries)]
+                at += len(w.entries)
+            self.batches += 1
+            self.entries += len(ids)
+        with self._mutex:
+            if self._pending:
+                successor = self._pending[0]
+                successor.lead = True
+                successor.done.set()  # it writes the next group (itself included)
+            else:
+                self._busy = False
+        for w in group:
+            w.done.set()

@@ -1,0 +1,66 @@
+"""The access log is written without a table lock: concurrent readers' entries are group
+committed, and two processes (two pools) append beside each other. The chain stays one order,
+its ids grow by one without gaps, and every id handed back is a committed row."""
+
+from __future__ import annotations
+
+import threading
+from uuid import uuid4
+
+from services.adapters.access_log import AccessEntry, AccessLog
+from services.adapters.store import open_database
+from services.wiring import Runtime
+from tests.unit import builders
+
+
+def _read(actor: str) -> AccessEntry:
+    return AccessEntry(
+        at=builders.NOW,
+        actor_id=actor,
+        actor_role="counselor",
+        actor_org="harbor-counseling",
+        client_id=uuid4(),
+        action="read_record",
+        data_classes=("check_in",),
+        purpose="treatment",
+        outcome="allowed",
+        basis="care_team",
+    )
+
+
+def test_concurrent_reads_of_two_processes_keep_one_gap_free_verifiable_chain(
+    runtime: Runtime, privacy_db_url: str
+) -> None:
+    # given this process's access log and a second process's, on its own pool
+    assert runtime.privacy is not None
+    ours = runtime.privacy.access_log
+    other_db = open_database(privacy_db_url, pool_size=4)
+    theirs = AccessLog(other_db)
+    ours.append([_read("warm-up")])
+    handed_back: list[int] = []
+    lock = threading.Lock()
+
+    def reader(log: AccessLog, name: str) -> None:
+        for n in range(15):
+            ids = log.append([_read(f"{name}-{n}")] * (1 + n % 3))
+            with lock:
+                handed_back.extend(ids)
+
+    # when 16 readers, 8 in each process, log their reads at once
+    threads = [
+        threading.Thread(target=reader, args=(ours if i % 2 else theirs, f"reader-{i}"))
+        for i in range(16)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    other_db.close()
+
+    # then every id handed back is a row, the ids are consecutive, and the chain verifies
+    with runtime.store.connection() as conn:
+        stored = [r["entry_id"] for r in conn.execute("SELECT entry_id FROM access_log")]
+    assert sorted(handed_back) == sorted(set(handed_back))
+    assert set(handed_back) <= set(stored)
+    assert sorted(stored) == list(range(min(stored), min(stored) + len(stored)))
+    assert ours.verify().ok
