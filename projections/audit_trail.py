@@ -378,3 +378,13 @@ def enrolled_by(conn: Connection[DictRow], tables: Tables, actor_id: str) -> lis
         (actor_id, EVENT),
     ).fetchall()
     return [row["client_id"] for row in rows]
+
+
+def chain_head(conn: Connection[DictRow], tables: Tables) -> tuple[int, bytes] | None:
+    """The last chained entry's position and hash, None for an empty chain."""
+    row = conn.execute(
+        SQL(
+            "SELECT position, hash FROM {audit_trail} ORDER BY position DESC, entry DESC LIMIT 1"
+        ).format(**tables)
+    ).fetchone()
+    return None if row is None else (row["position"], bytes(row["hash"]))

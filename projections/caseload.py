@@ -414,3 +414,17 @@ def clients_related(
     query = _RELATED_TO_MEMBER if member_id is not None else _RELATED_TO_ORG
     rows = conn.execute(query.format(**tables), {"member": member_id, "org": org}).fetchall()
     return [row["client_id"] for row in rows]
+
+
+_OPEN_FLAGS_BY_MEMBER = SQL(
+    "SELECT m.member_id, count(DISTINCT f.flag_id) AS open_flags"
+    " FROM {caseload_members} m JOIN {caseload_clients} c ON c.client_id = m.client_id"
+    " JOIN {caseload_flags} f ON f.client_id = m.client_id AND f.open"
+    " WHERE m.org = %s AND c.in_care GROUP BY m.member_id"
+)
+
+
+def open_flags_by_member(conn: Connection[DictRow], tables: Tables, org: str) -> dict[str, int]:
+    """Open flags of the clients in care on each caseload of the organization."""
+    rows = conn.execute(_OPEN_FLAGS_BY_MEMBER.format(**tables), (org,)).fetchall()
+    return {row["member_id"]: row["open_flags"] for row in rows}

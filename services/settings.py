@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     deidentify_key: SecretStr = SecretStr(DEVELOPMENT_DEIDENTIFY_KEY)
     break_glass_max_minutes: int = Field(default=240, ge=1, le=24 * 60)
     erasure_confirm_hours: float = Field(default=24.0, gt=0)
+    # The web console (issue 15): the key of its CSRF tokens (derived from master_key if unset).
+    console_secret: SecretStr = SecretStr("")
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import base64
 import gc
+import hashlib
+import hmac
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -289,8 +291,26 @@ def build_api(runtime: Runtime) -> FastAPI:
         metrics=ApiMetrics(registry, positions.refresh),
         unavailable_errors=UNAVAILABLE_ERRORS,
         readiness={"postgres": runtime.ping_database},
+        console_key=console_key(runtime.settings),
+        mint_token=development_minter(runtime.settings),
+        thresholds=thresholds_of(runtime.settings),
     )
     return create_app(context)
+
+
+def console_key(settings: Settings) -> bytes:
+    """The key of the console's CSRF tokens: CARE_CONSOLE_SECRET, else derived from the master
+    key (set in production), so every API process of a deployment agrees on it."""
+    given = settings.console_secret.get_secret_value()
+    source = given.encode() if given else settings.master_key.get_secret_value().encode()
+    return hmac.new(source, b"carecircle console csrf v1", hashlib.sha256).digest()
+
+
+def development_minter(settings: Settings) -> Callable[[str, str, str], str] | None:
+    """The console's development sign-in: a token for the chosen person (development only)."""
+    if settings.environment != "development":
+        return None
+    return lambda sub, role, org: development_token(settings, sub=sub, role=role, org=org, hours=12)
 
 
 def api_from_environment() -> FastAPI:

@@ -15,6 +15,22 @@ _SCORERS: Final[Mapping[str, Callable[[Sequence[int | bool]], Score]]] = {
 
 INSTRUMENTS: Final[frozenset[str]] = frozenset(_SCORERS)
 
+# The highest total and the published cut-points (lowest total of each band) of the instruments
+# whose total has severity bands, for charts that draw them; sources in each module's `band`.
+_CUT_POINTS: Final[Mapping[str, tuple[int, tuple[tuple[int, str], ...]]]] = {
+    phq9.NAME: (27, phq9._BANDS),
+    gad7.NAME: (21, gad7._BANDS),
+    audit.NAME: (40, audit._ZONES),
+    audit_c.NAME: (12, audit_c._BANDS),
+    dast10.NAME: (10, dast10._BANDS),
+}
+
+
+def cut_points(instrument: str) -> tuple[int, tuple[tuple[int, str], ...]] | None:
+    """(highest total, bands low to high as (lowest total, name)), None for an instrument whose
+    total has no severity bands (C-SSRS screener, BAM)."""
+    return _CUT_POINTS.get(instrument)
+
 
 def score(instrument: str, answers: Sequence[int | bool]) -> Score:
     """Total, band and subscales of one administration, by each instrument's published scoring."""
@@ -24,4 +40,4 @@ def score(instrument: str, answers: Sequence[int | bool]) -> Score:
     return scorer(answers)
 
 
-__all__ = ["INSTRUMENTS", "Score", "score"]
+__all__ = ["INSTRUMENTS", "Score", "cut_points", "score"]

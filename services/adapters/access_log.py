@@ -244,8 +244,10 @@ class AccessLog:
         client_ids: Iterable[UUID] | None = None,
         after: int = 0,
         limit: int = 100,
+        newest_first: bool = False,
     ) -> list[LoggedAccess]:
-        """Rows in chain order after an entry id, filtered; `client_ids` limits to those clients."""
+        """Rows in chain order after an entry id, filtered; `client_ids` limits to those clients;
+        `newest_first`: the latest `limit` rows, newest first."""
         self._ensure_schema()
         where: list[SQL | Composed] = [SQL("entry_id > %(after)s")]
         params: dict[str, Any] = {"after": after, "limit": limit}
@@ -264,11 +266,22 @@ class AccessLog:
                 scope.append(SQL("client_id = ANY(%(clients)s)"))
                 params["clients"] = list(client_ids)
             where.append(SQL("(") + SQL(" OR ").join(scope) + SQL(")"))
+        order = SQL("entry_id DESC" if newest_first else "entry_id")
         query = SQL(
-            "SELECT " + _COLUMNS + " FROM {table} WHERE {where} ORDER BY entry_id LIMIT %(limit)s"
-        ).format(table=self._table, where=SQL(" AND ").join(where))
+            "SELECT " + _COLUMNS + " FROM {table} WHERE {where} ORDER BY {order} LIMIT %(limit)s"
+        ).format(table=self._table, where=SQL(" AND ").join(where), order=order)
         with self.db.connection() as conn:
             return [_logged(row) for row in conn.execute(query, params).fetchall()]
+
+    def head(self) -> tuple[int, str] | None:
+        """The last row's entry id and hash (the chain's head), None for an empty log."""
+        self._ensure_schema()
+        query = SQL("SELECT entry_id, hash FROM {table} ORDER BY entry_id DESC LIMIT 1").format(
+            table=self._table
+        )
+        with self.db.connection() as conn:
+            row = conn.execute(query).fetchone()
+        return None if row is None else (int(row["entry_id"]), str(row["hash"]))
 
     def verify(self, batch: int = 5000) -> ChainCheck:
         """Re-compute every row's hash in order; the first row whose stored hash or link differs."""

@@ -7,13 +7,18 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from services.api import audit, caseloads, clients, flags, health
+from services.api import audit, caseloads, clients, docs, flags, health
 from services.api.access_log import router as access_log_router
+from services.api.console import ROUTERS as CONSOLE_ROUTERS
 from services.api.context import ApiContext
 from services.api.disclosures import router as disclosures_router
 from services.api.fhir import router as fhir_router
 from services.api.metrics import install_metrics
-from services.api.middleware import BodyLimitMiddleware, CorrelationMiddleware
+from services.api.middleware import (
+    BodyLimitMiddleware,
+    CorrelationMiddleware,
+    SecurityHeadersMiddleware,
+)
 from services.api.problems import install_problem_handlers
 from services.api.replay import router as replay_router
 
@@ -33,13 +38,18 @@ def create_app(context: ApiContext, *, extra_routers: list[Any] | None = None) -
             "Every clinical action is an immutable event. Errors are RFC 9457 problem details "
             "with a stable `code`. Authenticate with a bearer JWT (`sub`, `role`, `org`)."
         ),
+        docs_url=None,  # served by services/api/docs.py from local assets (works offline)
+        redoc_url=None,
     )
     app.state.context = context
-    for router in [*ROUTERS, *PRIVACY_ROUTERS, *ANALYST_ROUTERS, *(extra_routers or [])]:
+    routers = [*ROUTERS, *PRIVACY_ROUTERS, *ANALYST_ROUTERS, *CONSOLE_ROUTERS, docs.router]
+    for router in [*routers, *(extra_routers or [])]:
         app.include_router(router)
+    docs.install_static(app)
     install_problem_handlers(app, unavailable=context.unavailable_errors)
     install_metrics(app, context.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=context.settings.max_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(CorrelationMiddleware)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app

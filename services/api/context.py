@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from domain.early_warning import Thresholds
 from projections.engine import ReadModels
 from services.app.authentication import Authenticate
 from services.app.ports import ClientHistory, MetricsSource
@@ -14,6 +15,7 @@ from services.app.record import CareRecordHandler
 from services.settings import Settings
 
 ReadinessCheck = Callable[[], None]
+MintToken = Callable[[str, str, str], str]  # (sub, role, org) -> a development bearer token
 
 
 @dataclass
@@ -29,3 +31,8 @@ class ApiContext:
     # exceptions that mean "the database is not reachable now": 503, never a client error
     unavailable_errors: tuple[type[Exception], ...] = ()
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    # The console (services/api/console): the key of its CSRF tokens, the development sign-in
+    # (mints a token for a chosen person; None in production), the thresholds its charts draw.
+    console_key: bytes = b""
+    mint_token: MintToken | None = None
+    thresholds: Thresholds = field(default_factory=Thresholds)

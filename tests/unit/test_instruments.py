@@ -107,7 +107,20 @@ def test_the_care_record_scores_exactly_the_seven_instruments() -> None:
         frozenset({"PHQ-9", "GAD-7", "AUDIT-C", "AUDIT", "DAST-10", "C-SSRS-SCREEN", "BAM"})
         == INSTRUMENTS
     )
-    assert sorted(domain.instruments.__all__) == ["INSTRUMENTS", "Score", "score"]
+    assert sorted(domain.instruments.__all__) == ["INSTRUMENTS", "Score", "cut_points", "score"]
+
+
+def test_the_published_cut_points_are_the_bands_the_scorers_give() -> None:
+    phq9 = domain.instruments.cut_points("PHQ-9")
+    assert phq9 is not None
+    highest, bands = phq9
+    assert highest == 27
+    assert [low for low, _ in bands] == [0, 5, 10, 15, 20]
+    for low, band in bands:  # the chart's line and the scorer's band agree at each cut-point
+        assert score("PHQ-9", [0] * 8 + [0]).band == "minimal"
+        answers = [3] * (low // 3) + [low % 3] + [0] * (8 - low // 3)
+        assert score("PHQ-9", answers[:9]).band == band
+    assert domain.instruments.cut_points("BAM") is None
 
 
 @pytest.mark.parametrize("instrument", ["PHQ9", "phq-9", "CAGE"])

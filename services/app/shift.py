@@ -1,0 +1,132 @@
+"""The supervisor's start of shift: the open flags of their organization (a clinician's: of
+their own clients), grouped by severity with counts, the oldest unacknowledged first, each with
+the client's name, the rule, its evidence and how long it has waited.
+
+Authorized and logged as `GET /v1/flags` is: the request itself (Action.READ_FLAGS over the
+organization or the member), then each client shown, as a read of its flags and its name
+(a Part 2 client of another organization needs a consent covering both, as any list row does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from domain.access_policy import FLAG_DATA_CLASSES, Action, Principal
+from projections.early_warning import FlagView, flag_by_id, flags_page
+from projections.engine import ReadModels
+from services.app.clients import ClientName, named
+from services.app.gatekeeper import AccessRequest, Gatekeeper
+from services.app.ports import ClientHistory
+
+# Statuses that still ask something of a person; severities most urgent first (a severity this
+# build does not know yet is shown after these, never hidden).
+WAITING_STATUSES = ("open", "acknowledged", "cleared")
+SEVERITY_ORDER = ("critical", "high", "moderate", "low")
+MAX_FLAGS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftFlag:
+    flag: FlagView
+    client: ClientName
+    waiting: timedelta
+
+    @property
+    def unacknowledged(self) -> bool:
+        return self.flag.status == "open"
+
+
+@dataclass
+class SeverityGroup:
+    severity: str
+    flags: list[ShiftFlag] = field(default_factory=list)
+
+    @property
+    def unacknowledged(self) -> int:
+        return sum(1 for f in self.flags if f.unacknowledged)
+
+
+@dataclass(frozen=True, slots=True)
+class Shift:
+    scope: str  # the organization, or the clinician
+    groups: list[SeverityGroup]
+    at: datetime
+
+    @property
+    def total(self) -> int:
+        return sum(len(g.flags) for g in self.groups)
+
+
+def _rank(severity: str) -> int:
+    return SEVERITY_ORDER.index(severity) if severity in SEVERITY_ORDER else len(SEVERITY_ORDER)
+
+
+def shift_view(
+    gate: Gatekeeper,
+    store: ClientHistory,
+    reads: ReadModels,
+    principal: Principal,
+    *,
+    now: datetime,
+    purpose: str,
+    correlation_id: str | None,
+    min_position: int | None = None,
+) -> Shift:
+    """The flags waiting on this caller's organization (supervisor) or on them (clinician);
+    `min_position`: once the read model holds that position (the caller's own last action)."""
+    supervisor = principal.role == "supervisor"
+    org = principal.org if supervisor else None
+    member = None if supervisor else principal.sub
+    gate.check(
+        AccessRequest(
+            principal,
+            Action.READ_FLAGS,
+            None,
+            purpose,
+            correlation_id=correlation_id,
+            member_id=member,
+            org=org,
+        )
+    )
+    views: list[FlagView] = []
+    with reads.reading(["early_warning"], min_position) as (conn, tables):
+        for status in WAITING_STATUSES:
+            page = flags_page(
+                conn,
+                tables["early_warning"],
+                org=org,
+                member_id=member,
+                status=status,
+                limit=MAX_FLAGS,
+            )
+            views.extend(page.items)
+    clients = named(
+        gate,
+        store,
+        principal,
+        {v.client_id for v in views},
+        action=Action.READ_FLAGS,
+        purpose=purpose,
+        correlation_id=correlation_id,
+        data_classes=FLAG_DATA_CLASSES,
+    )
+    groups: dict[str, SeverityGroup] = {}
+    for view in views:
+        client = clients.get(view.client_id)
+        if client is None:
+            continue  # not this caller's to see: left out, as the API leaves it out
+        group = groups.setdefault(view.severity, SeverityGroup(view.severity))
+        group.flags.append(ShiftFlag(view, client, now - view.raised_at))
+    for group in groups.values():
+        group.flags.sort(key=lambda f: (not f.unacknowledged, f.flag.raised_at))
+    ordered = sorted(groups.values(), key=lambda g: _rank(g.severity))
+    return Shift(scope=org or principal.sub, groups=ordered, at=now)
+
+
+def flag_client(reads: ReadModels, flag_id: str) -> UUID | None:
+    """Whose flag this is (None: no such flag), for the actions on one flag."""
+    with reads.reading(["early_warning"]) as (conn, tables):
+        view = flag_by_id(conn, tables["early_warning"], flag_id)
+    return None if view is None else view.client_id
