@@ -19,7 +19,7 @@ from services.api.console.charts import Series, Threshold, svg_chart
 from services.api.console.session import check_csrf, read_form
 from services.app.clients import named, search_clients
 from services.app.errors import AccessRefused
-from services.app.flags import acknowledge_flag
+from services.app.flags import acknowledge_flag, resolve_flag
 from services.app.shift import flag_client, shift_view
 from services.app.timeline import Timeline, client_timeline
 from services.app.verification import last_verification, run_verification
@@ -56,33 +56,39 @@ def shift(
         correlation_id=guard.correlation_id,
         min_position=min_position,
     )
-    return page(request, "shift.html", session, shift=view, done=done)
+    return page(request, "shift.html", session, shift=view, done=done, resolvable=True)
 
 
-@router.post("/flags/{flag_id}/acknowledge")
-async def acknowledge(request: Request, flag_id: str) -> Response:
+@router.post("/flags/{flag_id}/{action}")
+async def act_on_flag(request: Request, flag_id: str, action: str) -> Response:
+    """Acknowledge (note optional) or resolve (note required) one flag, as the API's routes do;
+    back on the shift view once the read model holds the new state."""
     session = session_of(request)
     form = await read_form(request)
-    check_csrf(request, context_of(request).console_key, form, session.token)
     context = context_of(request)
+    check_csrf(request, context.console_key, form, session.token)
+    use_case = {"acknowledge": acknowledge_flag, "resolve": resolve_flag}.get(action)
+    if use_case is None:
+        raise AccessRefused("not_found", "No such action.")
     guard = guard_of(request, session)
     client_id = await run_in_threadpool(flag_client, context.reads, flag_id)
-    note = form.get("note", "").strip()[:NOTE_MAX] or None
+    note = form.get("note", "").strip()[:NOTE_MAX]
     outcome = await run_in_threadpool(
-        lambda: acknowledge_flag(
+        lambda: use_case(
             guard.privacy.gate,
             context.handler,
             session.principal,
             flag_id,
             client_id,
             event_id=None,
-            note=note,
+            note=note if action == "resolve" else note or None,  # type: ignore[arg-type]
             clock=context.clock,
             purpose=guard.purpose,
             correlation_id=guard.correlation_id,
         )
     )
-    after = f"/console/shift?done=acknowledged&min_position={outcome.position}"
+    done = "acknowledged" if action == "acknowledge" else "resolved"
+    after = f"/console/shift?done={done}&min_position={outcome.position}"
     return RedirectResponse(after, status_code=303)
 
 

@@ -118,24 +118,39 @@ def test_a_supervisor_works_the_shift_from_flags_to_timeline_to_access_log(
 
     row = page.locator("tr.flag", has_text="Jordan Vale").first
     flag_id = row.get_attribute("data-flag-id")
-    row.locator("input[name=note]").fill("Called Jordan, safety plan reviewed")
+    row.locator("form[action$='/acknowledge'] input[name=note]").fill("Calling Jordan now")
     with page.expect_navigation():
         row.locator("button", has_text="Acknowledge").click()
     assert "Flag acknowledged" in page.inner_text("main")
-    assert page.locator(f'tr.flag[data-flag-id="{flag_id}"] .status').inner_text() == (
-        "acknowledged"
+    row = page.locator(f'tr.flag[data-flag-id="{flag_id}"]')
+    assert row.locator(".status").inner_text() == "acknowledged"
+    shoot(page, "shift-acknowledged")
+
+    row.locator("form[action$='/resolve'] input[name=note]").fill(
+        "C-SSRS screener negative; safety plan reviewed with Jordan"
     )
+    with page.expect_navigation():
+        row.locator("button", has_text="Resolve").click()
+    assert "Flag resolved" in page.inner_text("main")
+    assert page.locator(f'tr.flag[data-flag-id="{flag_id}"]').count() == 0
     history = runtime.store.load(told["jordan"])
-    recorded = [r.event for r in history if r.event.type == "RiskFlagAcknowledged"]
-    assert [(e.actor.id, e.data.flag_id) for e in recorded] == [("sup-dana", flag_id)]  # type: ignore[attr-defined]
+    closing = [
+        r.event for r in history if r.event.type in ("RiskFlagAcknowledged", "RiskFlagResolved")
+    ]
+    assert [(e.type, e.actor.id, e.data.flag_id) for e in closing] == [  # type: ignore[attr-defined]
+        ("RiskFlagAcknowledged", "sup-dana", flag_id),
+        ("RiskFlagResolved", "sup-dana", flag_id),
+    ]
 
     # the client's timeline, with its charts drawn on the server
+    page.goto(f"{server}/console/search?q=jordan")
     with page.expect_navigation():
-        page.locator("tr.flag a", has_text="Jordan Vale").first.click()
+        page.locator("a", has_text="Jordan Vale").first.click()
     assert page.inner_text("h1").startswith("Jordan Vale")
     assert page.locator("svg.chart").count() >= 4  # mood, craving, sleep, PHQ-9
     assert page.locator("svg.chart .threshold").count() >= 2
     assert "counselor-ines" in page.inner_text("main")
+    assert "resolved" in page.inner_text("ul.flag-list")
     shoot(page, "client-timeline")
 
     page.goto(f"{server}/console/caseloads")
@@ -147,7 +162,7 @@ def test_a_supervisor_works_the_shift_from_flags_to_timeline_to_access_log(
     log = page.inner_text("table.access-log")
     assert "sup-dana" in log
     assert "read history" in log
-    assert "RiskFlagAcknowledged" in page.inner_text("table.audit")
+    assert "RiskFlagResolved" in page.inner_text("table.audit")
     shoot(page, "audit-and-access")
     page.context.close()
 
@@ -179,9 +194,14 @@ def test_an_auditor_reads_the_access_log_and_verifies_the_chains_but_no_record(
     page.context.close()
 
 
-def test_the_shift_view_reads_with_javascript_off(chromium: Any, server: str) -> None:
+def test_the_console_reads_with_javascript_off(
+    chromium: Any, server: str, told: dict[str, UUID]
+) -> None:
     page = person(chromium, server, SUPERVISOR, java_script_enabled=False)
-    assert page.locator("tr.flag").count() >= 1
+    assert page.inner_text("h1").startswith("Open flags")
+    page.goto(f"{server}/console/clients/{told['morgan']}")
+    assert page.inner_text("h1").startswith("Morgan Reyes")
+    assert page.locator("svg.chart").count() >= 3
     page.context.close()
 
 
