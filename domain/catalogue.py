@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
@@ -160,11 +161,39 @@ def safe_message(kind: str, message: str) -> str:
     return _QUOTING_ERRORS.get(kind, message)
 
 
+def _property_names(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                yield from value
+            yield from _property_names(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _property_names(item)
+
+
+UNKNOWN_PLACE = "*"
+
+
+@functools.cache
+def schema_names() -> frozenset[str]:
+    """Every field name of the contract's schema and every event type (a tagged union's place)."""
+    return frozenset(_property_names(event_json_schema())) | EVENT_TYPES
+
+
+def safe_place(loc: Sequence[int | str]) -> tuple[int | str, ...]:
+    """A place named by the schema's own names: a submitted key (an unknown field, which may be
+    PHI) becomes `*`, so an error says where without repeating what was sent."""
+    names = schema_names()
+    return tuple(part if isinstance(part, int) or part in names else UNKNOWN_PLACE for part in loc)
+
+
 def safe_error_details(error: ValidationError) -> list[tuple[tuple[int | str, ...], str, str]]:
-    """Where, what and which kind of error, for each problem, never quoting a submitted value."""
+    """Where, what and which kind of error, for each problem, never quoting a submitted value
+    or a submitted key."""
     details = error.errors(include_input=False, include_context=False, include_url=False)
     return [
-        (tuple(item["loc"]), safe_message(item["type"], item["msg"]), item["type"])
+        (safe_place(item["loc"]), safe_message(item["type"], item["msg"]), item["type"])
         for item in details
     ]
 

@@ -48,6 +48,7 @@ from domain.errors import (
     UnknownCrisis,
     UnknownEvent,
     UnknownFlag,
+    UnstorableText,
 )
 from domain.errors import (
     EpisodeClosed as EpisodeIsClosed,
@@ -96,6 +97,7 @@ from domain.sessions import (
     CarePlanGoalSet,
     SessionHeld,
 )
+from domain.storable import unstorable_places
 
 COUNSELING_NOTE_LABEL = "counseling-note"
 
@@ -187,6 +189,8 @@ def decide(command: RecordCareEvent, state: ClientState) -> list[CareEvent]:
         return []  # re-sent: recorded already, nothing new
     if event.occurred_at > command.now + command.max_clock_skew:
         raise OccurredInFuture
+    if any(unstorable_places(event)):
+        raise UnstorableText
     if isinstance(event, EpisodeOpened | ErasedEntry) or (
         isinstance(event, RiskFlagRaised | RiskFlagCleared) and event.actor.kind != "rule"
     ):

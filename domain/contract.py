@@ -3,13 +3,16 @@
 Both edges accept the same wire contract (DESIGN.md §7b) and refuse it with the same stable
 codes: a type outside the catalogue (`unknown_event_type`), a type only the system records
 (`event_not_recordable`), top-level keys outside the contract or an event the catalogue does not
-accept (`validation_error`). This module says so once; each edge stays a thin adapter that
+accept, or text PostgreSQL cannot store — a NUL, a lone surrogate — anywhere in it
+(`validation_error`: one such event would stop every read model; domain/storable.py). This
+module says so once; each edge stays a thin adapter that
 decodes its bytes, fills in what its transport knows (the URL and token over HTTP, the topic and
 offset over Kafka) and turns a Refusal into its own answer: a problem body over HTTP, a dead
 letter over Kafka.
 
-A Refusal never quotes a submitted value: its faults carry places and pydantic's messages, with
-the messages that would quote the input replaced by their kind (domain/catalogue.safe_message).
+A Refusal never quotes a submitted value or key: its faults carry places by the schema's names
+(an unknown key is `*`) and pydantic's messages, with the messages that would quote the input
+replaced by their kind (domain/catalogue.safe_message).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from domain.catalogue import (
     EVENT_TYPES,
@@ -27,8 +30,10 @@ from domain.catalogue import (
     CareEvent,
     parse_event,
     safe_error_details,
+    safe_place,
 )
 from domain.envelope import Actor
+from domain.storable import UNSTORABLE_MESSAGE, unstorable_places
 
 EXTRA_KEY = "Extra inputs are not permitted"
 
@@ -62,9 +67,10 @@ def envelope_refusal(body: Mapping[str, Any], event_type: object) -> Refusal | N
         return Refusal("unknown_event_type", "type must name an event of the catalogue.")
     if event_type in SYSTEM_EVENT_TYPES:
         return Refusal("event_not_recordable", f"{event_type} is recorded by the system.")
-    unknown = sorted(set(body) - WIRE_KEYS)
+    unknown = set(body) - WIRE_KEYS
     if unknown:
-        extra = tuple(Fault((key,), EXTRA_KEY) for key in unknown)
+        places = sorted({safe_place((str(key),)) for key in unknown}, key=str)
+        extra = tuple(Fault(place, EXTRA_KEY) for place in places)
         return Refusal("validation_error", "Unknown top-level fields.", extra)
     return None
 
@@ -77,17 +83,32 @@ def rule_actor_refusal(actor: object) -> Refusal | None:
     return None
 
 
+def unstorable_refusal(
+    model: BaseModel, reason: str, within: tuple[str, ...] = ()
+) -> Refusal | None:
+    """Refuse text PostgreSQL cannot store (NUL, lone surrogates): one such event would stop
+    every read model that copies it (domain/storable.py). Places are the schema's field names,
+    `within` the union's tag as pydantic names it in its own faults."""
+    places = sorted({(*within, *place) for place in unstorable_places(model)}, key=str)
+    if not places:
+        return None
+    faults = tuple(Fault(place, UNSTORABLE_MESSAGE, "string_unstorable") for place in places)
+    return Refusal("validation_error", reason, faults)
+
+
 def event_of(payload: dict[str, Any]) -> CareEvent | Refusal:
     """The care event a complete payload describes, or the faults that make it none."""
     try:
-        return parse_event(payload)
+        event = parse_event(payload)
     except ValidationError as error:
         return Refusal("validation_error", "The event is not valid.", faults_of(error))
+    return unstorable_refusal(event, "The event is not valid.", (event.type,)) or event
 
 
 def actor_of(given: object) -> Actor | Refusal:
     """The actor a service names for the human it acts for, or the faults that make it none."""
     try:
-        return Actor.model_validate(given)
+        actor = Actor.model_validate(given)
     except ValidationError as error:
         return Refusal("validation_error", "The actor is not valid.", faults_of(error))
+    return unstorable_refusal(actor, "The actor is not valid.") or actor

@@ -27,6 +27,7 @@
     ├── ReviewBeforeCrisis            review_before_crisis
     ├── UnknownConsent                unknown_consent
     ├── EventNotRecordable            event_not_recordable
+    ├── UnstorableText                validation_error
     ├── EventIdReused                 event_id_reused
     └── VersionConflict               version_conflict
 
@@ -191,6 +192,14 @@ class UnknownConsent(DomainError):
 class EventNotRecordable(DomainError):
     code = "event_not_recordable"
     default_message = "This event type is recorded by the system, not submitted."
+
+
+class UnstorableText(DomainError):
+    """Text PostgreSQL cannot store (NUL, a lone surrogate): a poison pill for the read models.
+    The edges refuse it first (domain/contract.py); this guards every other way in."""
+
+    code = "validation_error"
+    default_message = "Text must not contain NUL or unpaired surrogate characters."
 
 
 class EventIdReused(DomainError):

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from domain.access_policy import Principal as Principal  # re-exported: callers ask here
 from domain.envelope import Role
+from domain.storable import storable
 from services.app.errors import AuthenticationFailed
 from services.settings import Settings
 
@@ -71,10 +72,27 @@ def _decode(secret: str, authorization: str | None) -> tuple[Principal, float]:
         raise AuthenticationFailed("token_expired", "The token has expired.") from None
     except jwt.PyJWTError:
         raise AuthenticationFailed("invalid_token", "The token is not valid.") from None
+    return principal_of(claims), float(claims["exp"])
+
+
+MAX_CLAIM = 128  # an actor's id and org in a care event (domain/envelope.Identifier)
+
+
+def principal_of(claims: dict[str, Any]) -> Principal:
+    """The caller a verified token's claims name, or AuthenticationFailed: `role` one of the
+    known roles (a string, not a list), `sub` and `org` non-empty text that fits an actor and
+    that PostgreSQL can store (a NUL in a claim would reach the access log and the events)."""
     role, org, sub = claims.get("role"), claims.get("org"), claims.get("sub")
-    if role not in ROLES or not isinstance(org, str) or not org or not isinstance(sub, str):
+    if not isinstance(role, str) or role not in ROLES:
         raise AuthenticationFailed("invalid_token", "The token lacks a known role or org.")
-    return Principal(sub=sub, role=role, org=org), float(claims["exp"])
+    for claim in (sub, org):
+        if not isinstance(claim, str) or not claim.strip() or len(claim) > MAX_CLAIM:
+            raise AuthenticationFailed("invalid_token", "The token lacks a known role or org.")
+        if not storable(claim):
+            raise AuthenticationFailed("invalid_token", "The token's claims hold unusable text.")
+    assert isinstance(sub, str)
+    assert isinstance(org, str)
+    return Principal(sub=sub, role=role, org=org)
 
 
 # --- production keys: RS256 (issue 5) -------------------------------------------------------
@@ -183,8 +201,5 @@ def _decode_rs256(keys: TokenKeys, token: str) -> tuple[Principal, float]:
             raise AuthenticationFailed("token_expired", "The token has expired.") from None
         except jwt.PyJWTError:
             raise AuthenticationFailed("invalid_token", "The token is not valid.") from None
-        role, org, sub = claims.get("role"), claims.get("org"), claims.get("sub")
-        if role not in ROLES or not isinstance(org, str) or not org or not isinstance(sub, str):
-            raise AuthenticationFailed("invalid_token", "The token lacks a known role or org.")
-        return Principal(sub=sub, role=role, org=org), float(claims["exp"])
+        return principal_of(claims), float(claims["exp"])
     raise AuthenticationFailed("invalid_token", "The token is not valid.")

@@ -85,11 +85,16 @@ def _body_doc(examples: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+MAX_VERSION_DIGITS = 18  # a PostgreSQL bigint
+
+
 def _if_match(value: str | None) -> int | None:
     if value is None:
         return None
     text = value.strip().strip('"').removeprefix("W/").strip('"')
-    if not text.isdigit():
+    # ASCII digits only (str.isdigit accepts "²" and "٣", which int() refuses), and no more than
+    # a version can have (int() refuses 4,301 digits): a 400, never a 500
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_VERSION_DIGITS):
         raise Problem("invalid_if_match", 'If-Match takes the client\'s version, e.g. "7".')
     return int(text)
 

@@ -1,13 +1,19 @@
-"""Pure ASGI middleware: a correlation id and one canonical log line per request, a body limit."""
+"""Pure ASGI middleware: a correlation id and one canonical log line per request (and on every
+answer, a 500 included), text PostgreSQL cannot store refused in the path and query, a body
+limit."""
 
 from __future__ import annotations
 
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
+import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from domain.storable import UNSTORABLE_MESSAGE, storable
 
 log = structlog.get_logger("carecircle.http")
 
@@ -39,18 +45,31 @@ class CorrelationMiddleware:
         scope.setdefault("state", {})["correlation_id"] = correlation_id
         started = time.perf_counter()
         status = 500
+        status_sent: int | None = None
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, status_sent
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status = status_sent = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-correlation-id", correlation_id.encode()))
                 message["headers"] = headers
             await send(message)
 
         try:
-            await self.app(scope, receive, send_with_id)
+            place = _unstorable_place(scope)
+            if place is not None:
+                await _send_problem(
+                    send_with_id, 422, "validation_error", correlation_id, _unstorable(place)
+                )
+            else:
+                await self.app(scope, receive, send_with_id)
+        except Exception as error:
+            # The last resort answers here, inside this middleware, so a 500 carries the
+            # correlation header too (Starlette's outermost error middleware would not).
+            log.error("request.failed", error_type=type(error).__name__)
+            if status_sent is None:
+                await _send_problem(send_with_id, 500, "internal_error", correlation_id)
         finally:
             route = scope.get("route")
             log.info(
@@ -60,6 +79,61 @@ class CorrelationMiddleware:
                 status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 2),
             )
+
+
+def _unstorable_place(scope: Scope) -> str | None:
+    """`path` or `query` when the decoded request holds text PostgreSQL cannot store (NUL, a
+    lone surrogate): refused up front, before any route copies it into a query or the log."""
+    if not storable(str(scope.get("path", ""))):
+        return "path"
+    query = bytes(scope.get("query_string", b"")).decode("latin-1")
+    if "%" not in query and "\x00" not in query:
+        return None
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if not (storable(key) and storable(value)):
+            return "query"
+    return None
+
+
+def _unstorable(place: str) -> dict[str, Any]:
+    return {
+        "detail": "The request holds text that cannot be stored.",
+        "errors": [{"loc": [place], "msg": UNSTORABLE_MESSAGE, "type": "string_unstorable"}],
+    }
+
+
+_TITLES = {
+    422: ("Request is not valid", "validation_error"),
+    500: ("Internal error", "internal_error"),
+}
+
+
+async def _send_problem(
+    send: Send, status: int, code: str, correlation_id: str, extra: dict[str, Any] | None = None
+) -> None:
+    title = _TITLES[status][0]
+    body: dict[str, Any] = {
+        "type": "https://carecircle.dev/problems/" + code.replace("_", "-"),
+        "title": title,
+        "status": status,
+        "detail": "See the logs under the correlation id." if status == 500 else title,
+        "instance": f"urn:carecircle:request:{correlation_id}",
+        "code": code,
+        "correlation_id": correlation_id,
+        **(extra or {}),
+    }
+    payload = orjson.dumps(body)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(payload)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
 
 
 class BodyLimitMiddleware:
@@ -99,16 +173,15 @@ class _BodyTooLarge(Exception):
 
 
 async def _too_large(scope: Scope, send: Send) -> None:
-    import orjson
-
+    correlation_id = scope.get("state", {}).get("correlation_id")
     body: dict[str, Any] = {
         "type": "https://carecircle.dev/problems/payload-too-large",
         "title": "Payload too large",
         "status": 413,
         "detail": "The request body exceeds the size limit.",
-        "instance": scope.get("path"),
+        "instance": f"urn:carecircle:request:{correlation_id}",
         "code": "payload_too_large",
-        "correlation_id": scope.get("state", {}).get("correlation_id"),
+        "correlation_id": correlation_id,
     }
     payload = orjson.dumps(body)
     await send(

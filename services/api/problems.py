@@ -1,7 +1,8 @@
 """RFC 9457 problem details: one table from stable codes to HTTP status and title.
 
 Bodies are `application/problem+json` with `type` (a stable URI per code), `title`, `status`,
-`detail`, `instance`, and the extensions `code`, `correlation_id` and, for validation, `errors`
+`detail`, `instance` (`urn:carecircle:request:<correlation id>`, never the path), and the
+extensions `code`, `correlation_id` and, for validation, `errors`
 (locations and messages only: submitted values are never echoed).
 """
 
@@ -108,7 +109,7 @@ def problem_response(
         "title": title,
         "status": status,
         "detail": detail or title,
-        "instance": request.url.path,
+        "instance": instance_of(getattr(request.state, "correlation_id", None)),
         "code": code,
         "correlation_id": getattr(request.state, "correlation_id", None),
     }
@@ -126,12 +127,27 @@ def validation_errors(error: ValidationError | RequestValidationError) -> list[d
         ]
     return [
         {
-            "loc": [str(part) for part in item.get("loc", ())],
+            "loc": _request_place(item.get("loc", ()), str(item.get("type"))),
             "msg": safe_message(str(item.get("type")), str(item.get("msg"))),
             "type": item.get("type"),
         }
         for item in error.errors()
     ]
+
+
+def _request_place(loc: Sequence[Any], kind: str) -> list[str]:
+    """A request error's place by the route's declared names: FastAPI validates declared
+    parameters only, but an unknown body field's place is the submitted key, so it becomes `*`."""
+    place = [str(part) for part in loc]
+    if kind == "extra_forbidden" and len(place) > 1:
+        place[-1] = "*"
+    return place
+
+
+def instance_of(correlation_id: str | None) -> str | None:
+    """The problem's occurrence by the request's correlation id: the request path is never
+    repeated (a path segment can hold a submitted identifier, which may be PHI)."""
+    return f"urn:carecircle:request:{correlation_id}" if correlation_id else None
 
 
 def install_problem_handlers(

@@ -12,7 +12,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from domain.access_policy import Action
+from domain.catalogue import EVENT_TYPES
 from services.api.access import Guarded
+from services.api.problems import Problem
 from services.app.replay import replay_lines
 
 router = APIRouter(prefix="/v1/replay", tags=["analysts"])
@@ -34,6 +36,8 @@ async def replay(
 ) -> StreamingResponse:
     decision = await guard.stream(Action.REPLAY)
     wanted = [t.strip() for given in types or [] for t in given.split(",") if t.strip()]
+    if not set(wanted) <= EVENT_TYPES:  # refused before the stream starts: never a cut 200
+        raise Problem("unknown_event_type", "types must name events of the catalogue.")
     lines = replay_lines(
         guard.privacy,
         guard.principal,

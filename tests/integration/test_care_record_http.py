@@ -283,7 +283,7 @@ def test_bad_input_gets_a_problem_with_a_stable_code_and_stores_nothing(
     assert problem["code"] == code
     assert problem["status"] == status
     assert problem["type"].endswith(code.replace("_", "-"))
-    assert problem["instance"] == f"/v1/clients/{client}/events"
+    assert problem["instance"] == f"urn:carecircle:request:{problem['correlation_id']}"
     assert stored_count(runtime) == before
 
 

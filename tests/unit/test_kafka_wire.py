@@ -190,3 +190,23 @@ def test_a_published_event_has_the_same_bytes_whatever_the_order_of_its_sets() -
         "schema-version": b"2",
         "position": b"99",
     }
+
+
+@pytest.mark.parametrize(
+    ("place", "text"), [("member_id", "m\u0000x"), ("org", "o\ud800")], ids=["nul", "surrogate"]
+)
+def test_text_postgresql_cannot_store_is_dead_lettered_not_stored(place: str, text: str) -> None:
+    # given a provider's assignment whose member id or org holds a NUL or a lone surrogate
+    body = check_in()
+    body |= {
+        "type": "CareTeamMemberAssigned",
+        "data": {"member_id": "peer-kai", "role": "peer_specialist", "org": "harbor-peer"},
+    }
+    body["data"][place] = text
+    # when it arrives (json.loads accepts both escapes)
+    outcome = received(json.dumps(body).encode())
+    # then it is rejected by its place, never quoting the text
+    assert isinstance(outcome, Rejection)
+    assert outcome.code == "validation_error"
+    assert outcome.reason.startswith(f"CareTeamMemberAssigned.data.{place}: ")
+    assert text not in outcome.reason

@@ -1,0 +1,47 @@
+"""Text PostgreSQL cannot store never reaches the store (issue 10, the poison pill): the wire
+contract refuses it at both edges, and the decider refuses it on every other way in."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.client import decide, fold
+from domain.contract import Refusal, event_of
+from domain.errors import UnstorableText
+from domain.storable import storable, unstorable_places
+from tests.unit.builders import assigned, enrolled, record, stored
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("counselor-1", True), ("Inés", True), ("m\u0000x", False), ("o\ud800", False), ("", True)],
+)
+def test_text_is_storable_without_nul_or_a_lone_surrogate(text: str, expected: bool) -> None:
+    assert storable(text) is expected
+
+
+def test_the_places_of_unstorable_text_are_the_models_field_names() -> None:
+    event = assigned(member_id="peer\u0000kai")
+
+    assert list(unstorable_places(event)) == [("data", "member_id")]
+
+
+def test_the_contract_refuses_a_nul_by_its_place_without_quoting_it() -> None:
+    payload = assigned(org="harbor\u0000peer").model_dump(mode="json")
+
+    refusal = event_of(payload)
+
+    assert isinstance(refusal, Refusal)
+    assert refusal.code == "validation_error"
+    assert [fault.loc for fault in refusal.errors] == [("CareTeamMemberAssigned", "data", "org")]
+    assert "harbor" not in repr(refusal)
+
+
+def test_the_decider_refuses_an_event_built_in_process_with_a_nul() -> None:
+    # given an enrolled client
+    current = fold(recorded.event for recorded in stored(enrolled()))
+    # when a use case builds an assignment around the contract, with a NUL in the member id
+    command = record(assigned(member_id="m\u0000x"))
+    # then the care record refuses it: nothing to store
+    with pytest.raises(UnstorableText):
+        decide(command, current)
