@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
@@ -86,12 +87,13 @@ def _quiet_signals() -> None:
         signal.signal(sig, lambda *_: None)
 
 
-def _serve(runtime: Runtime, settings: Settings) -> None:
+def _serve(runtime: Runtime, settings: Settings, ready: Callable[[], None] | None = None) -> None:
+    """Serve the API until stopped; `ready` runs once uvicorn listens."""
     import uvicorn
 
     _quiet_signals()
     app = build_api(runtime)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.http_host,
         port=settings.http_port,
@@ -99,6 +101,46 @@ def _serve(runtime: Runtime, settings: Settings) -> None:
         access_log=False,
         timeout_graceful_shutdown=5,
     )
+    server = uvicorn.Server(config)
+    if ready is not None:
+        threading.Thread(target=_when_listening, args=(server, ready), daemon=True).start()
+    server.run()
+
+
+def _when_listening(server: Any, ready: Callable[[], None]) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.05)
+    ready()
+
+
+def console_lines(settings: Settings, *, demo: bool) -> list[str]:
+    """What `carecircle up` prints once the API listens: where the console is, how to sign in."""
+    host = settings.http_host
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - naming the wildcard, not binding it
+        host = "127.0.0.1"
+    base = f"http://{host}:{settings.http_port}"
+    lines = [f"CareCircle is up: console {base}/console · API docs {base}/docs"]
+    if settings.environment == "development":
+        from demo.staff import COUNSELING_ORG
+
+        org = COUNSELING_ORG if demo else "your-org"
+        lines.append(
+            f"Sign in at {base}/console/sign-in with the development form: who sup-1,"
+            f" role supervisor, organization {org} (or an auditor, a counselor, ...)"
+        )
+    else:
+        lines.append(f"Sign in at {base}/console/sign-in with your identity provider's token")
+    return lines
+
+
+def _announce(settings: Settings, *, demo: bool) -> Callable[[], None]:
+    def announce() -> None:
+        sys.stdout.write("\n".join(console_lines(settings, demo=demo)) + "\n")
+        sys.stdout.flush()
+
+    return announce
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -199,7 +241,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
         threads = _start_roles(selected, runtime, bootstrap, stop)
         try:
             log.info("api.listening", port=settings.http_port)
-            _serve(runtime, settings)
+            _serve(runtime, settings, ready=_announce(settings, demo=args.demo))
         finally:
             stop.set()
             for thread in threads:
