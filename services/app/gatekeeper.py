@@ -78,6 +78,33 @@ class AccessRequest:
     actor_id: str | None = None
 
 
+def _entry(
+    principal: Principal,
+    action: Action,
+    client_id: UUID | None,
+    data_classes: Iterable[str],
+    decision: Decision,
+    at: datetime,
+    purpose: str,
+    correlation_id: str | None,
+) -> AccessEntry:
+    """The access-log row of one decision about one client."""
+    return AccessEntry(
+        at=at,
+        actor_id=principal.sub,
+        actor_role=principal.role,
+        actor_org=principal.org,
+        client_id=client_id,
+        action=str(action),
+        data_classes=tuple(sorted(data_classes)),
+        purpose=purpose,
+        outcome=decision.outcome,
+        code=decision.code,
+        basis=decision.basis,
+        correlation_id=correlation_id,
+    )
+
+
 @dataclass
 class FactsCache:
     """Each recently asked client's facts at a version, and when they were last caught up with
@@ -200,19 +227,8 @@ class Gatekeeper:
         }
         self.access_log.append(
             [
-                AccessEntry(
-                    at=now,
-                    actor_id=principal.sub,
-                    actor_role=principal.role,
-                    actor_org=principal.org,
-                    client_id=client,
-                    action=str(action),
-                    data_classes=tuple(sorted(data_classes)),
-                    purpose=purpose,
-                    outcome=decision.outcome,
-                    code=decision.code,
-                    basis=decision.basis,
-                    correlation_id=correlation_id,
+                _entry(
+                    principal, action, client, data_classes, decision, now, purpose, correlation_id
                 )
                 for client, decision in decisions.items()
             ]
@@ -290,19 +306,15 @@ class Gatekeeper:
         classes = decision.data_classes or request.data_classes or frozenset()
         self.access_log.append(
             [
-                AccessEntry(
-                    at=now,
-                    actor_id=request.principal.sub,
-                    actor_role=request.principal.role,
-                    actor_org=request.principal.org,
-                    client_id=request.client_id,
-                    action=str(request.action),
-                    data_classes=tuple(sorted(classes)),
-                    purpose=request.purpose,
-                    outcome=decision.outcome,
-                    code=decision.code,
-                    basis=decision.basis,
-                    correlation_id=request.correlation_id,
+                _entry(
+                    request.principal,
+                    request.action,
+                    request.client_id,
+                    classes,
+                    decision,
+                    now,
+                    request.purpose,
+                    request.correlation_id,
                 )
             ]
         )
@@ -319,21 +331,10 @@ class Gatekeeper:
     ) -> None:
         """One allowed-read row per client a stream or list showed (replay, caseload, export)."""
         now = self.clock()
+        allowed = Decision("allowed", basis=basis)
         self.access_log.append(
             [
-                AccessEntry(
-                    at=now,
-                    actor_id=principal.sub,
-                    actor_role=principal.role,
-                    actor_org=principal.org,
-                    client_id=client_id,
-                    action=str(action),
-                    data_classes=tuple(sorted(classes)),
-                    purpose=purpose,
-                    outcome="allowed",
-                    basis=basis,
-                    correlation_id=correlation_id,
-                )
+                _entry(principal, action, client_id, classes, allowed, now, purpose, correlation_id)
                 for client_id, classes in classes_by_client.items()
             ]
         )

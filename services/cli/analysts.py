@@ -18,7 +18,6 @@ database.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
@@ -28,7 +27,7 @@ from pathlib import Path
 from uuid import UUID
 
 from domain.access_policy import Principal
-from services.app.authentication import AuthenticationFailed, authenticate_token
+from services.app.authentication import AuthenticationFailed
 from services.app.errors import AccessRefused
 from services.app.export import (
     ExportOptions,
@@ -42,20 +41,11 @@ from services.app.export import (
 from services.app.gatekeeper import AccessRequest, Action, Decision
 from services.app.replay import skeleton_row
 from services.app.time_travel import TimeTravelRefused, rebuild_as_of
+from services.cli.refusals import principal_of, refused, refused_for
 from services.settings import Settings
 from services.wiring import BY_NAME, Runtime, migrate, migrate_read_side
 
 RuntimeFor = Callable[[Settings], AbstractContextManager[Runtime]]
-
-
-def _refused(code: str, message: str) -> int:
-    sys.stderr.write(f"refused ({code}): {message}\n")
-    return 2
-
-
-def _principal(args: argparse.Namespace, settings: Settings) -> Principal:
-    token = args.token or os.environ.get("CARE_TOKEN")
-    return authenticate_token(settings, token)
 
 
 def rows_for(runtime: Runtime, principal: Principal, *, deidentify: bool) -> tuple[RowKind, Rows]:
@@ -124,18 +114,14 @@ def cmd_export(args: argparse.Namespace, settings: Settings, runtime_for: Runtim
         chunk_events=args.chunk_events,
     )
     try:
-        principal = _principal(args, settings)
+        principal = principal_of(args, settings)
         with runtime_for(settings) as runtime:
             migrate(runtime)
             lines = run_export(
                 runtime, principal, options, deidentify=args.deidentify, purpose=args.purpose
             )
-    except AuthenticationFailed as error:
-        return _refused(error.code, error.message)
-    except AccessRefused as error:
-        return _refused(error.code, error.detail or error.code)
-    except ExportRefused as error:
-        return _refused(error.code, error.message)
+    except (AuthenticationFailed, AccessRefused, ExportRefused) as error:
+        return refused_for(error)
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
@@ -144,7 +130,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, runtime_for: Runtim
     try:
         as_of = datetime.fromisoformat(args.as_of)
     except ValueError:
-        return _refused("invalid_time", "TIME is ISO 8601 with an offset, e.g. 2026-11-20T23:00Z.")
+        return refused("invalid_time", "TIME is ISO 8601 with an offset, e.g. 2026-11-20T23:00Z.")
     names = list(dict.fromkeys(args.projection))
     try:
         with runtime_for(settings) as runtime:
@@ -160,7 +146,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, runtime_for: Runtim
                 batch_size=args.batch_size,
             )
     except TimeTravelRefused as error:
-        return _refused(error.code, error.message)
+        return refused_for(error)
     for item in built:
         version = item.projection.version
         tables = ", ".join(f"{args.into}.{base}_v{version}" for base in item.projection.tables)

@@ -14,29 +14,23 @@ Commands that act on client data take the caller's identity from a bearer token 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from functools import partial
 from uuid import UUID
 
-from domain.access_policy import Principal
 from services import wiring
-from services.app.authentication import AuthenticationFailed, authenticate_token
+from services.app.authentication import AuthenticationFailed
 from services.app.erasure import ErasureRefused
 from services.app.errors import AccessRefused
 from services.app.gatekeeper import AccessRequest, Action
 from services.app.privacy import Privacy
+from services.cli.refusals import principal_of, refused, refused_for
 from services.settings import Settings
 from services.wiring import Runtime, migrate
 
 RuntimeFor = Callable[[Settings], AbstractContextManager[Runtime]]
-
-
-def _principal(args: argparse.Namespace, settings: Settings) -> Principal:
-    token = args.token or os.environ.get("CARE_TOKEN")
-    return authenticate_token(settings, token)
 
 
 def _privacy(runtime: Runtime) -> Privacy:
@@ -45,14 +39,9 @@ def _privacy(runtime: Runtime) -> Privacy:
     return runtime.privacy
 
 
-def _refused(code: str, message: str) -> int:
-    sys.stderr.write(f"refused ({code}): {message}\n")
-    return 2
-
-
 def cmd_erase(args: argparse.Namespace, settings: Settings, runtime_for: RuntimeFor) -> int:
     try:
-        principal = _principal(args, settings)
+        principal = principal_of(args, settings)
         client_id = UUID(args.client_id)
         with runtime_for(settings) as runtime:
             migrate(runtime)
@@ -71,34 +60,26 @@ def cmd_erase(args: argparse.Namespace, settings: Settings, runtime_for: Runtime
             )
             return 0
     except ValueError:
-        return _refused("validation_error", "CLIENT_ID must be a UUID.")
-    except AuthenticationFailed as error:
-        return _refused(error.code, error.message)
-    except AccessRefused as error:
-        return _refused(error.code, error.detail or error.code)
-    except ErasureRefused as error:
-        return _refused(error.code, error.message)
+        return refused("validation_error", "CLIENT_ID must be a UUID.")
+    except (AuthenticationFailed, AccessRefused, ErasureRefused) as error:
+        return refused_for(error)
 
 
 def cmd_keys_rotate(args: argparse.Namespace, settings: Settings, runtime_for: RuntimeFor) -> int:
     try:
-        principal = _principal(args, settings)
+        principal = principal_of(args, settings)
         with runtime_for(settings) as runtime:
             migrate(runtime)
             privacy = _privacy(runtime)
             privacy.gate.check(AccessRequest(principal, Action.ROTATE_KEYS, purpose="operations"))
             if privacy.keys is None:
-                return _refused("encryption_off", "Encryption at rest is off.")
+                return refused("encryption_off", "Encryption at rest is off.")
             count = privacy.keys.rotate()
             current = privacy.keys.master.current_id
         sys.stdout.write(f"re-wrapped {count} data keys under master key {current}\n")
         return 0
-    except AuthenticationFailed as error:
-        return _refused(error.code, error.message)
-    except AccessRefused as error:
-        return _refused(error.code, error.detail or error.code)
-    except ErasureRefused as error:
-        return _refused(error.code, error.message)
+    except (AuthenticationFailed, AccessRefused, ErasureRefused) as error:
+        return refused_for(error)
 
 
 def cmd_keys_status(args: argparse.Namespace, settings: Settings, runtime_for: RuntimeFor) -> int:
