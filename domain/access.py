@@ -48,9 +48,25 @@ OPEN_HANDOFF_PHASES = frozenset({"initiated", "accepted"})
 
 @dataclass(frozen=True, slots=True)
 class TeamMember:
+    """One member of the care team as the assignment named them: the person (their token's
+    `sub`), the clinical role, the organization, and the token issuer when the assignment
+    names one (None: the issuer the deployment pins, CARE_JWT_ISSUER)."""
+
     member_id: str
     role: str
     org: str
+    issuer: str | None = None
+
+    def is_(self, member_id: str, org: str, role: str, issuer: str | None) -> bool:
+        """Whether a caller is this member: same person, organization and role (and issuer
+        when the assignment names one). A token with the same `sub` and another `org` or
+        `role` is someone else."""
+        return (
+            self.member_id == member_id
+            and self.org == org
+            and self.role == role
+            and (self.issuer is None or self.issuer == issuer)
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +104,11 @@ class AccessFacts:
     data_classes: frozenset[str] = frozenset()
     version: int = 0
 
-    def is_on_team(self, member_id: str) -> bool:
-        if self.enroller is not None and self.enroller.member_id == member_id:
+    def is_on_team(self, member_id: str, org: str, role: str, issuer: str | None = None) -> bool:
+        """Whether the caller (sub, org, role, issuer) is a member the team names."""
+        if self.enroller is not None and self.enroller.is_(member_id, org, role, issuer):
             return True
-        return any(m.member_id == member_id for m in self.care_team)
+        return any(m.is_(member_id, org, role, issuer) for m in self.care_team)
 
     def team_orgs(self) -> frozenset[str]:
         orgs = {m.org for m in self.care_team}
@@ -99,9 +116,12 @@ class AccessFacts:
             orgs.add(self.enroller.org)
         return frozenset(orgs)
 
-    def grant_of(self, member_id: str, now: datetime) -> Grant | None:
-        """The member's break-the-glass grant still running at `now`, if any."""
-        running = [g for g in self.grants if g.member_id == member_id and g.until > now]
+    def grant_of(self, member_id: str, org: str, now: datetime) -> Grant | None:
+        """The member's break-the-glass grant (same person and organization) still running at
+        `now`, if any."""
+        running = [
+            g for g in self.grants if (g.member_id, g.org) == (member_id, org) and g.until > now
+        ]
         return max(running, key=lambda g: g.until) if running else None
 
     def open_handoff_to(self, org: str, member_id: str) -> PendingHandoff | None:
@@ -142,7 +162,9 @@ def evolve_access(facts: AccessFacts, event: CareEvent) -> AccessFacts:
         case ClientReadmitted():
             return replace(facts, discharged=False)
         case CareTeamMemberAssigned():
-            member = TeamMember(event.data.member_id, event.data.role, event.data.org)
+            member = TeamMember(
+                event.data.member_id, event.data.role, event.data.org, event.data.issuer
+            )
             return replace(facts, care_team=facts.care_team | {member})
         case CareTeamMemberReleased():
             member = TeamMember(event.data.member_id, event.data.role, event.data.org)

@@ -3,13 +3,17 @@
 Roles, each with its relationship to a client and what it may do:
 
 - counselor, peer_specialist, case_manager, prescriber, crisis_clinician: related when on the
-  care team (assigned, or the clinician who enrolled the client), while a break-the-glass grant
+  care team (assigned, or the clinician who enrolled the client; matched on sub, org, role and
+  the issuer the assignment names), while a break-the-glass grant
   of theirs runs, or as a member of the organization an open handoff goes to. They read the
   record and history and record care events (a handoff's receiver: only the handoff's steps).
   A peer specialist never reads counseling notes (minimum necessary, 45 CFR 164.502(b)).
 - supervisor: related when the client's program organization, or a care-team member's, is
   theirs. Reads the record and history, staffs the team, closes flags, reads the access log,
-  consents and disclosures of those clients; requests and confirms erasures.
+  consents and disclosures of those clients (of a Part 2 client of another program: only under
+  a consent covering their organization); records consents and requests and confirms erasures
+  for their own program's clients.
+- consent (42 CFR 2.31) is recorded only by the program organization that holds the record.
 - auditor: oversight of every client: audit, access and disclosure logs, consents, the skeleton
   replay; no clinical detail. Requests and confirms erasures; rotates keys; verifies chains.
 - analyst: related to no client: only the de-identified replay (and exports).
@@ -38,6 +42,7 @@ from enum import StrEnum
 from typing import Literal, get_args
 
 from domain.access import AccessFacts
+from domain.client import COUNSELING_NOTE_LABEL
 from domain.consent_policy import ConsentTerms, check_consent, consents_in_force
 from domain.envelope import CARE_TEAM_ROLES, Actor, PurposeOfUse
 from domain.erasure import ERASED_DATA_CLASS
@@ -47,11 +52,13 @@ Outcome = Literal["allowed", "denied", "not_found"]
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """One authenticated caller: a person in a role at an organization, or a service."""
+    """One authenticated caller: a person in a role at an organization, or a service; `issuer`
+    is the identity provider that signed the token (its `iss`), when it names one."""
 
     sub: str
     role: str
     org: str
+    issuer: str | None = None
 
     @property
     def is_service(self) -> bool:
@@ -75,12 +82,16 @@ ACCESS_DATA_CLASSES = frozenset({"access", ERASED_DATA_CLASS})
 # What a supervisor may record: staffing the team and closing the loop on flags.
 SUPERVISOR_WRITES = frozenset(
     {
+        "ConsentGranted",
+        "ConsentRevoked",
         "CareTeamMemberAssigned",
         "CareTeamMemberReleased",
         "RiskFlagAcknowledged",
         "RiskFlagResolved",
     }
 )
+# Consent is the program's to record: its clinicians, supervisors and services (not a recipient).
+CONSENT_WRITES = frozenset({"ConsentGranted", "ConsentRevoked"})
 # What the receiving side of an open handoff may record.
 HANDOFF_WRITES = frozenset(
     {"HandoffAccepted", "HandoffDeclined", "HandoffCompleted", "HandoffFailed"}
@@ -89,6 +100,15 @@ ENROLLING_ROLES = CARE_TEAM_ROLES | {"supervisor", "service"}
 # What a row of a list shows, for a Part 2 consent to cover: a caseload row, a flag.
 CASELOAD_DATA_CLASSES = frozenset({"care_team", "check_in", "appointment", "risk_flag", "handoff"})
 FLAG_DATA_CLASSES = frozenset({"risk_flag"})
+
+# Minimum necessary (45 CFR 164.502(b), 164.514(d)): the data classes whose free-text notes
+# (`note`/`notes`) each role reads; a role not named reads the notes of every class it may read.
+# A peer specialist reads no clinical note of any kind (check-in, session, medication consult,
+# flag note): grant a class here to open it. Counseling notes (label `counseling-note`) are
+# further closed to another organization unless its consent names them (42 CFR 2.31(b)).
+NOTE_CLASSES_BY_ROLE: dict[str, frozenset[str]] = {"peer_specialist": frozenset()}
+NOTE_FIELDS = ("note", "notes")
+COUNSELING_NOTE_CLASS = "counseling_note"
 
 Basis = Literal["care_team", "break_glass", "handoff", "organization", "oversight", "service_org"]
 
@@ -132,6 +152,12 @@ CLINICAL_READS = frozenset(
 LOG_READS = frozenset(
     {Action.READ_AUDIT, Action.READ_DISCLOSURES, Action.READ_CONSENTS, Action.READ_ACCESS_LOG}
 )
+# The data classes a log read shows of a client (the audit trail: every class its history holds).
+LOG_READ_CLASSES: dict[Action, frozenset[str]] = {
+    Action.READ_CONSENTS: frozenset({"consent"}),
+    Action.READ_ACCESS_LOG: frozenset({"access"}),
+    Action.READ_DISCLOSURES: frozenset({"access"}),
+}
 WRITES = frozenset({Action.WRITE_EVENT, Action.ENROLL, Action.BREAK_GLASS})
 # Actions on no one client in particular, and the roles that may take them.
 STREAM_ROLES: dict[Action, frozenset[str]] = {
@@ -187,9 +213,9 @@ def relationship(principal: Principal, facts: AccessFacts, now: datetime) -> Bas
     """How the caller stands with this client, from the write side's facts (None: not at all)."""
     role, sub, org = principal.role, principal.sub, principal.org
     if role in CARE_TEAM_ROLES:
-        if facts.is_on_team(sub):
+        if facts.is_on_team(sub, org, role, principal.issuer):
             return "care_team"
-        if facts.grant_of(sub, now) is not None:
+        if facts.grant_of(sub, org, now) is not None:
             return "break_glass"
         if facts.open_handoff_to(org, sub) is not None:
             return "handoff"
@@ -201,6 +227,27 @@ def relationship(principal: Principal, facts: AccessFacts, now: datetime) -> Bas
     if role == "service":
         return "service_org" if org == facts.program_org or org in facts.team_orgs() else None
     return None  # analyst: identified data is never theirs
+
+
+def notes_shown(
+    principal: Principal,
+    data_class: str,
+    labels: Iterable[str],
+    disclosure: Disclosure | None,
+) -> bool:
+    """Whether this caller reads the free-text notes of an entry of `data_class` with these
+    security labels, under this decision's disclosure (None: no disclosure)."""
+    by_role = NOTE_CLASSES_BY_ROLE.get(principal.role)
+    if by_role is not None and data_class not in by_role:
+        return False
+    if COUNSELING_NOTE_LABEL not in frozenset(labels):
+        return True
+    if principal.role == "peer_specialist":
+        return False
+    if disclosure is None:
+        return True
+    consent = disclosure.consent
+    return consent is not None and COUNSELING_NOTE_CLASS in consent.data_classes
 
 
 def default_data_classes(facts: AccessFacts) -> frozenset[str]:
@@ -231,15 +278,22 @@ def decide_access(
     if basis is None:
         return _not_found()
     if action in WRITES:
-        return _write(basis, facts, event_type)
+        return _write(principal, basis, facts, event_type)
     if action in CLINICAL_READS:
         wanted = (
             frozenset(data_classes) if data_classes is not None else default_data_classes(facts)
         )
         return _clinical_read(principal, facts, basis, purpose, wanted, now)
     if action in LOG_READS or action in (Action.ERASE, Action.ERASE_CONFIRM):
-        return _oversight(principal, facts, basis, action)
+        return _oversight(principal, facts, basis, action, purpose, now)
     return _forbidden(basis, "This role may not do that.")
+
+
+def may_name_client_id(principal: Principal) -> bool:
+    """Whether an enrollment may name its own client id: only a service (whose system mints
+    the ids). A person's enrollment gets a fresh id, so no person can probe whether an id is
+    already some client's (an existence oracle, 42 CFR 2.13(c))."""
+    return principal.is_service
 
 
 def _enrollment(principal: Principal) -> Decision:
@@ -284,9 +338,13 @@ def _break_glass(principal: Principal, facts: AccessFacts, now: datetime) -> Dec
     return _forbidden(basis, "Only a crisis clinician may break the glass.")
 
 
-def _write(basis: Basis, facts: AccessFacts, event_type: str | None) -> Decision:
+def _write(
+    principal: Principal, basis: Basis, facts: AccessFacts, event_type: str | None
+) -> Decision:
     if facts.erased:
         return _not_found()  # nothing more is recorded for an erased client
+    if event_type in CONSENT_WRITES:
+        return _consent_write(principal, basis, facts)
     allowed = {
         "care_team": True,
         "break_glass": True,
@@ -298,6 +356,17 @@ def _write(basis: Basis, facts: AccessFacts, event_type: str | None) -> Decision
     if allowed:
         return Decision(outcome="allowed", basis=basis)
     return _forbidden(basis, "This role may not record that for this client.")
+
+
+def _consent_write(principal: Principal, basis: Basis, facts: AccessFacts) -> Decision:
+    """The patient's consent is taken by the program that holds the record (42 CFR 2.31: the
+    consent authorizes the Part 2 program's disclosure): only the program organization's
+    clinicians on the team, its supervisors, or its own services record or revoke it. A member
+    of a recipient organization never grants to itself."""
+    own_program = principal.org == facts.program_org
+    if own_program and basis in ("care_team", "organization", "service_org"):
+        return Decision(outcome="allowed", basis=basis)
+    return _forbidden(basis, "Consent is recorded by the program that holds the record.")
 
 
 def _clinical_read(
@@ -313,10 +382,24 @@ def _clinical_read(
     erased = facts.erased
     if not facts.part2 or principal.org == facts.program_org or erased:
         return Decision(outcome="allowed", basis=basis, data_classes=wanted, erased=erased)
-    program_org = facts.program_org or ""
     if basis == "break_glass":  # medical emergency, 42 CFR 2.51: no consent needed, recorded
-        disclosure = Disclosure(program_org=program_org, consent=None, break_glass=True)
+        disclosure = Disclosure(program_org=facts.program_org or "", consent=None, break_glass=True)
         return Decision(outcome="allowed", basis=basis, data_classes=wanted, disclosure=disclosure)
+    return _under_consent(principal, facts, basis, purpose, wanted, now)
+
+
+def _under_consent(
+    principal: Principal,
+    facts: AccessFacts,
+    basis: Basis,
+    purpose: str,
+    wanted: frozenset[str],
+    now: datetime,
+) -> Decision:
+    """A Part 2 read by another organization: allowed as a disclosure under the one consent in
+    force that covers the organization, the purpose and every class read (42 CFR 2.31, 2.33),
+    else `consent_required`."""
+    program_org = facts.program_org or ""
     consents = consents_in_force(facts.consent_events, now)
     check = check_consent(
         consents, recipient_org=principal.org, purpose=purpose, data_classes=wanted
@@ -333,11 +416,23 @@ def _clinical_read(
     return Decision(outcome="allowed", basis=basis, data_classes=wanted, disclosure=disclosure)
 
 
-def _oversight(principal: Principal, facts: AccessFacts, basis: Basis, action: Action) -> Decision:
+def _oversight(
+    principal: Principal,
+    facts: AccessFacts,
+    basis: Basis,
+    action: Action,
+    purpose: str,
+    now: datetime,
+) -> Decision:
     erasing = action in (Action.ERASE, Action.ERASE_CONFIRM)
-    if basis == "oversight" or (
-        basis == "organization" and (not erasing or principal.org == facts.program_org)
-    ):
+    if basis == "oversight":
+        return Decision(outcome="allowed", basis=basis)
+    if basis == "organization" and (not erasing or principal.org == facts.program_org):
+        if facts.part2 and principal.org != facts.program_org and not facts.erased:
+            # another organization's supervisor: the trail, consents and access log of a Part 2
+            # client are Part 2 records too (42 CFR 2.11 "records"); only under a consent
+            wanted = LOG_READ_CLASSES.get(action) or default_data_classes(facts)
+            return _under_consent(principal, facts, basis, purpose, wanted, now)
         return Decision(outcome="allowed", basis=basis)
     own_program = basis == "care_team" and principal.org == facts.program_org
     if own_program and action in (Action.READ_DISCLOSURES, Action.READ_CONSENTS):

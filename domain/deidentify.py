@@ -67,6 +67,7 @@ FIELD_POLICY: Mapping[str, Treatment] = {
     "member_id": STAFF,
     "role": KEEP,
     "org": KEEP,
+    "issuer": KEEP,
     "cadence_hours": KEEP,
     "channel": KEEP,
     # consent and access

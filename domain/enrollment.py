@@ -76,6 +76,9 @@ class MemberData(Frozen):
     member_id: Identifier
     role: CareTeamRole
     org: Identifier
+    # The identity provider that issues the member's tokens (the JWT `iss`), when the
+    # deployment trusts more than one; absent: the one the deployment pins.
+    issuer: Identifier | None = None
 
 
 class CareTeamMemberAssigned(Envelope):

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import structlog
 from fastapi import FastAPI
@@ -56,6 +57,7 @@ from services.adapters.crypto import (
     decode_master_key,
     new_master_key,
 )
+from services.adapters.erasure_notices import ErasureListener
 from services.adapters.kafka import TRANSIENT, ingest_consumer, reliable_producer
 from services.adapters.logging import configure_logging
 from services.adapters.metrics import api_registry, kafka_metrics
@@ -139,12 +141,37 @@ class Runtime:
     handler: CareRecordHandler
     clock: Callable[[], datetime]
     privacy: Privacy
+    erasure_listener: ErasureListener | None = None
 
     @property
     def db(self) -> Database:
         return self.store.database
 
+    def watch_erasures(self) -> ErasureListener:
+        """Listen for erasures confirmed by any process, and drop this process's caches of the
+        erased client at once (services/adapters/erasure_notices.py). Started once."""
+        if self.erasure_listener is None:
+            self.erasure_listener = ErasureListener(
+                self.database_url, self._forget_client, self._forget_all
+            ).start()
+            self.erasure_listener.wait_listening()
+        return self.erasure_listener
+
+    def _forget_client(self, client_id: UUID) -> None:
+        if self.privacy.keys is not None:
+            self.privacy.keys.forget(client_id)
+        self.privacy.gate.forget(client_id)
+        self.handler.cache.forget(client_id)
+
+    def _forget_all(self) -> None:
+        if self.privacy.keys is not None:
+            self.privacy.keys.clear()
+        self.privacy.gate.cache.clear()
+        self.handler.cache.clear()
+
     def close(self) -> None:
+        if self.erasure_listener is not None:
+            self.erasure_listener.stop()
         self.handler.close()
         self.store.close()
 
@@ -279,6 +306,7 @@ class ApiMetrics:
 
 
 def build_api(runtime: Runtime) -> FastAPI:
+    runtime.watch_erasures()
     registry, positions = api_registry(runtime.store)
     context = ApiContext(
         settings=runtime.settings,
@@ -381,6 +409,7 @@ def evaluator(runtime: Runtime, *, thresholds: Thresholds | None = None) -> Flag
 def run_projections(runtime: Runtime, _bootstrap: str | None, stop: threading.Event) -> None:
     """Worker role `projections`: every projection's live version and the evaluator."""
     migrate_read_side(runtime)
+    runtime.watch_erasures()
     worker = ProjectionWorker(live_runner(runtime), evaluator(runtime))
     log.info("projections.following", count=len(PROJECTIONS))
     worker.run(stop)
@@ -493,6 +522,7 @@ def run_ingest(runtime: Runtime, bootstrap: str | None, stop: threading.Event) -
     assert bootstrap is not None, "ingest needs a broker"
     serve_worker_metrics(runtime.settings)
     ensure_topics(runtime.settings, bootstrap)
+    runtime.watch_erasures()
     ingest, close = build_ingest(runtime, bootstrap)
     try:
         ingest.run(stop)
@@ -505,6 +535,7 @@ def run_publish(runtime: Runtime, bootstrap: str | None, stop: threading.Event) 
     assert bootstrap is not None, "publish needs a broker"
     serve_worker_metrics(runtime.settings)
     ensure_topics(runtime.settings, bootstrap)
+    runtime.watch_erasures()
     publisher, close = build_publisher(runtime, bootstrap)
     try:
         publisher.run(stop)

@@ -295,6 +295,11 @@ class ClientKeys:
         with self._lock:
             self._cache.pop(client_id, None)
 
+    def clear(self) -> None:
+        """Forget everything (a missed erasure notice can no longer matter)."""
+        with self._lock:
+            self._cache.clear()
+
     def rotate(self, batch: int = 500) -> int:
         """Re-wrap every data key not under the current master key; returns how many."""
         self._ensure_schema()

@@ -98,7 +98,9 @@ MAX_CLAIM = 128  # an actor's id and org in a care event (domain/envelope.Identi
 def principal_of(claims: dict[str, Any]) -> Principal:
     """The caller a verified token's claims name, or AuthenticationFailed: `role` one of the
     known roles (a string, not a list), `sub` and `org` non-empty text that fits an actor and
-    that PostgreSQL can store (a NUL in a claim would reach the access log and the events)."""
+    that PostgreSQL can store (a NUL in a claim would reach the access log and the events). The
+    issuer (`iss`), when present, comes along: care-team membership is matched on it too
+    (domain/access.py)."""
     role, org, sub = claims.get("role"), claims.get("org"), claims.get("sub")
     if not isinstance(role, str) or role not in ROLES:
         raise AuthenticationFailed("invalid_token", "The token lacks a known role or org.")
@@ -109,7 +111,9 @@ def principal_of(claims: dict[str, Any]) -> Principal:
             raise AuthenticationFailed("invalid_token", "The token's claims hold unusable text.")
     assert isinstance(sub, str)
     assert isinstance(org, str)
-    return Principal(sub=sub, role=role, org=org)
+    issuer = claims.get("iss")
+    usable = isinstance(issuer, str) and 0 < len(issuer) <= MAX_CLAIM and storable(issuer)
+    return Principal(sub=sub, role=role, org=org, issuer=issuer if usable else None)
 
 
 # --- production keys: RS256 (issue 5) -------------------------------------------------------

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel
 
-from domain.access_policy import Action
+from domain.access_policy import Action, Principal, may_name_client_id
 from domain.catalogue import event_json_schema
 from domain.commands import RecordCareEvent
 from domain.record import client_record
@@ -148,7 +148,7 @@ async def enroll_client(
         request,
         response,
         body,
-        client_id=_client_id_of(body),
+        client_id=_client_id_of(body, principal),
         principal=principal,
         clock=clock,
         handle=handle,
@@ -165,10 +165,20 @@ async def enroll_client(
     )
 
 
-def _client_id_of(body: dict[str, Any]) -> UUID:
+def _client_id_of(body: dict[str, Any], principal: Principal) -> UUID:
+    """The new client's id: minted here, or named by a service (an integration that mints ids
+    in its own system). A person naming one is refused the same way whatever the id, so the
+    answer never tells whether some other program already holds a client with it
+    (42 CFR 2.13(c))."""
     given = body.get("client_id")
     if given is None:
         return uuid4()
+    if not may_name_client_id(principal):
+        raise Problem(
+            "client_id_not_accepted",
+            "A new client's id is chosen by the service; leave client_id out.",
+            errors=[{"loc": ["client_id"], "msg": "Only services name a new client's id"}],
+        )
     try:
         return UUID(str(given))
     except ValueError:

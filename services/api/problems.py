@@ -58,6 +58,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "validation_error": (422, "Request is not valid"),
     "unknown_event_type": (422, "Unknown event type"),
     "client_id_mismatch": (422, "client_id differs from the URL"),
+    "client_id_not_accepted": (422, "A person does not name a new client's id"),
     "actor_not_allowed": (422, "actor comes from the token"),
     "malformed_json": (400, "Malformed JSON"),
     "payload_too_large": (413, "Payload too large"),

@@ -12,9 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from domain.access_policy import Decision, Principal
+from domain.access_policy import (
+    NOTE_FIELDS,
+    Decision,
+    Principal,
+    notes_shown,
+)
 from domain.catalogue import CareEvent
-from domain.client import COUNSELING_NOTE_LABEL
 from domain.erasure import ErasedEntry
 from domain.recorded import Recorded
 
@@ -69,8 +73,6 @@ RECORD_SECTIONS: Mapping[str, str] = {
     "entries_in_error": "correction",
     "entries_superseded": "correction",
 }
-COUNSELING_NOTE_CLASS = "counseling_note"
-NOTE_FIELDS = ("note", "notes")
 
 
 def narrowed(decision: Decision, named: bool) -> bool:
@@ -116,16 +118,9 @@ def history_item(
 
 
 def _mask_notes(event: CareEvent, principal: Principal, decision: Decision) -> bool:
-    """Counseling notes: not for peer specialists (R6), nor disclosed without their own consent."""
-    if COUNSELING_NOTE_LABEL not in event.security_labels:
-        return False
-    if principal.role == "peer_specialist":
-        return True
-    disclosure = decision.disclosure
-    if disclosure is None:
-        return False
-    consent = disclosure.consent
-    return consent is None or COUNSELING_NOTE_CLASS not in consent.data_classes
+    """Notes by role and data class (minimum necessary), counseling notes only under their own
+    consent (domain/access_policy.py `notes_shown`)."""
+    return not notes_shown(principal, event.data_class, event.security_labels, decision.disclosure)
 
 
 def disclosure_block(decision: Decision) -> dict[str, Any] | None:

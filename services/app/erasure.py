@@ -8,6 +8,12 @@ and records the erasure (`client_erasures`: who asked, who confirmed, why, when)
 are authorized by services/app/gatekeeper.py and appear in the access log (actions `erase`
 and `erase_confirm`), so the hash chain keeps the trail. Only a hash of the code is stored.
 
+The confirmation's transaction also deletes every read-model row about the client
+(projections/erasure.py) and sends a notice on commit that makes every other process drop its
+cached key, access facts and decider state for the client at once
+(services/adapters/erasure_notices.py): no process serves the client's data, or takes a new
+event for them, after the erasure commits.
+
 The reason is stored in clear as part of the audit: it must name no PHI (use a ticket number).
 """
 
@@ -23,7 +29,9 @@ from uuid import UUID, uuid4
 
 from psycopg.sql import SQL, Composed, Identifier
 
+from projections.erasure import forget_client
 from services.adapters.crypto import ClientKeys, is_sealed
+from services.adapters.erasure_notices import notify_sql
 from services.adapters.store import EVENTS_TABLE, Database
 from services.adapters.tokens import Principal
 from services.app.gatekeeper import AccessRequest, Action, Gatekeeper
@@ -192,6 +200,8 @@ class Erasures:
                 ),
             )
             curs.execute(self.keys.erase_sql, (client_id,))  # the key goes with the records
+            forget_client(curs, client_id)  # and the read models' rows about the client
+            curs.execute(notify_sql(client_id))  # every process drops its caches on commit
         self.keys.forget(client_id)
         self.gate.forget(client_id)
         self.handler.cache.forget(client_id)

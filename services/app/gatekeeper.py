@@ -140,6 +140,11 @@ class FactsCache:
         with self._lock:
             self._items.pop(client_id, None)
 
+    def clear(self) -> None:
+        """Forget everything (a missed erasure notice can no longer matter)."""
+        with self._lock:
+            self._items.clear()
+
 
 class Gatekeeper:
     """Authorizes requests against the write side, logs them, and records disclosures."""

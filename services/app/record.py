@@ -114,6 +114,11 @@ class StateCache:
         with self._lock:
             self._items.pop(client_id, None)
 
+    def clear(self) -> None:
+        """Forget everything (a missed erasure notice can no longer matter)."""
+        with self._lock:
+            self._items.clear()
+
 
 @dataclass(slots=True)
 class _Item:

@@ -21,7 +21,6 @@ from tests import stories
 from tests.integration.privacy.support import (
     CRISIS,
     PEER_ORG,
-    PRESCRIBER,
     STRANGER,
     SUPERVISOR,
     headers,
@@ -60,7 +59,7 @@ def young_professional(api: TestClient, runtime: Runtime) -> UUID:
     """Seed story 1, told with PHI in the names and every note, plus a medication consult note
     and a safety plan that name people."""
     story = stories.young_professional(Story(Clock(runtime.clock()), note=NOTES[0]), who=YOUNG)
-    story.by(PRESCRIBER).medication_consult("hydroxyzine", notes=NOTES[0])
+    story.by(stories.PRESCRIBER).medication_consult("hydroxyzine", notes=NOTES[0])
     story.by(COUNSELOR).safety_plan(
         warning_signs=["not sleeping since Ansel left"], crisis_lines=["988"]
     )
@@ -73,7 +72,7 @@ def parent_after_surgery(api: TestClient, runtime: Runtime) -> UUID:
     """Seed story 2 (a Part 2 program), told with PHI in the names and every note, plus a
     MOUD reason, a crisis contact and a consent that name people."""
     story = stories.parent_after_surgery(Story(Clock(runtime.clock()), note=NOTES[1]), who=PARENT)
-    story.by(PRESCRIBER).medication_started(
+    story.by(stories.PRESCRIBER).medication_started(
         "buprenorphine", "moud", reason="Teodor asked for help after Pernille found him"
     )
     story.by(COUNSELOR).crisis(

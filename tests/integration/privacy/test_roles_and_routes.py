@@ -41,7 +41,7 @@ def _get(path: str) -> Call:
 
 
 def _enroll(api: TestClient, runtime: Runtime, who: Person, client: UUID) -> httpx.Response:
-    payload = {**Story(Clock(runtime.clock())).enrolled().last, "client_id": str(uuid4())}
+    payload = Story(Clock(runtime.clock())).enrolled().last
     return api.post("/v1/clients", json=payload, headers=headers(runtime, who))
 
 
