@@ -105,12 +105,16 @@ class Care(Clinical):
             at,
             "ConsentGranted",
             self.counselor,
-            {
+            {  # every element 42 CFR 2.31(a) asks of a new consent
                 "consent_id": consent_id,
-                "recipient_org": org,
-                "purpose": "treatment",
+                "disclosing_party": "the treating program",
+                "recipients": [{"kind": "organization", "id": org, "name": org}],
+                "purposes": ["treatment"],
                 "data_classes": sorted(classes),
                 "expires_at": iso(at + 365 * DAY),
+                "signed_by": "patient",
+                "signed_on": at.date().isoformat(),
+                "revocation_instructions": "In writing to the program's privacy officer.",
             },
         )
         self.consents.add(org)

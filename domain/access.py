@@ -9,7 +9,8 @@ the truth about who is on the care team. Facts:
 - the **care team**: members assigned and not released, each with their own organization;
 - **break-the-glass grants**: a crisis clinician's emergency access, until `occurred_at + minutes`;
 - **open handoffs**: the receiving organization (or member) may answer and complete them;
-- the **consent events**, for domain/consent_policy.py;
+- the **consent events** (and discharges, which end consents that expire on them), for
+  domain/consent_policy.py;
 - whether the client is in a **Part 2** program (the `42CFRPart2` label every entry carries).
 
 The enrollment's actor and labels are envelope facts, so they survive crypto-shredding: an
@@ -100,7 +101,7 @@ class AccessFacts:
     care_team: frozenset[TeamMember] = frozenset()
     grants: tuple[Grant, ...] = ()
     handoffs: tuple[PendingHandoff, ...] = ()
-    consent_events: tuple[ConsentGranted | ConsentRevoked, ...] = ()
+    consent_events: tuple[ConsentGranted | ConsentRevoked | EpisodeClosed, ...] = ()
     data_classes: frozenset[str] = frozenset()
     version: int = 0
 
@@ -157,8 +158,8 @@ def evolve_access(facts: AccessFacts, event: CareEvent) -> AccessFacts:
             if event.data.original_type == "ClientEnrolled":
                 return _enrolled(facts, event)
             return facts
-        case EpisodeClosed():
-            return replace(facts, discharged=True)
+        case EpisodeClosed():  # also ends consents that expire on discharge
+            return replace(facts, discharged=True, consent_events=(*facts.consent_events, event))
         case ClientReadmitted():
             return replace(facts, discharged=False)
         case CareTeamMemberAssigned():

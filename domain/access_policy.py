@@ -43,7 +43,12 @@ from typing import Literal, get_args
 
 from domain.access import AccessFacts
 from domain.client import COUNSELING_NOTE_LABEL
-from domain.consent_policy import ConsentTerms, check_consent, consents_in_force
+from domain.consent_policy import (
+    ConsentTerms,
+    check_consent,
+    consents_in_force,
+    counseling_notes_consent,
+)
 from domain.envelope import CARE_TEAM_ROLES, Actor, PurposeOfUse
 from domain.erasure import ERASED_DATA_CLASS
 
@@ -108,7 +113,6 @@ FLAG_DATA_CLASSES = frozenset({"risk_flag"})
 # further closed to another organization unless its consent names them (42 CFR 2.31(b)).
 NOTE_CLASSES_BY_ROLE: dict[str, frozenset[str]] = {"peer_specialist": frozenset()}
 NOTE_FIELDS = ("note", "notes")
-COUNSELING_NOTE_CLASS = "counseling_note"
 
 Basis = Literal["care_team", "break_glass", "handoff", "organization", "oversight", "service_org"]
 
@@ -182,6 +186,8 @@ class Disclosure:
     program_org: str
     consent: ConsentTerms | None
     break_glass: bool
+    # the stand-alone consent for counseling notes (42 CFR 2.31(b)) also in force, if any
+    notes_consent: ConsentTerms | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,8 +252,7 @@ def notes_shown(
         return False
     if disclosure is None:
         return True
-    consent = disclosure.consent
-    return consent is not None and COUNSELING_NOTE_CLASS in consent.data_classes
+    return disclosure.notes_consent is not None  # its own consent, 42 CFR 2.31(b)
 
 
 def default_data_classes(facts: AccessFacts) -> frozenset[str]:
@@ -401,8 +406,15 @@ def _under_consent(
     else `consent_required`."""
     program_org = facts.program_org or ""
     consents = consents_in_force(facts.consent_events, now)
+    treating = basis in ("care_team", "handoff")
+    org, sub = principal.org, principal.sub
     check = check_consent(
-        consents, recipient_org=principal.org, purpose=purpose, data_classes=wanted
+        consents,
+        recipient_org=org,
+        recipient_id=sub,
+        purpose=purpose,
+        data_classes=wanted,
+        treating=treating,
     )
     if check.consent is None:
         return Decision(
@@ -412,7 +424,12 @@ def _under_consent(
             data_classes=wanted,
             detail="No consent of the client covers this organization, purpose and data.",
         )
-    disclosure = Disclosure(program_org=program_org, consent=check.consent, break_glass=False)
+    notes = counseling_notes_consent(
+        consents, recipient_org=org, recipient_id=sub, purpose=purpose, treating=treating
+    )
+    disclosure = Disclosure(
+        program_org=program_org, consent=check.consent, break_glass=False, notes_consent=notes
+    )
     return Decision(outcome="allowed", basis=basis, data_classes=wanted, disclosure=disclosure)
 
 

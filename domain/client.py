@@ -18,6 +18,7 @@ from uuid import UUID, uuid5
 from domain.catalogue import CareEvent
 from domain.commands import RecordCareEvent
 from domain.consent import BreakGlassInvoked, ConsentGranted, ConsentRevoked, DisclosureMade
+from domain.consent_form import check_new_consent, check_new_revocation
 from domain.corrections import EntryCorrected, EntryEnteredInError
 from domain.enrollment import (
     CareTeamMemberAssigned,
@@ -243,9 +244,12 @@ def _check_against_chart(event: CareEvent, chart: Chart) -> None:
                 raise UnknownAppointment
         case RiskFlagAcknowledged() | RiskFlagResolved() | RiskFlagCleared():
             _check_flag_step(event, chart)
+        case ConsentGranted():
+            check_new_consent(event.data)  # 42 CFR 2.31(a), (b)(2): domain/consent_form.py
         case ConsentRevoked():
             if event.data.consent_id not in chart.active_consents:
                 raise UnknownConsent
+            check_new_revocation(event.data)
         case CareTeamMemberReleased():
             if (event.data.member_id, event.data.role) not in chart.care_team:
                 raise NotOnCareTeam

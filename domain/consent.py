@@ -2,20 +2,57 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
 
 from domain.envelope import Envelope, Frozen, Identifier, Label, PurposeOfUse, ShortText
 
+# 42 CFR 2.31(a)(5) purposes a consent names; "operations" is health care operations.
+ConsentPurpose = Literal["treatment", "payment", "operations", "research", "other"]
+# 42 CFR 2.31(a)(7): an expiration event that relates to the patient; discharge is the one the
+# record knows (`EpisodeClosed`).
+ExpiryEvent = Literal["EpisodeClosed"]
+Signer = Literal["patient", "representative"]
+
+
+class ConsentRecipient(Frozen):
+    """42 CFR 2.31(a)(4)(i): a recipient named on the form, an organization or a person."""
+
+    kind: Literal["organization", "person"] = "organization"
+    id: Identifier  # the organization's id, or the person's token `sub`
+    name: ShortText  # as the form names them (the accounting shows it, 45 CFR 164.528(b)(2)(ii))
+    org: Identifier | None = None  # a person's organization
+
 
 class ConsentData(Frozen):
+    """A consent as signed. `recipient_org` and `purpose` are the fields of consents recorded
+    before the 2024 elements were modelled (still honoured); a new consent carries the 2024
+    elements of 42 CFR 2.31(a) instead (domain/consent_form.py checks them)."""
+
     consent_id: Identifier
-    recipient_org: Identifier
-    purpose: PurposeOfUse
+    recipient_org: Identifier | None = None
+    purpose: PurposeOfUse | None = None
     data_classes: frozenset[Label] = Field(min_length=1)
     expires_at: AwareDatetime | None = None
     supersedes: Identifier | None = None
+    # 42 CFR 2.31(a)(2): who may make the disclosure (the program, or a named person of it)
+    disclosing_party: ShortText | None = None
+    # (a)(4)(i): named recipients, or the single TPO consent's designation (`tpo`)
+    recipients: tuple[ConsentRecipient, ...] = ()
+    tpo: bool = False
+    # (a)(5): each purpose; `purpose_text` describes "other" (or "at the request of the patient")
+    purposes: frozenset[ConsentPurpose] = frozenset()
+    purpose_text: ShortText | None = None
+    # (a)(7): an expiration date or an expiration event
+    expires_on_event: ExpiryEvent | None = None
+    # (a)(8), (a)(9): who signed (the patient, or a representative under 2.14/2.15) and when
+    signed_by: Signer | None = None
+    representative_authority: ShortText | None = None
+    signed_on: date | None = None
+    # (a)(6): the right to revoke in writing, and how
+    revocation_instructions: ShortText | None = None
 
 
 class ConsentGranted(Envelope):
@@ -28,7 +65,13 @@ class ConsentGranted(Envelope):
 
 
 class ConsentRef(Frozen):
+    """Which consent is revoked; who revoked it and how (42 CFR 2.31(a)(6), 2.33(a)(2):
+    revocation is in writing; an oral revocation noted by staff is honoured at once too and a
+    written one should follow). Absent on revocations recorded before these were modelled."""
+
     consent_id: Identifier
+    revoked_by: Signer | None = None
+    method: Literal["written", "oral_noted_by_staff"] | None = None
 
 
 class ConsentRevoked(Envelope):

@@ -242,6 +242,11 @@ class _Draft:
                 self.episodes.append(Episode(episode_id=event.data.episode_id, opened_at=at))
             case EpisodeClosed():
                 self.status = "discharged"
+                self.consents = {  # consents that expire on discharge end here (2.31(a)(7))
+                    cid: c
+                    for cid, c in self.consents.items()
+                    if c.expires_on_event != "EpisodeClosed"
+                }
                 if self.episodes and self.episodes[-1].closed_at is None:
                     self.episodes[-1] = replace(
                         self.episodes[-1], closed_at=at, close_reason=event.data.reason
@@ -373,12 +378,16 @@ class _Draft:
                 granted = event.data
                 if granted.supersedes is not None:
                     self.consents.pop(granted.supersedes, None)
+                recipients = {r.id for r in granted.recipients}
+                recipients |= {granted.recipient_org} if granted.recipient_org else set()
+                purposes = set(granted.purposes) | ({granted.purpose} if granted.purpose else set())
                 self.consents[granted.consent_id] = Consent(
                     granted.consent_id,
-                    granted.recipient_org,
-                    granted.purpose,
+                    "tpo" if granted.tpo else ",".join(sorted(recipients)),
+                    ",".join(sorted(purposes)),
                     tuple(sorted(granted.data_classes)),
                     granted.expires_at,
+                    granted.expires_on_event,
                 )
             case ConsentRevoked():
                 self.consents.pop(event.data.consent_id, None)

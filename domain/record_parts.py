@@ -160,6 +160,7 @@ class Consent:
     purpose: str
     data_classes: tuple[str, ...]
     expires_at: datetime | None
+    expires_on_event: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

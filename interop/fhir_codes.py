@@ -128,6 +128,9 @@ PURPOSE_OF_USE: Final[Mapping[str, tuple[str, str]]] = {
     "treatment": ("TREAT", "treatment"),
     "operations": ("HOPERAT", "healthcare operations"),
     "emergency": ("ETREAT", "emergency treatment"),
+    "payment": ("HPAYMT", "healthcare payment"),
+    "research": ("HRESCH", "healthcare research"),
+    "other": ("HOPERAT", "healthcare operations"),
 }
 
 HANDOFF_PRIORITY: Final[Mapping[str, str]] = {

@@ -110,6 +110,41 @@ def check_in_data(
     return {"mood": mood, "craving": craving, "sleep_hours": sleep, "used_since_last": used, **more}
 
 
+def consent_terms(
+    consent_id: str,
+    org: str,
+    *,
+    purposes: tuple[str, ...] = ("treatment",),
+    classes: tuple[str, ...] = ("all",),
+    expires_at: datetime | None = None,
+    expires_on_event: str | None = None,
+    **more: Any,
+) -> dict[str, Any]:
+    """A Part 2 consent's data with every element 42 CFR 2.31(a) asks of a new consent: the
+    program may disclose to the organization named, for these purposes and data classes, signed
+    by the patient, revocable in writing, ending a year from now unless told otherwise."""
+    if expires_at is None and expires_on_event is None:
+        expires_at = datetime.now(UTC) + timedelta(days=365)
+    terms: dict[str, Any] = {
+        "consent_id": consent_id,
+        "disclosing_party": "the program that treats me",
+        "recipients": [{"kind": "organization", "id": org, "name": f"Organization {org}"}],
+        "purposes": list(purposes),
+        "data_classes": list(classes),
+        "expires_at": None if expires_at is None else expires_at.isoformat(),
+        "expires_on_event": expires_on_event,
+        "signed_by": "patient",
+        "signed_on": datetime.now(UTC).date().isoformat(),
+        "revocation_instructions": "Write to the program's privacy officer, or sign the form.",
+    }
+    return {**terms, **more}
+
+
+def revocation(consent_id: str) -> dict[str, Any]:
+    """A written revocation by the patient (42 CFR 2.31(a)(6))."""
+    return {"consent_id": consent_id, "revoked_by": "patient", "method": "written"}
+
+
 @dataclass(frozen=True)
 class Step:
     who: Person

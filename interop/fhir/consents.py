@@ -31,10 +31,16 @@ def consents(builder: Builder) -> dict[str, Entry]:
             "actor": [
                 {
                     "role": concept(codes.PARTICIPATION_TYPE, "IRCP", "information recipient"),
-                    "reference": org_reference(consent.recipient_org),
+                    "reference": org_reference(recipient),
                 }
+                for recipient in consent.recipient_org.split(",")
+                if recipient
             ],
-            "purpose": [coding(codes.ACT_REASON, codes.PURPOSE_OF_USE[consent.purpose][0])],
+            "purpose": [
+                coding(codes.ACT_REASON, codes.PURPOSE_OF_USE[purpose][0])
+                for purpose in consent.purpose.split(",")
+                if purpose in codes.PURPOSE_OF_USE
+            ],
             "class": [coding(codes.DATA_CLASS, cls) for cls in consent.data_classes],
         }
         if consent.expires_at is not None:

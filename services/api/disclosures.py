@@ -140,4 +140,6 @@ async def consents(
             for c in found.in_force
         ],
         "events": [e.model_dump(mode="json") for e in found.events],
+        # each consent in force as the patient signed it (42 CFR 2.31(a), element by element)
+        "forms": found.forms(),
     }

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from domain.access_policy import Action, Principal
 from domain.consent import ConsentGranted, ConsentRevoked, DisclosureMade
+from domain.consent_form import consent_form
 from domain.consent_policy import ConsentTerms, consents_in_force
+from domain.enrollment import ClientEnrolled, EpisodeClosed
 from services.app.gatekeeper import AccessRequest, Gatekeeper
 from services.app.ports import ClientHistory
 
@@ -26,11 +29,21 @@ class DisclosureEntry:
 
 @dataclass(frozen=True, slots=True)
 class ConsentsAt:
-    """The consents in force at `at`, and the consent events recorded by then."""
+    """The consents in force at `at`, the consent events recorded by then, and the patient's
+    name for the forms (42 CFR 2.31(a)(1); None for readers who see no identity: auditors)."""
 
     at: datetime
     in_force: tuple[ConsentTerms, ...]
     events: tuple[ConsentGranted | ConsentRevoked, ...]
+    patient_name: str | None = None
+
+    def forms(self) -> list[dict[str, Any]]:
+        """Each consent in force as a person reads the signed form (domain/consent_form.py)."""
+        return [
+            consent_form(terms.form, patient_name=self.patient_name)
+            for terms in self.in_force
+            if terms.form is not None
+        ]
 
 
 def disclosures_of(
@@ -81,9 +94,19 @@ def consents_of(
     )
     history = store.load(client_id)
     moment = at or gate.clock()
-    events = [r.event for r in history if isinstance(r.event, ConsentGranted | ConsentRevoked)]
+    folded = [r.event for r in history if isinstance(r.event, ConsentGranted | ConsentRevoked)]
+    with_discharges = [
+        r.event
+        for r in history
+        if isinstance(r.event, ConsentGranted | ConsentRevoked | EpisodeClosed)
+    ]
+    enrolled = next((r.event for r in history if isinstance(r.event, ClientEnrolled)), None)
+    name = None
+    if enrolled is not None and principal.role != "auditor":
+        name = f"{enrolled.data.given_name} {enrolled.data.family_name}"
     return ConsentsAt(
         at=moment,
-        in_force=consents_in_force(events, moment),
-        events=tuple(e for e in events if e.occurred_at <= moment),
+        in_force=consents_in_force(with_discharges, moment),
+        events=tuple(e for e in folded if e.occurred_at <= moment),
+        patient_name=name,
     )

@@ -19,6 +19,7 @@ from domain.access_policy import (
     notes_shown,
 )
 from domain.catalogue import CareEvent
+from domain.consent_form import consent_form
 from domain.erasure import ErasedEntry
 from domain.recorded import Recorded
 
@@ -142,7 +143,14 @@ def disclosure_block(decision: Decision) -> dict[str, Any] | None:
             "purpose": consent.purpose,
             "data_classes": sorted(consent.data_classes),
             "expires_at": None if consent.expires_at is None else consent.expires_at.isoformat(),
+            # 42 CFR 2.32(b): a clear explanation of the consent's scope, element by element
+            "scope": None
+            if consent.form is None
+            else consent_form(consent.form, patient_name=None)["lines"],
         },
+        "counseling_notes_consent_id": None
+        if disclosure.notes_consent is None
+        else disclosure.notes_consent.consent_id,
     }
 
 

@@ -17,6 +17,7 @@ from domain.consent import (
     BreakGlassInvoked,
     ConsentData,
     ConsentGranted,
+    ConsentRecipient,
     ConsentRef,
     ConsentRevoked,
     DisclosureData,
@@ -279,6 +280,8 @@ def consent_granted(
     supersedes: str | None = None,
     **envelope: Any,
 ) -> ConsentGranted:
+    """A consent with every element 42 CFR 2.31(a) asks of a new one (the older one-recipient
+    fields too); without `expires_at` it ends at discharge."""
     return ConsentGranted(
         **_envelope(**envelope),
         data=ConsentData(
@@ -288,12 +291,22 @@ def consent_granted(
             data_classes=frozenset(data_classes),
             expires_at=expires_at,
             supersedes=supersedes,
+            disclosing_party="the treating program",
+            recipients=(ConsentRecipient(id=recipient_org, name=recipient_org),),
+            purposes=frozenset({purpose}),
+            expires_on_event=None if expires_at is not None else "EpisodeClosed",
+            signed_by="patient",
+            signed_on=date(2026, 3, 1),
+            revocation_instructions="In writing to the privacy officer.",
         ),
     )
 
 
 def consent_revoked(consent_id: str = "consent-1", **envelope: Any) -> ConsentRevoked:
-    return ConsentRevoked(**_envelope(**envelope), data=ConsentRef(consent_id=consent_id))
+    return ConsentRevoked(
+        **_envelope(**envelope),
+        data=ConsentRef(consent_id=consent_id, revoked_by="patient", method="written"),
+    )
 
 
 def break_glass(reason: str = "unresponsive in lobby", **envelope: Any) -> BreakGlassInvoked:

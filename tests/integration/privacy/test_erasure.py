@@ -25,7 +25,7 @@ from tests.integration.privacy.support import (
     headers,
     record,
 )
-from tests.stories import COUNSELOR, PEER, Person
+from tests.stories import COUNSELOR, PEER, Person, consent_terms
 
 GIVEN, FAMILY, PHONE, BORN = "Odalys", "Thornquist", "555-0187", date(1979, 6, 2)
 NOTE = "Odalys asked that her sister Wren not be called"
@@ -98,10 +98,7 @@ def a_client_with_a_history(api: TestClient, runtime: Runtime) -> UUID:
         client,
         COUNSELOR,
         "ConsentGranted",
-        consent_id="c-1",
-        recipient_org=PEER_ORG,
-        purpose="treatment",
-        data_classes=["all"],
+        **consent_terms("c-1", PEER_ORG),
     )
     peer_read = api.get(f"/v1/clients/{client}", headers=headers(runtime, PEER))
     assert peer_read.status_code == 200  # a disclosure is recorded too

@@ -22,22 +22,15 @@ from tests.integration.privacy.support import (
     record,
     without_request_specifics,
 )
-from tests.stories import COUNSELOR, PEER, Clock, Person, Story, body
+from tests.stories import COUNSELOR, PEER, Clock, Person, Story, body, consent_terms
 
 PEER_SUPERVISOR = Person("sup-pia", "supervisor", PEER_ORG)
 IMPOSTOR_ORG = Person(PEER.sub, PEER.role, "evil-org")  # the peer's sub, another org
 IMPOSTOR_ROLE = Person(PEER.sub, "counselor", PEER.org)  # the peer's sub, another role
 
 
-def consent(client: UUID, consent_id: str, org: str, **data: Any) -> dict[str, Any]:
-    terms = {
-        "consent_id": consent_id,
-        "recipient_org": org,
-        "purpose": "treatment",
-        "data_classes": ["all"],
-        **data,
-    }
-    return body("ConsentGranted", None, **terms)
+def consent(consent_id: str, org: str) -> dict[str, Any]:
+    return body("ConsentGranted", None, **consent_terms(consent_id, org))
 
 
 @pytest.fixture
@@ -61,7 +54,7 @@ def test_a_recipient_cannot_grant_itself_consent(
     assert refused.json()["code"] == "consent_required"
 
     # when the peer records a consent naming their own organization
-    self_grant = consent(part2_client, "c-self", PEER_ORG)
+    self_grant = consent("c-self", PEER_ORG)
     answer = api.post(
         f"/v1/clients/{part2_client}/events", json=self_grant, headers=headers(runtime, PEER)
     )
@@ -80,7 +73,7 @@ def test_the_program_records_the_patients_consent(
     # the program's supervisor takes the consent: allowed
     answer = api.post(
         f"/v1/clients/{part2_client}/events",
-        json=consent(part2_client, "c-program", PEER_ORG),
+        json=consent("c-program", PEER_ORG),
         headers=headers(runtime, SUPERVISOR),
     )
     assert answer.status_code == 201, answer.text
@@ -135,22 +128,15 @@ def test_another_organizations_supervisor_needs_a_consent_for_the_logs(
     assert refused.json()["code"] == "consent_required"
 
     # and under the program's consent for their organization it opens, as a disclosure
-    record(api, runtime, part2_client, COUNSELOR, "ConsentGranted", **_terms("c-sup", PEER_ORG))
+    record(
+        api, runtime, part2_client, COUNSELOR, "ConsentGranted", **consent_terms("c-sup", PEER_ORG)
+    )
     opened = api.get(url, headers=headers(runtime, PEER_SUPERVISOR))
     assert opened.status_code == 200, opened.text
     accounting = api.get(
         f"/v1/clients/{part2_client}/disclosures", headers=headers(runtime, AUDITOR)
     ).json()["items"]
     assert any(item["recipient_id"] == PEER_SUPERVISOR.sub for item in accounting), accounting
-
-
-def _terms(consent_id: str, org: str) -> dict[str, Any]:
-    return {
-        "consent_id": consent_id,
-        "recipient_org": org,
-        "purpose": "treatment",
-        "data_classes": ["all"],
-    }
 
 
 def test_a_peer_specialist_reads_no_clinical_notes_of_any_kind(

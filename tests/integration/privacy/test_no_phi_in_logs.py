@@ -25,7 +25,7 @@ from tests.integration.privacy.support import (
     SUPERVISOR,
     headers,
 )
-from tests.stories import ANALYST, COUNSELOR, PEER, Clock, Enrollee, Story
+from tests.stories import ANALYST, COUNSELOR, PEER, Clock, Enrollee, Story, consent_terms
 
 YOUNG = Enrollee("Marisol", "Quenby", "555-0111", date(1996, 3, 9))
 PARENT = Enrollee("Teodor", "Halvorsen", "555-0122", date(1983, 10, 21))
@@ -86,10 +86,7 @@ def parent_after_surgery(api: TestClient, runtime: Runtime) -> UUID:
     )
     story.event(
         "ConsentGranted",
-        consent_id="c-peer",
-        recipient_org=PEER_ORG,
-        purpose="treatment",
-        data_classes=["all"],
+        **consent_terms("c-peer", PEER_ORG),
     )
     story.over_http(api, runtime.settings)
     assert story.client_id is not None

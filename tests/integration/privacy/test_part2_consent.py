@@ -23,7 +23,7 @@ from tests.integration.privacy.support import (
     headers,
     record,
 )
-from tests.stories import COUNSELOR, PEER, Clock
+from tests.stories import COUNSELOR, PEER, Clock, consent_terms, revocation
 
 
 def grant(
@@ -37,19 +37,9 @@ def grant(
     classes: tuple[str, ...] = ("all",),
     expires_in: timedelta | None = None,
 ) -> None:
-    expires = None if expires_in is None else (runtime.clock() + expires_in).isoformat()
-    record(
-        api,
-        runtime,
-        client,
-        COUNSELOR,
-        "ConsentGranted",
-        consent_id=consent_id,
-        recipient_org=org,
-        purpose=purpose,
-        data_classes=list(classes),
-        expires_at=expires,
-    )
+    expires = runtime.clock() + (expires_in or timedelta(days=365))
+    terms = consent_terms(consent_id, org, purposes=(purpose,), classes=classes, expires_at=expires)
+    record(api, runtime, client, COUNSELOR, "ConsentGranted", **terms)
 
 
 def peer_reads(
@@ -188,7 +178,7 @@ def test_revocation_closes_it_again(api: TestClient, runtime: Runtime, part2_cli
     grant(api, runtime, part2_client, "c-peer")
     assert peer_reads(api, runtime, part2_client).status_code == 200
 
-    record(api, runtime, part2_client, COUNSELOR, "ConsentRevoked", consent_id="c-peer")
+    record(api, runtime, part2_client, COUNSELOR, "ConsentRevoked", **revocation("c-peer"))
     answer = peer_reads(api, runtime, part2_client)
 
     assert answer.status_code == 403
@@ -216,7 +206,7 @@ def test_the_consent_state_as_of_a_past_date_is_reconstructed(
     clock.advance(minutes=10)
     while_in_force = runtime.clock()
     clock.advance(minutes=10)
-    record(api, runtime, part2_client, COUNSELOR, "ConsentRevoked", consent_id="c-then")
+    record(api, runtime, part2_client, COUNSELOR, "ConsentRevoked", **revocation("c-then"))
     clock.advance(minutes=1)
 
     def in_force(at: str | None) -> list[str]:
