@@ -167,6 +167,7 @@ class Ingest:
                 topic=record.topic,
                 partition=record.partition,
                 offset=record.offset,
+                key=record.key,
                 service=_header(record, SERVICE_HEADER),
             )
             if isinstance(outcome, Rejection):

@@ -1,10 +1,15 @@
-"""The wire contract over Kafka (DESIGN.md §7b): a message's bytes become a care event, or a
+"""The wire contract over Kafka (docs/kafka.md): a message's bytes become a care event, or a
 rejection with the code an HTTP caller would get and a reason that never quotes a value.
 
 Over Kafka there is no URL and no token: `event_id`, `client_id` and `actor` (the human the
 service acts for) are required in the body. Where the message came from — topic, partition,
 offset, and the producing service if it names itself in a `source-service` header — is set
 from the transport into the envelope's `source`, never taken from the body.
+
+The message's key must be its `client_id` (as text): the broker orders messages per partition
+and the partition follows the key, so one client's events stay in order only when every sender
+keys them by the client. A message keyed otherwise (or not at all) is refused with
+`key_mismatch` rather than stored out of its client's order.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from domain.catalogue import CareEvent
 from domain.contract import Refusal, envelope_refusal, event_of, rule_actor_refusal
@@ -34,6 +40,7 @@ def event_from_message(
     topic: str,
     partition: int,
     offset: int,
+    key: bytes | None,
     service: str | None = None,
 ) -> CareEvent | Rejection:
     """Validate one inbound message into a care event, with its Kafka source in the envelope."""
@@ -52,7 +59,24 @@ def event_from_message(
     if service is not None:
         source["service"] = service
     outcome = event_of({**body, "source": source})
-    return rejection_of(outcome) if isinstance(outcome, Refusal) else outcome
+    if isinstance(outcome, Refusal):
+        return rejection_of(outcome)
+    if not _keyed_by(key, outcome.client_id):
+        return Rejection(
+            "key_mismatch",
+            "The message's key is not its client_id: key every message by its client_id, so "
+            "one client's events stay in one partition, in order.",
+        )
+    return outcome
+
+
+def _keyed_by(key: bytes | None, client_id: UUID) -> bool:
+    if key is None:
+        return False
+    try:
+        return UUID(key.decode("ascii")) == client_id
+    except (UnicodeDecodeError, ValueError):
+        return False
 
 
 def rejection_of(refusal: Refusal) -> Rejection:

@@ -11,7 +11,7 @@ declined by the receiving organization; naloxone, medications for opioid and alc
 disorder, transitions, non-fatal overdoses, consents for Part 2 programs, discharges and
 readmissions.
 
-The stream is the wire contract (DESIGN.md §7b), each client's events in time order, clients
+The stream is the wire contract (docs/domain.md), each client's events in time order, clients
 interleaved by time, all inside [start, start + days], and valid for the domain: the same seed
 gives the same events and ids. Names, birth dates and phones are invented (555-01xx numbers
 are reserved for fiction). The only I/O is the port `simulate` is given.

@@ -131,7 +131,7 @@ SYSTEM_EVENT_TYPES: frozenset[str] = frozenset(
 )
 
 
-# The top-level keys of the wire contract (DESIGN.md §7b), over HTTP and Kafka alike.
+# The top-level keys of the wire contract (docs/domain.md), over HTTP and Kafka alike.
 WIRE_KEYS: frozenset[str] = frozenset(
     {
         "event_id",

@@ -1,6 +1,6 @@
 """The client's care record as a decider: `decide(command, state)`, `evolve(state, event)`.
 
-Invariants (DESIGN.md §4): nothing is recorded for a client who is not enrolled or whose episode
+Invariants (docs/domain.md): nothing is recorded for a client who is not enrolled or whose episode
 is closed (except readmission and the administrative events below); a postvention review refers
 to a crisis contact of the same client; instrument answers match the instrument; `occurred_at`
 is not in the future beyond clock skew; a correction refers to an existing event; handoff steps

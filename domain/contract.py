@@ -1,6 +1,6 @@
 """The envelope checks HTTP and Kafka share: a decoded body becomes a care event or a Refusal.
 
-Both edges accept the same wire contract (DESIGN.md §7b) and refuse it with the same stable
+Both edges accept the same wire contract (docs/domain.md) and refuse it with the same stable
 codes: a type outside the catalogue (`unknown_event_type`), a type only the system records
 (`event_not_recordable`), top-level keys outside the contract or an event the catalogue does not
 accept, or text PostgreSQL cannot store — a NUL, a lone surrogate — anywhere in it
@@ -36,6 +36,10 @@ from domain.envelope import Actor
 from domain.storable import UNSTORABLE_MESSAGE, unstorable_places
 
 EXTRA_KEY = "Extra inputs are not permitted"
+UNKNOWN_TYPE = (
+    "type must name an event type of the catalogue: docs/schemas/care-event.inbound.schema.json "
+    "(or the CareEvent schema of GET /openapi.json) lists every type a provider may send."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +68,7 @@ def faults_of(error: ValidationError) -> tuple[Fault, ...]:
 def envelope_refusal(body: Mapping[str, Any], event_type: object) -> Refusal | None:
     """Refuse a type outside the catalogue, a system-only type, or keys outside the contract."""
     if not isinstance(event_type, str) or event_type not in EVENT_TYPES:
-        return Refusal("unknown_event_type", "type must name an event of the catalogue.")
+        return Refusal("unknown_event_type", UNKNOWN_TYPE)
     if event_type in SYSTEM_EVENT_TYPES:
         return Refusal("event_not_recordable", f"{event_type} is recorded by the system.")
     unknown = set(body) - WIRE_KEYS

@@ -1,4 +1,4 @@
-"""The early-warning rules of DESIGN.md §6 as pure functions of a client's signs and a clock.
+"""The early-warning rules (docs/domain.md) as pure functions of a client's signs and a clock.
 
 `evaluate(signs, now, thresholds)` says which flags should be open now, each a `Finding` with
 its rule id and version, severity, reason and evidence; `flag_events` turns the difference
@@ -12,7 +12,7 @@ Sources: Columbia C-SSRS triage (Posner et al., 2011); PHQ-9 item 9 (Kroenke et 
 Stanley-Brown safety planning; person-relative craving rules (McHugh 2014); overdose windows
 after release (Binswanger 2007), MOUD discontinuation (Sordo et al., BMJ 2017) and non-fatal
 overdose (Olfson 2018); dropout as 3 consecutive missed appointments (Gallefoss 2022); HEDIS FUA
-7-day follow-up after an ED visit. See notes/care-domain.md §5.
+7-day follow-up after an ED visit. docs/domain.md lists each rule with its source.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ _TICK = timedelta(microseconds=1)
 
 @dataclass(frozen=True, slots=True)
 class Thresholds:
-    """Every number a rule compares with; durations in hours. Defaults are DESIGN.md §6."""
+    """Every number a rule compares with; durations in hours. Defaults: docs/domain.md."""
 
     phq9_item9_min: int = 1
     safety_plan_within_hours: float = 24

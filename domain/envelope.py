@@ -1,9 +1,8 @@
 """The envelope every care event carries: who did it, in which role and organization, and when.
 
-DESIGN.md §4: the idempotency key, the stream (client), business time, the actor with role, org
-and kind, the purpose of use, causal links, the Kafka source where it came that way, and the
-security labels that 42 CFR Part 2 and counseling-note rules hang on.
-"""
+docs/domain.md (the envelope): the idempotency key, the stream (client), business time, the actor
+with role, org and kind, the purpose of use, causal links, the Kafka source where it came that way,
+and the security labels that 42 CFR Part 2 and counseling-note rules hang on."""
 
 from __future__ import annotations
 
@@ -63,7 +62,7 @@ class Source(Frozen):
 
 
 class Envelope(Frozen):
-    """The fields every care event carries (DESIGN.md §4, wire contract §7b)."""
+    """The fields every care event carries (docs/domain.md: the envelope, the wire contract)."""
 
     event_id: UUID
     client_id: UUID

@@ -208,8 +208,26 @@ class EventIdReused(DomainError):
 
 
 class VersionConflict(DomainError):
+    """The version named (If-Match) is not the client's; `current_version` says which it is, when
+    known, so the caller can read the record again and retry."""
+
     code = "version_conflict"
     default_message = "The record changed since the version you read."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        current_version: int | None = None,
+        expected_version: int | None = None,
+    ) -> None:
+        if message is None and current_version is not None:
+            message = (
+                f"The client is at version {current_version}, not {expected_version}: read the "
+                "record again (its ETag is the version) and retry with that If-Match."
+            )
+        super().__init__(message)
+        self.current_version = current_version
 
 
 __all__ = [

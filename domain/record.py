@@ -4,7 +4,7 @@ Events are folded in the order given (version order). A "latest" observation (ch
 assessment per instrument, transition) is the one that happened last (`occurred_at`), so a
 check-in sent late from an offline phone does not hide a newer one; ties go to the later version.
 
-Corrections (DESIGN.md §4): an entry marked by `EntryEnteredInError`, or superseded by
+Corrections (docs/domain.md): an entry marked by `EntryEnteredInError`, or superseded by
 `EntryCorrected`, does not count when its type is in `CORRECTABLE` — check-ins, assessments,
 sessions, appointments, care-plan goals, check-in plans, crisis contacts, safety plans,
 postvention reviews, naloxone, overdoses, medications and transitions: the record reads as if it

@@ -4,12 +4,11 @@
 more recorded event, or the same object when the event tells the rules nothing (so a caller can
 skip writing). The rules themselves (domain/early_warning.py) read these signs and a clock.
 
-Only what a rule of DESIGN.md §6 reads is kept: craving and sleep of recent check-ins, the latest
+Only what a rule (docs/domain.md) reads is kept: craving and sleep of recent check-ins, the latest
 PHQ-9 item 9, suicide-risk screens, crises and whether they were reviewed, overdose-risk windows,
-naloxone, appointment outcomes, open handoffs, the check-in plan and the flags already raised.
-Lists are pruned to a horizon beyond every default threshold (`KEEP_DAYS`; check-ins
-`KEEP_CHECK_IN_DAYS`, which bounds the craving baseline a configuration can ask for).
-"""
+naloxone, appointment outcomes, open handoffs, the check-in plan and the flags already raised. Lists
+are pruned to a horizon beyond every default threshold (`KEEP_DAYS`; check-ins `KEEP_CHECK_IN_DAYS`,
+which bounds the craving baseline a configuration can ask for)."""
 
 from __future__ import annotations
 

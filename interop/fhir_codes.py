@@ -1,4 +1,4 @@
-"""Code systems and codes the FHIR R4 view uses (care-domain.md §6).
+"""Code systems and codes the FHIR R4 view uses (docs/analysts.md lists them).
 
 LOINC codes are those §6.2 names for each instrument (panel, total, items where known); an
 instrument or item without a verified LOINC code gets a code in our own `urn:carecircle:…`
@@ -118,7 +118,7 @@ INSTRUMENTS: Final[Mapping[str, InstrumentCodes]] = {
 }
 CSSRS_RISK_LEVEL: Final = (LOINC, "93374-7", "C-SSRS suicide risk level")
 
-# Care-team roles: ours for all, SNOMED CT where care-domain.md §6.3 names a code.
+# Care-team roles: ours for all, SNOMED CT where one fits the role.
 ROLE_SNOMED: Final[Mapping[str, tuple[str, str]]] = {
     "counselor": ("310190000", "Mental health counselor"),
     "case_manager": ("768820003", "Care coordinator"),

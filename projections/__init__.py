@@ -1,4 +1,4 @@
-"""Read models in PostgreSQL, each a function of the event stream (DESIGN.md §5).
+"""Read models in PostgreSQL, each a function of the event stream (docs/projections.md).
 
 One module per read model with its SQL and its queries beside it; `engine` runs them in
 batches, exactly once, and rebuilds a new version beside the live one.

@@ -1,4 +1,4 @@
-"""Caseloads (DESIGN.md §5): who is on whose caseload, last contact, what is due, what is open.
+"""Caseloads: who is on whose caseload, last contact, what is due, what is open.
 
 Per care-team member: the clients they serve and in which role, the last contact with the
 client (anyone's, and this member's own), the next due touchpoint (the check-in plan's next

@@ -15,7 +15,7 @@ DEVELOPMENT_DEIDENTIFY_KEY = "E9bd1WnumVd4aKfGiTjjPeedvlk3tNa4On/83IGckZs="  # d
 
 
 class Settings(BaseSettings):
-    """The operating contract of DESIGN.md §3, plus tuning knobs with safe defaults."""
+    """The operating contract (docs/domain.md), plus tuning knobs with safe defaults."""
 
     model_config = SettingsConfigDict(env_prefix="CARE_", extra="ignore")
 
@@ -40,11 +40,12 @@ class Settings(BaseSettings):
     conflict_retries: int = Field(default=20, ge=0)
     read_wait_seconds: float = Field(default=2.0, ge=0)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    # Projections (DESIGN.md §5-6): events per transaction; early-warning threshold overrides by
-    # name (domain/early_warning.py Thresholds), e.g. CARE_WARNING_THRESHOLDS='{"craving_high": 8}'
+    # Projections (docs/projections.md): events per transaction; early-warning threshold
+    # overrides by name (domain/early_warning.py Thresholds),
+    # e.g. CARE_WARNING_THRESHOLDS='{"craving_high": 8}'
     projection_batch_size: int = Field(default=2000, ge=1, le=50_000)
     warning_thresholds: dict[str, float] = Field(default_factory=dict)
-    # Kafka (DESIGN.md §7): topic names, the ingest group, and how the workers batch.
+    # Kafka (docs/kafka.md): topic names, the ingest group, and how the workers batch.
     kafka_inbound_topic: str = "care.events.inbound"
     kafka_deadletter_topic: str = "care.events.deadletter"
     kafka_events_topic: str = "care.events"

@@ -1,4 +1,4 @@
-"""Shared by every test level: the layout is STYLE.md (b)12; real servers live in integration/."""
+"""Shared by every test level: unit tests are pure, real servers live in integration/."""
 
 from __future__ import annotations
 
@@ -17,5 +17,5 @@ with warnings.catch_warnings():
 
 @pytest.fixture
 def fresh_id() -> UUID:
-    """A new UUID per test, so tests sharing a server never share a stream (STYLE.md (b)12)."""
+    """A new UUID per test, so tests sharing a server never share a stream."""
     return uuid4()

@@ -1,4 +1,4 @@
-"""Pure scoring of the clinical instruments the care record accepts; see care-domain.md §5."""
+"""Pure scoring of the clinical instruments the care record accepts; sources in docs/domain.md."""
 
 from __future__ import annotations
 

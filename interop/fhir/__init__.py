@@ -1,4 +1,4 @@
-"""A client's record as a FHIR R4 Bundle, for other systems (care-domain.md §6, DESIGN.md §7b).
+"""A client's record as a FHIR R4 Bundle, for other systems (docs/analysts.md, FHIR).
 
 A pure function of the client's stored history (and the clock, for consents that expired):
 Patient, EpisodeOfCare, CareTeam (patient.py), CarePlan (recovery goals with their Goals, and

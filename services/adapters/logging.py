@@ -1,7 +1,7 @@
 """structlog, configured once per process: JSON lines, contextvars, and only allowlisted keys.
 
 No PHI reaches a log: the last processor keeps ids, event types, counts, durations, codes and
-positions, and drops every other key, whatever a caller passed (STYLE.md §10).
+positions, and drops every other key, whatever a caller passed.
 """
 
 from __future__ import annotations

@@ -27,6 +27,13 @@ ROLES: frozenset[str] = frozenset(get_args(Role)) - {"rule"}
 HUMAN_ROLES: frozenset[str] = ROLES - {"service"}
 
 
+EXPIRED_DEVELOPMENT = (
+    "The token has expired: request a new one (in development: carecircle token --sub ID "
+    "--role ROLE --org ORG) and send it as Authorization: Bearer <token>."
+)
+EXPIRED_ISSUED = "The token has expired: request a new one from your identity provider."
+
+
 def issue_token(secret: str, *, sub: str, role: str, org: str, ttl: timedelta) -> str:
     """A development token (HS256)."""
     if role not in ROLES:
@@ -74,10 +81,11 @@ def _bearer_token(authorization: str | None) -> str:
     return token.strip()
 
 
-def _refusal(error: jwt.PyJWTError) -> AuthenticationFailed:
-    """What a failed verification tells the caller: expired, or simply not valid."""
+def _refusal(error: jwt.PyJWTError, expired: str) -> AuthenticationFailed:
+    """What a failed verification tells the caller: expired (and how to get a new token), or
+    simply not valid."""
     if isinstance(error, jwt.ExpiredSignatureError):
-        return AuthenticationFailed("token_expired", "The token has expired.")
+        return AuthenticationFailed("token_expired", expired)
     return AuthenticationFailed("invalid_token", "The token is not valid.")
 
 
@@ -88,7 +96,7 @@ def _decode(secret: str, authorization: str | None) -> tuple[Principal, float]:
             token, secret, algorithms=["HS256"], options={"require": ["sub", "exp"]}
         )
     except jwt.PyJWTError as error:
-        raise _refusal(error) from None
+        raise _refusal(error, EXPIRED_DEVELOPMENT) from None
     return principal_of(claims), float(claims["exp"])
 
 
@@ -217,6 +225,6 @@ def _decode_rs256(keys: TokenKeys, token: str) -> tuple[Principal, float]:
         except jwt.InvalidSignatureError:
             continue
         except jwt.PyJWTError as error:
-            raise _refusal(error) from None
+            raise _refusal(error, EXPIRED_ISSUED) from None
         return principal_of(claims), float(claims["exp"])
     raise AuthenticationFailed("invalid_token", "The token is not valid.")

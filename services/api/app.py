@@ -19,6 +19,7 @@ from services.api.middleware import (
     CorrelationMiddleware,
     SecurityHeadersMiddleware,
 )
+from services.api.openapi import document_problems
 from services.api.problems import install_problem_handlers
 from services.api.replay import router as replay_router
 
@@ -29,29 +30,41 @@ ANALYST_ROUTERS = [fhir_router]
 PRIVACY_ROUTERS = [disclosures_router, access_log_router, replay_router]
 
 
-def create_app(context: ApiContext, *, extra_routers: list[Any] | None = None) -> FastAPI:
+def _routed_app(extra_routers: list[Any] | None = None) -> FastAPI:
     app = FastAPI(
         title="CareCircle",
         version="0.1.0",
         summary="Event-sourced care coordination for addiction and recovery services",
         description=(
-            "Every clinical action is an immutable event. Errors are RFC 9457 problem details "
-            "with a stable `code`. Authenticate with a bearer JWT (`sub`, `role`, `org`)."
+            "Every clinical action is an immutable event. Every error is an RFC 9457 problem "
+            "(`application/problem+json`) with a stable `code`; each operation lists the "
+            "statuses it can answer. Authenticate with a bearer JWT (`sub`, `role`, `org`); in "
+            "development `carecircle token --sub ID --role ROLE --org ORG` prints one."
         ),
         docs_url=None,  # served by services/api/docs.py from local assets (works offline)
         redoc_url=None,
     )
-    app.state.context = context
     routers = [*ROUTERS, *PRIVACY_ROUTERS, *ANALYST_ROUTERS, *CONSOLE_ROUTERS, docs.router]
     for router in [*routers, *(extra_routers or [])]:
         app.include_router(router)
     docs.install_static(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document (docs/openapi.json), built without connecting to anything."""
+    return _routed_app().openapi()
+
+
+def create_app(context: ApiContext, *, extra_routers: list[Any] | None = None) -> FastAPI:
+    app = _routed_app(extra_routers)
+    app.state.context = context
     install_problem_handlers(app, unavailable=context.unavailable_errors)
     install_metrics(app, context.metrics)
     app.add_middleware(BodyLimitMiddleware, max_bytes=context.settings.max_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(CorrelationMiddleware)
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
@@ -70,6 +83,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     for name, definition in event_schema.pop("$defs", {}).items():
         components.setdefault(name, _rewrite_refs(definition))
     components["CareEvent"] = _rewrite_refs(event_schema)
+    document_problems(schema)
     app.openapi_schema = schema
     return schema
 

@@ -137,7 +137,8 @@ async def _send_problem(
 
 
 class BodyLimitMiddleware:
-    """Refuses a request body over the limit with 413 before the app reads it whole."""
+    """Refuses a request body over the limit with 413 (naming the limit) before the app reads it
+    whole, and a body that is not JSON with 415."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -147,10 +148,25 @@ class BodyLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", ()):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _too_large(scope, send)
-                return
+        headers = dict(scope.get("headers", ()))
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.max_bytes:
+            await self._too_large(scope, send)
+            return
+        if (
+            scope.get("method") in _WITH_BODY
+            and str(scope.get("path", "")).startswith(JSON_ONLY)
+            and not _json_or_empty(headers)
+        ):
+            await _problem(
+                scope,
+                send,
+                415,
+                "unsupported_media_type",
+                "Unsupported media type",
+                "Send the body as JSON, with Content-Type: application/json.",
+            )
+            return
         received = 0
 
         async def limited_receive() -> Message:
@@ -165,29 +181,58 @@ class BodyLimitMiddleware:
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge:
-            await _too_large(scope, send)
+            await self._too_large(scope, send)
+
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        await _problem(
+            scope,
+            send,
+            413,
+            "payload_too_large",
+            "Payload too large",
+            f"The request body is over the limit of {self.max_bytes} bytes "
+            "(CARE_MAX_BODY_BYTES); send one event per request.",
+        )
+
+
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+JSON_ONLY = "/v1/"  # the API; the console's own forms post their form encoding
+
+
+def _json_or_empty(headers: dict[bytes, bytes]) -> bool:
+    """JSON (`application/json`, `application/*+json`), or no body at all."""
+    kind = headers.get(b"content-type")
+    if kind is None:
+        return headers.get(b"content-length", b"0") == b"0" and b"transfer-encoding" not in headers
+    media = kind.split(b";", 1)[0].strip().lower()
+    return media == b"application/json" or (
+        media.startswith(b"application/") and media.endswith(b"+json")
+    )
 
 
 class _BodyTooLarge(Exception):
     pass
 
 
-async def _too_large(scope: Scope, send: Send) -> None:
+async def _problem(
+    scope: Scope, send: Send, status: int, code: str, title: str, detail: str
+) -> None:
+    """A problem answered before the app (and its exception handlers) saw the request."""
     correlation_id = scope.get("state", {}).get("correlation_id")
     body: dict[str, Any] = {
-        "type": "https://carecircle.dev/problems/payload-too-large",
-        "title": "Payload too large",
-        "status": 413,
-        "detail": "The request body exceeds the size limit.",
+        "type": "https://carecircle.dev/problems/" + code.replace("_", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
         "instance": f"urn:carecircle:request:{correlation_id}",
-        "code": "payload_too_large",
+        "code": code,
         "correlation_id": correlation_id,
     }
     payload = orjson.dumps(body)
     await send(
         {
             "type": "http.response.start",
-            "status": 413,
+            "status": status,
             "headers": [
                 (b"content-type", b"application/problem+json"),
                 (b"content-length", str(len(payload)).encode()),

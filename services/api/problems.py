@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.catalogue import safe_error_details, safe_message
-from domain.errors import DomainError
+from domain.errors import DomainError, VersionConflict
 from services.app.errors import AccessRefused, AuthenticationFailed
 
 PROBLEM_BASE = "https://carecircle.dev/problems/"
@@ -74,7 +74,9 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "client_id_not_accepted": (422, "A person does not name a new client's id"),
     "actor_not_allowed": (422, "actor comes from the token"),
     "malformed_json": (400, "Malformed JSON"),
+    "key_mismatch": (422, "Kafka key is not the client_id"),
     "payload_too_large": (413, "Payload too large"),
+    "unsupported_media_type": (415, "Unsupported media type"),
     "invalid_if_match": (400, "If-Match must be a version number"),
     "missing_token": (401, "Authentication required"),
     "invalid_token": (401, "Invalid token"),
@@ -116,6 +118,7 @@ def problem_response(
     *,
     errors: Sequence[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     status, title = PROBLEMS.get(code, (422, "Refused"))
     body: dict[str, Any] = {
@@ -129,6 +132,7 @@ def problem_response(
     }
     if errors is not None:
         body["errors"] = list(errors)
+    body.update(extra or {})
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -182,6 +186,14 @@ def install_problem_handlers(
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
+        if isinstance(exc, VersionConflict) and exc.current_version is not None:
+            return problem_response(
+                request,
+                exc.code,
+                exc.message,
+                headers={"ETag": f'"{exc.current_version}"'},
+                extra={"current_version": exc.current_version},
+            )
         return problem_response(request, exc.code, exc.message)
 
     @app.exception_handler(AuthenticationFailed)
@@ -192,6 +204,12 @@ def install_problem_handlers(
 
     @app.exception_handler(RequestValidationError)
     async def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        malformed = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+        if malformed:
+            where = await _position(request, malformed[0].get("loc", ()))
+            return problem_response(
+                request, "malformed_json", f"The body is not valid JSON{where}."
+            )
         return problem_response(
             request, "validation_error", "The request is not valid.", errors=validation_errors(exc)
         )
@@ -218,3 +236,14 @@ def install_problem_handlers(
     @app.exception_handler(Exception)
     async def _last_resort(request: Request, exc: Exception) -> JSONResponse:
         return problem_response(request, "internal_error", "See the logs under the correlation id.")
+
+
+async def _position(request: Request, loc: Sequence[Any]) -> str:
+    """`: line L, column C` of a character offset FastAPI reports for a JSON decode error."""
+    offset = loc[-1] if loc and isinstance(loc[-1], int) else None
+    if offset is None:
+        return ""
+    text = (await request.body())[:offset].decode("utf-8", "replace")
+    line = text.count("\n") + 1
+    column = offset - (text.rfind("\n") + 1) + 1
+    return f": line {line}, column {column}"

@@ -1,4 +1,4 @@
-"""The wire contract over HTTP (DESIGN.md §7b): a JSON body becomes a care event.
+"""The wire contract over HTTP: a JSON body becomes a care event.
 
 Over HTTP the client id comes from the URL, the event_id may be left to the server, and the
 actor comes from the token — except that a service principal names the human it acts for.
@@ -20,8 +20,11 @@ from services.api.problems import Problem
 def read_json_object(raw: bytes) -> dict[str, Any]:
     try:
         body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise Problem("malformed_json", "The body is not valid JSON.") from None
+    except orjson.JSONDecodeError as error:
+        raise Problem(
+            "malformed_json",
+            f"The body is not valid JSON: line {error.lineno}, column {error.colno}.",
+        ) from None
     if not isinstance(body, dict):
         raise Problem("validation_error", "The body must be a JSON object.")
     return body

@@ -324,7 +324,9 @@ class CareRecordHandler:
             if item.expected_version is not None and item.expected_version != version:
                 if not fresh:
                     raise _Verify
-                item.result = VersionConflict()
+                item.result = VersionConflict(
+                    current_version=version, expected_version=item.expected_version
+                )
                 continue
             try:
                 produced = decide(item.command, state)

@@ -88,7 +88,7 @@ def baseline(bootstrap: str, topic: Topic, limit: int) -> float:
         for tp, records in consumer.poll(timeout_ms=1000).items():
             for r in records:
                 outcome = event_from_message(
-                    r.value, topic=tp.topic, partition=tp.partition, offset=r.offset
+                    r.value, topic=tp.topic, partition=tp.partition, offset=r.offset, key=r.key
                 )
                 rejected += isinstance(outcome, Rejection)
                 done += 1

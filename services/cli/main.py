@@ -1,4 +1,4 @@
-"""The `carecircle` command: the operating contract of DESIGN.md §3."""
+"""The `carecircle` command: the operating contract (docs/domain.md)."""
 
 from __future__ import annotations
 
@@ -11,14 +11,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, get_args
 
 import structlog
 
 from domain.envelope import Role
 from infra.embedded import TansuBroker
+from services.cli import instance
 from services.cli.analysts import add_analyst_commands
 from services.cli.bench import add_bench_command
+from services.cli.database import add_database_commands, positive_float, positive_int
+from services.cli.instance import say
 from services.cli.kafka import add_kafka_commands
 from services.cli.privacy import add_privacy_commands
 from services.cli.projections import add_commands as add_read_side_commands
@@ -80,18 +84,11 @@ def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _quiet_signals() -> None:
-    """uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown; with these handlers that
-    re-raise returns here, so the embedded PostgreSQL and broker are stopped cleanly."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: None)
-
-
 def _serve(runtime: Runtime, settings: Settings, ready: Callable[[], None] | None = None) -> None:
     """Serve the API until stopped; `ready` runs once uvicorn listens."""
     import uvicorn
 
-    _quiet_signals()
+    instance.while_serving()
     app = build_api(runtime)
     config = uvicorn.Config(
         app,
@@ -137,10 +134,18 @@ def console_lines(settings: Settings, *, demo: bool) -> list[str]:
 
 def _announce(settings: Settings, *, demo: bool) -> Callable[[], None]:
     def announce() -> None:
-        sys.stdout.write("\n".join(console_lines(settings, demo=demo)) + "\n")
+        lines = console_lines(settings, demo=demo)
+        sys.stdout.write(instance.banner(_api_url(settings), head=lines))
         sys.stdout.flush()
 
     return announce
+
+
+def _api_url(settings: Settings) -> str:
+    host = settings.http_host
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - naming the wildcard, not binding it
+        host = "127.0.0.1"
+    return f"http://{host}:{settings.http_port}"
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -191,7 +196,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.processes > 1:
         return _worker_processes(args, settings)
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     with runtime_for(settings) as runtime, contextlib.ExitStack() as stack:
         bootstrap = stack.enter_context(kafka_for(settings)) if role.needs_kafka else None
@@ -208,7 +213,7 @@ def _worker_processes(args: argparse.Namespace, settings: Settings) -> int:
         sys.stderr.write("carecircle worker: --processes is for the ingest role only\n")
         return 2
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     with database(settings) as url, kafka_for(settings) as bootstrap:
         env = {**os.environ, "CARE_DATABASE_URL": url, "CARE_KAFKA_BOOTSTRAP": bootstrap}
@@ -228,12 +233,29 @@ def _worker_processes(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
-    """Everything in one command: database and broker if not configured, API, workers."""
+    """Everything in one command: database and broker if not configured, API, workers; one
+    instance per data directory."""
+    try:
+        with instance.sole_instance(Path(settings.data_dir).resolve(), _api_url(settings)):
+            instance.stop_on_signals()
+            _up(args, settings)
+    except instance.AlreadyRunning as refusal:
+        sys.stderr.write(f"carecircle up: {refusal}\n")
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C, SIGTERM or SIGHUP while starting: everything unwound
+        log.info("up.stopped_while_starting")
+    return 0
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> None:
+    """Start in order (database, demo data, broker, workers, API); stop in reverse: the API
+    drains, then the workers stop, then the broker, then the database."""
     stop = threading.Event()
     selected = list(roles().values())
     with runtime_for(settings) as runtime, contextlib.ExitStack() as stack:
         migrate(runtime)
         if args.demo and runtime.store.head() == 0:
+            say("carecircle up: loading demo data into the empty store…\n")
             _load_demo(runtime, clients=args.demo_clients, days=args.demo_days)
         bootstrap = None
         if any(role.needs_kafka for role in selected):
@@ -244,9 +266,12 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
             _serve(runtime, settings, ready=_announce(settings, demo=args.demo))
         finally:
             stop.set()
+            instance.quiet_kafka_while_stopping()
             for thread in threads:
-                thread.join(timeout=10)
-    return 0
+                thread.join(timeout=30)
+                if thread.is_alive():
+                    log.warning("worker.still_running", worker=thread.name)
+            log.info("workers.stopped", count=len(threads))
 
 
 def _load_demo(runtime: Runtime, *, clients: int, days: int) -> None:
@@ -275,12 +300,30 @@ def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_schema(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the JSON Schema of the care-event contract (docs/care-event.schema.json)."""
+    """Print the inbound care event's JSON Schema, or write every wire schema (docs/schemas/)."""
+    from pathlib import Path
+
+    from domain.wire_schema import INBOUND, schema_text, wire_schemas
+
+    schemas = wire_schemas()
+    if args.write is None:
+        sys.stdout.write(schema_text(schemas[INBOUND]))
+        return 0
+    folder = Path(args.write)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, schema in schemas.items():
+        (folder / name).write_text(schema_text(schema))
+        sys.stdout.write(f"{folder / name}\n")
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the OpenAPI document (docs/openapi.json) without connecting to anything."""
     import json
 
-    from domain.catalogue import event_json_schema
+    from services.api.app import openapi_document
 
-    sys.stdout.write(json.dumps(event_json_schema(), indent=2, sort_keys=True) + "\n")
+    sys.stdout.write(json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n")
     return 0
 
 
@@ -293,20 +336,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carecircle", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    db = sub.add_parser("db", help="the database: migrate, url, shell").add_subparsers(
+        dest="db", required=True
+    )
     db.add_parser("migrate", help="create or upgrade every table, once").set_defaults(
         run=cmd_db_migrate
     )
+    add_database_commands(db, database)
 
     serve = sub.add_parser("serve", help="the API alone")
-    serve.add_argument("--workers", type=int, default=1, help="API processes (default 1)")
+    serve.add_argument("--workers", type=positive_int, default=1, help="API processes (default 1)")
     serve.set_defaults(run=cmd_serve)
 
     worker = sub.add_parser("worker", help="one worker role")
-    worker.add_argument("role", choices=sorted(roles()) or ["none"])
+    worker.add_argument(
+        "role", choices=sorted(roles()) or ["none"], help="the worker role to run in this process"
+    )
     worker.add_argument(
         "--processes",
-        type=int,
+        type=positive_int,
         default=1,
         help="ingest only: this many processes in one consumer group (scale by partitions)",
     )
@@ -314,23 +362,60 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="database, broker, API and workers in one process")
     up.add_argument("--demo", action="store_true", help="load demo data into an empty store")
-    up.add_argument("--demo-clients", type=int, default=40)
-    up.add_argument("--demo-days", type=int, default=30)
+    up.add_argument(
+        "--demo-clients",
+        type=positive_int,
+        default=40,
+        metavar="N",
+        help="with --demo: how many simulated clients (default 40)",
+    )
+    up.add_argument(
+        "--demo-days",
+        type=positive_int,
+        default=30,
+        metavar="D",
+        help="with --demo: how many days of care, ending now (default 30)",
+    )
     up.set_defaults(run=cmd_up)
 
-    sub.add_parser("schema", help="print the care-event JSON Schema").set_defaults(run=cmd_schema)
+    schema = sub.add_parser(
+        "schema", help="print the inbound care event's JSON Schema (docs/schemas/)"
+    )
+    schema.add_argument(
+        "--write", metavar="DIR", help="write every wire schema into DIR (e.g. docs/schemas)"
+    )
+    schema.set_defaults(run=cmd_schema)
+    sub.add_parser("openapi", help="print the OpenAPI document (docs/openapi.json)").set_defaults(
+        run=cmd_openapi
+    )
 
     token = sub.add_parser("token", help="print a development token")
-    token.add_argument("--sub", required=True)
-    token.add_argument("--role", required=True, choices=sorted(set(get_args(Role)) - {"rule"}))
-    token.add_argument("--org", required=True)
-    token.add_argument("--hours", type=float, default=12.0)
+    token.add_argument("--sub", required=True, help="who: the person's or service's id")
+    token.add_argument(
+        "--role",
+        required=True,
+        choices=sorted(set(get_args(Role)) - {"rule"}),
+        help="the role the token grants",
+    )
+    token.add_argument("--org", required=True, help="the organization the person works for")
+    token.add_argument(
+        "--hours",
+        type=positive_float,
+        default=12.0,
+        help="how long the token is valid, in hours (positive; default 12)",
+    )
     token.set_defaults(run=cmd_token)
 
     simulate = sub.add_parser("simulate", help="realistic demo data through the command path")
-    simulate.add_argument("--clients", type=int, required=True)
-    simulate.add_argument("--days", type=int, required=True)
-    simulate.add_argument("--seed", type=int, default=1)
+    simulate.add_argument(
+        "--clients", type=positive_int, required=True, help="how many clients to simulate"
+    )
+    simulate.add_argument(
+        "--days", type=positive_int, required=True, help="how many days of care to simulate"
+    )
+    simulate.add_argument(
+        "--seed", type=int, default=1, help="the random seed: same seed, same data (default 1)"
+    )
     simulate.add_argument("--start", help="ISO time of the first day (default: DAYS ago)")
     simulate.set_defaults(run=cmd_simulate)
     add_privacy_commands(sub, runtime_for)
@@ -343,7 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and not hasattr(args, "psql_args"):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if hasattr(args, "psql_args"):
+        args.psql_args = extra
     if args.command in {"serve", "worker", "up"}:
         tune_garbage_collector()
     settings = Settings()

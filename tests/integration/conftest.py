@@ -1,4 +1,4 @@
-"""Real parts, one of each per session (DESIGN.md §3, STYLE.md (b)12).
+"""Real parts, one of each per session (docs/domain.md, the operating contract).
 
 `CARE_DATABASE_URL` names a server to use, else an embedded PostgreSQL runs under pytest's temp
 dir; either way the session works in a fresh database it created, never in an existing one.
@@ -20,6 +20,7 @@ from infra.embedded import (
     drop_database,
     kafka_bootstrap_or_tansu,
 )
+from tests.wire_observer import Observed, observing
 
 _log = structlog.get_logger(__name__)
 
@@ -48,3 +49,18 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Bootstrap servers of a Kafka-protocol broker: `CARE_KAFKA_BOOTSTRAP` or Tansu."""
     with kafka_bootstrap_or_tansu(data_dir=tmp_path_factory.mktemp("tansu")) as bootstrap:
         yield bootstrap
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wire_observed() -> Iterator[Observed]:
+    """Every HTTP exchange and Kafka message of the session, for test_wire_contracts.py."""
+    with observing() as observed:
+        yield observed
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The wire-contract checks run last, over everything the other tests put on the wire."""
+    items.sort(key=lambda item: item.nodeid.startswith(CONTRACT_CHECKS))
+
+
+CONTRACT_CHECKS = "tests/integration/test_wire_contracts.py"

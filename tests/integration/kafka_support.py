@@ -117,7 +117,7 @@ def enrollment(client_id: UUID) -> Body:
 
 
 def message(event: dict[str, Any], **headers: str) -> Message:
-    """Key = client id, value = the JSON body, as DESIGN.md §7 asks of provider services."""
+    """Key = client id, value = the JSON body, as docs/kafka.md asks of provider services."""
     key = str(event.get("client_id", "")).encode() or None
     return key, json.dumps(event).encode(), [(k, v.encode()) for k, v in headers.items()]
 
@@ -139,6 +139,7 @@ def poison(rng: random.Random, enrolled: list[UUID]) -> tuple[Message, str]:
         ((None, b"\xff\xfe\x00", []), "malformed_json"),
         ((None, b"[1, 2, 3]", []), "validation_error"),
         ((client.bytes, None, []), "validation_error"),  # a tombstone
+        ((b"not-the-client-id", json.dumps(one_check_in(client)).encode(), []), "key_mismatch"),
         (message(sent), "unknown_event_type"),
         (message(flag), "event_not_recordable"),
         (message(no_id), "validation_error"),

@@ -18,6 +18,7 @@ from services.settings import Settings
 from services.wiring import Runtime, build_api, build_runtime, migrate
 from tests.integration.http_support import live_server
 from tests.stories import (
+    ANALYST,
     CASE_MANAGER,
     COUNSELOR,
     MOUD_CLINIC,
@@ -393,6 +394,130 @@ def test_if_match_with_a_stale_version_is_a_conflict_and_stores_nothing(
     assert stale.status_code == 409
     assert stale.json()["code"] == "version_conflict"
     assert stored_count(runtime) == before
+    # and the conflict says where the record is now, in the body and as the ETag
+    assert stale.json()["current_version"] == version + 1
+    assert stale.headers["ETag"] == f'"{version + 1}"'
+    assert f"version {version + 1}, not {version}" in stale.json()["detail"]
+
+
+# ------------------------------------------------------------------------------ the way out
+
+
+def test_a_body_over_the_limit_is_told_the_limit(
+    api: TestClient, runtime: Runtime, a_client: str
+) -> None:
+    check = check_in(5, 5, 6)
+    answer = api.post(
+        f"/v1/clients/{a_client}/events",
+        json={**check, "data": {**check["data"], "note": "x" * 70_000}},
+        headers=as_(runtime, COUNSELOR),
+    )
+    assert answer.status_code == 413
+    assert "65536 bytes" in answer.json()["detail"]
+
+
+def test_an_unknown_event_type_is_pointed_at_the_list_of_types(
+    api: TestClient, runtime: Runtime, a_client: str
+) -> None:
+    answer = api.post(
+        f"/v1/clients/{a_client}/events",
+        json={**check_in(5, 5, 6), "type": "FeelingsRecorded"},
+        headers=as_(runtime, COUNSELOR),
+    )
+    assert answer.json()["code"] == "unknown_event_type"
+    assert "docs/schemas/care-event.inbound.schema.json" in answer.json()["detail"]
+    assert "/openapi.json" in answer.json()["detail"]
+
+
+def test_an_expired_token_is_told_to_request_a_new_one(
+    api: TestClient, runtime: Runtime, a_client: str
+) -> None:
+    from services.adapters.tokens import issue_token
+
+    expired = issue_token(
+        runtime.settings.jwt_secret.get_secret_value(),
+        sub=COUNSELOR.sub,
+        role=COUNSELOR.role,
+        org=COUNSELOR.org,
+        ttl=timedelta(seconds=-60),
+    )
+    answer = api.get(f"/v1/clients/{a_client}", headers={"Authorization": f"Bearer {expired}"})
+    assert answer.status_code == 401
+    assert answer.json()["code"] == "token_expired"
+    assert "request a new one" in answer.json()["detail"]
+    assert "carecircle token" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "line", "column"),
+    [
+        (b'{"type": "CheckInRecorded", ', 1, 29),
+        (b'{\n  "type": "CheckInRecorded",\n  "data": }', 3, 11),
+    ],
+)
+def test_malformed_json_is_told_the_line_and_column(
+    api: TestClient, runtime: Runtime, a_client: str, raw: bytes, line: int, column: int
+) -> None:
+    answer = api.post(
+        f"/v1/clients/{a_client}/events",
+        content=raw,
+        headers={**as_(runtime, COUNSELOR), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["detail"].endswith(f"line {line}, column {column}.")
+
+
+def test_malformed_json_to_a_route_with_a_typed_body_is_malformed_json_too(
+    api: TestClient, runtime: Runtime, a_client: str
+) -> None:
+    answer = api.post(
+        f"/v1/clients/{a_client}/break-glass",
+        content=b'{"reason": \n  oops}',
+        headers={**as_(runtime, COUNSELOR), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "malformed_json"
+    assert "line 2, column 3" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_body_that_is_not_json_is_an_unsupported_media_type_and_stores_nothing(
+    api: TestClient, runtime: Runtime, a_client: str, content_type: str | None
+) -> None:
+    import json
+
+    before = stored_count(runtime)
+    headers = as_(runtime, COUNSELOR)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    answer = api.post(
+        f"/v1/clients/{a_client}/events", content=json.dumps(check_in(5, 5, 6)), headers=headers
+    )
+    assert answer.status_code == 415
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["code"] == "unsupported_media_type"
+    assert "application/json" in answer.json()["detail"]
+    assert stored_count(runtime) == before
+
+
+def test_a_supervisor_oversees_but_does_not_record_a_check_in(
+    api: TestClient, runtime: Runtime, a_client: str
+) -> None:
+    supervisor = Person("sup-ada", "supervisor", COUNSELOR.org)
+    answer = api.post(
+        f"/v1/clients/{a_client}/events", json=check_in(5, 5, 6), headers=as_(runtime, supervisor)
+    )
+    assert answer.status_code == 403
+    assert answer.json()["code"] == "forbidden"
+
+
+def test_an_analyst_does_not_enroll_clients(api: TestClient, runtime: Runtime) -> None:
+    answer = api.post(
+        "/v1/clients",
+        json=body("ClientEnrolled", program="outpatient-sud", part2=True),
+        headers=as_(runtime, ANALYST),
+    )
+    assert answer.status_code == 403
 
 
 # ------------------------------------------------------------------------------ time travel

@@ -1,4 +1,4 @@
-"""Ingest survives what DESIGN.md §9 names: kill -9 at any instant, and a PostgreSQL restart.
+"""Ingest survives what docs/domain.md promises: kill -9 at any instant, and a PostgreSQL restart.
 PostgreSQL's tracking, not the broker's committed offsets, says what was consumed, so a restart
 neither loses nor repeats an event; a database outage is waited out, never dead-lettered."""
 

@@ -1,4 +1,4 @@
-"""The client's care record refuses what DESIGN.md §4 forbids and records the rest."""
+"""The client's care record refuses what docs/domain.md's invariants forbid and records the rest."""
 
 from __future__ import annotations
 

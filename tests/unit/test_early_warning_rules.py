@@ -1,4 +1,4 @@
-"""The early-warning rules of DESIGN.md §6, given a client's record and a clock.
+"""The early-warning rules of docs/domain.md, given a client's record and a clock.
 
 Each rule fires at its threshold and not one step below, and clears when its condition clears;
 time-based rules are evaluated at chosen instants. Flag events have ids derived from client,

@@ -3,6 +3,7 @@ rejection with the code an HTTP caller would get and a reason that quotes no val
 
 from __future__ import annotations
 
+import contextlib
 import json
 from types import SimpleNamespace
 from typing import Any
@@ -39,9 +40,13 @@ def check_in(**changes: Any) -> dict[str, Any]:
     return body
 
 
-def received(value: bytes | None, service: str | None = None) -> Any:
+def received(value: bytes | None, service: str | None = None, key: bytes | None = None) -> Any:
+    """The message as ingest gets it, keyed by its client_id unless `key` says otherwise."""
+    if key is None and value is not None:
+        with contextlib.suppress(ValueError, AttributeError, TypeError):
+            key = str(json.loads(value).get("client_id")).encode()
     return event_from_message(
-        value, topic="care.events.inbound", partition=2, offset=41, service=service
+        value, topic="care.events.inbound", partition=2, offset=41, key=key, service=service
     )
 
 
@@ -210,3 +215,25 @@ def test_text_postgresql_cannot_store_is_dead_lettered_not_stored(place: str, te
     assert outcome.code == "validation_error"
     assert outcome.reason.startswith(f"CareTeamMemberAssigned.data.{place}: ")
     assert text not in outcome.reason
+
+
+@pytest.mark.parametrize("key", [b"not-the-client-id", str(uuid4()).encode(), b"\xff", None])
+def test_a_message_keyed_by_anything_but_its_client_is_refused_as_a_key_mismatch(
+    key: bytes | None,
+) -> None:
+    # given a valid check-in whose key is not its client's id (or no key at all)
+    body = check_in()
+    # when it is received
+    outcome = event_from_message(
+        json.dumps(body).encode(), topic="care.events.inbound", partition=0, offset=1, key=key
+    )
+    # then it is refused with key_mismatch, and the reason says how to key it
+    assert isinstance(outcome, Rejection)
+    assert outcome.code == "key_mismatch"
+    assert "key every message by its client_id" in outcome.reason
+
+
+def test_a_message_keyed_by_its_client_id_in_capitals_is_the_same_client() -> None:
+    body = check_in()
+    outcome = received(json.dumps(body).encode(), key=body["client_id"].upper().encode())
+    assert not isinstance(outcome, Rejection)

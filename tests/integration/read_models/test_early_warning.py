@@ -1,4 +1,4 @@
-"""Early warning on real PostgreSQL: each rule of DESIGN.md §6 raises its flag at its threshold
+"""Early warning on real PostgreSQL: each rule of docs/domain.md raises its flag at its threshold
 and not one step below, and when the condition clears resolves it (a low or moderate flag) or
 clears it for a person to resolve (a high or critical one). The flags are recorded as events
 through the command path and read back from the flags read model; time-based rules fire when

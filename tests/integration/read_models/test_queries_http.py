@@ -1,4 +1,4 @@
-"""The read side over HTTP (DESIGN.md §7b): caseloads, flags and the audit trail, with
+"""The read side over HTTP (docs/projections.md): caseloads, flags and the audit trail, with
 `min_position` for read-your-writes, on real PostgreSQL with the projection worker running."""
 
 from __future__ import annotations

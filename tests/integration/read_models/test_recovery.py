@@ -1,5 +1,5 @@
 """Kill -9 of the projection worker in the middle of a batch, while it catches up a backlog:
-after a restart every read model equals a rebuild from scratch, row by row (DESIGN.md §9)."""
+after a restart every read model equals a rebuild from scratch, row by row (docs/domain.md)."""
 
 from __future__ import annotations
 
