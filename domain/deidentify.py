@@ -4,8 +4,10 @@
   leaves the server): the same client, staff member, event or entry id always maps to the same
   pseudonym, so events join across a replay, and nobody without the key can reverse or recompute
   them. Kinds are kept apart (`c-` clients, `s-` staff, `e-` events, `x-` other ids).
-- **Dates** move by a per-client offset of 1 to 30 days, earlier or later, derived from the key:
-  every date of one client moves alike, so intervals within a client's care are preserved.
+- **Dates** move back by a per-client offset of 1 to 30 days, derived from the key: every date
+  of one client moves alike, so intervals within a client's care stay exact; and only backwards,
+  so a shifted date is never later than the real one (no event "in the future", and a "last N
+  days" filter never takes in what has not happened yet).
 - **Free text and direct identifiers are dropped** (names, birth date, phone, notes, reasons,
   dispositions, descriptions, doses); lists of free text (safety plan sections, interventions,
   postvention findings) become their lengths (`<field>_count`).
@@ -192,13 +194,13 @@ class Deidentifier:
         return "x-" + self._mac(field, f"{client_id}\x1f{value}")
 
     def shift_of(self, client_id: UUID) -> timedelta:
-        """The client's date offset: 1..max days, earlier or later, the same for every event."""
+        """The client's date offset: 1..max days back, the same for every event of the client."""
         known = self._shifts.get(client_id)
         if known is None:
             digest = hmac.new(self._key, b"shift\x1f" + client_id.bytes, hashlib.sha256).digest()
             number = int.from_bytes(digest[:8], "big")
             days = 1 + number % self._max_shift
-            known = timedelta(days=-days if (number >> 63) & 1 else days)
+            known = timedelta(days=-days)
             self._shifts[client_id] = known
         return known
 

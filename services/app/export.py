@@ -39,6 +39,7 @@ from uuid import UUID
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pydantic
 from pydantic import BaseModel
 
 from domain.catalogue import EVENT_CLASSES, data_class_of
@@ -138,6 +139,10 @@ def arrow_type(annotation: Any) -> pa.DataType:
         UUID: pa.string(),
         datetime: TIMESTAMP,
         date: pa.date32(),
+        # pydantic's constrained date-times and dates are not datetime or date subclasses
+        pydantic.AwareDatetime: TIMESTAMP,
+        pydantic.PastDatetime: TIMESTAMP,
+        pydantic.PastDate: pa.date32(),
     }
     if annotation in simple:
         return simple[annotation]
@@ -270,7 +275,9 @@ class Manifest:
             return None
         body = orjson.loads(path.read_bytes())
         if body.get("manifest_version") != MANIFEST_VERSION:
-            raise ExportRefused("manifest_version", "DIR holds an export of another version.")
+            raise ExportRefused(
+                "manifest_version", f"{directory} holds an export of another version."
+            )
         return cls(
             format=body["format"],
             rows=RowKind(body["rows"]),
@@ -457,18 +464,22 @@ def _open_manifest(
     manifest = Manifest.read(directory)
     if manifest is None:
         if any(p for p in directory.iterdir() if not p.name.startswith(".")):
-            raise ExportRefused("directory_not_empty", "DIR holds files but no export manifest.")
+            raise ExportRefused(
+                "directory_not_empty", f"{directory} holds files but no export manifest."
+            )
         manifest = Manifest(options.format, kind, key_check, last_position=options.after or 0)
         manifest.write(directory)
         return manifest
     if manifest.format != options.format or manifest.rows != kind:
         raise ExportRefused(
             "export_mismatch",
-            f"DIR holds a {manifest.format} export of {manifest.rows} rows; "
+            f"{directory} holds a {manifest.format} export of {manifest.rows} rows; "
             f"this run asked for {options.format} with {kind} rows.",
         )
     if manifest.key_check != key_check:
-        raise ExportRefused("key_mismatch", "DIR was exported under another de-identification key.")
+        raise ExportRefused(
+            "key_mismatch", f"{directory} was exported under another de-identification key."
+        )
     if options.after is not None and options.after != manifest.last_position:
         raise ExportRefused(
             "after_mismatch",

@@ -109,10 +109,12 @@ def last_position_at(store: EventStore, as_of: datetime) -> int:
 def check_schema_name(schema: str, store_schema: str) -> None:
     if not SCHEMA_NAME.match(schema) or schema.startswith("pg_"):
         raise TimeTravelRefused(
-            "invalid_schema", "SCHEMA is lower-case letters, digits and _, not starting with pg_."
+            "invalid_schema",
+            "The schema name is lower-case letters, digits and _ (at most 63), not starting with "
+            "pg_.",
         )
     if schema in RESERVED or schema == store_schema:
-        raise TimeTravelRefused("invalid_schema", "SCHEMA must not be the live schema.")
+        raise TimeTravelRefused("invalid_schema", f"{schema} is a live schema: name another.")
 
 
 def prepare_schema(conn: Connection[DictRow], schema: str, *, replace: bool) -> None:
@@ -123,10 +125,13 @@ def prepare_schema(conn: Connection[DictRow], schema: str, *, replace: bool) -> 
             "SELECT to_regclass(%s) IS NOT NULL AS ours", (f"{schema}.{MARKER}",)
         ).fetchone()
         if not replace:
-            raise TimeTravelRefused("schema_exists", "SCHEMA exists; pass --replace to rebuild it.")
+            raise TimeTravelRefused(
+                "schema_exists", f"Schema {schema} exists; pass --replace to rebuild it."
+            )
         if ours is None or not ours["ours"]:
             raise TimeTravelRefused(
-                "schema_not_ours", "SCHEMA exists and was not made by time travel: not replaced."
+                "schema_not_ours",
+                f"Schema {schema} exists and was not made by time travel: not replaced.",
             )
         conn.execute(SQL("DROP SCHEMA {} CASCADE").format(Identifier(schema)))
     conn.execute(SQL("CREATE SCHEMA {}").format(Identifier(schema)))

@@ -145,6 +145,7 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, runtime_for: Runtim
                 replace=args.replace,
                 batch_size=args.batch_size,
             )
+            first = runtime.store.read(after=0, limit=1)
     except TimeTravelRefused as error:
         return refused_for(error)
     for item in built:
@@ -154,7 +155,21 @@ def cmd_replay(args: argparse.Namespace, settings: Settings, runtime_for: Runtim
             f"{item.projection.name} v{item.projection.version} as of {as_of.isoformat()}: "
             f"{item.events:,} events up to position {item.position:,} -> {tables}\n"
         )
+    if built and all(item.events == 0 for item in built):
+        sys.stdout.write(_why_empty(as_of, first[0].recorded_at if first else None))
     return 0
+
+
+def _why_empty(as_of: datetime, first_recorded: datetime | None) -> str:
+    """Time travel goes by when the store recorded an event, not when it happened."""
+    if first_recorded is None:
+        return "The store holds no event yet, so every read model is empty.\n"
+    return (
+        f"Nothing was recorded up to {as_of.isoformat()}: the store's first event was recorded "
+        f"at {first_recorded.isoformat()}. Time travel goes by recorded time, not occurred_at "
+        "(demo data is recorded when it is loaded, though its events happened days before): "
+        "pick a moment after that one.\n"
+    )
 
 
 def add_analyst_commands(

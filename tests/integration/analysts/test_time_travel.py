@@ -154,3 +154,37 @@ def test_an_existing_schema_is_refused_and_only_a_review_schema_is_replaced(
             rebuild_as_of(
                 runtime.store, runtime.database_url, as_of=now, projections=[CASELOAD], schema=live
             )
+
+
+def test_a_moment_before_anything_was_recorded_is_explained_not_just_empty(
+    runtime: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given a store whose first event was recorded recently (the seed stories, the demo data)
+    first = runtime.store.read(after=0, limit=1)
+    assert first
+    # when an analyst travels to a moment before it
+    schema = f"review_{secrets.token_hex(4)}"
+    before = "2000-01-01T00:00:00+00:00"
+    args = build_parser().parse_args(
+        ["replay", "--as-of", before, "--projection", "caseload", "--into", schema]
+    )
+    with same_runtime(runtime) as runtime_for:
+        assert cmd_replay(args, runtime.settings, runtime_for) == 0
+    # then the answer says why it is empty and when the store's first event was recorded
+    out = capsys.readouterr().out
+    assert "0 events up to position 0" in out
+    assert f"the store's first event was recorded at {first[0].recorded_at.isoformat()}" in out
+    assert "recorded time, not occurred_at" in out
+
+
+def test_an_existing_review_schema_is_refused_by_its_name(runtime: Runtime) -> None:
+    schema = f"review_{secrets.token_hex(4)}"
+    now = datetime.now(UTC)
+    rebuild_as_of(
+        runtime.store, runtime.database_url, as_of=now, projections=[CASELOAD], schema=schema
+    )
+    with pytest.raises(TimeTravelRefused) as again:
+        rebuild_as_of(
+            runtime.store, runtime.database_url, as_of=now, projections=[CASELOAD], schema=schema
+        )
+    assert again.value.message == f"Schema {schema} exists; pass --replace to rebuild it."
