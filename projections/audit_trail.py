@@ -1,12 +1,21 @@
-"""The audit trail: every recorded event by client and by actor, hash-chained over the global order.
+"""The audit trail: every recorded event by client and by actor, in a keyed hash chain.
 
 Each entry keeps who did what (actor id, role, org, kind), to which client, when it happened
-and when it was recorded, and its place in the global order. The chain: each entry's `digest`
-is sha256 of the payload bytes exactly as stored (ciphertext once payloads are encrypted), and
-its `hash` is sha256 over the previous entry's hash, the entry kind, its position and
-sub-position, the stored originator id, version and topic, and that digest. Editing, deleting,
-inserting or reordering a stored event behind the application's back therefore shows up when
-`verify` walks the chain against the store.
+and when it was recorded, its event id and its place in the global order. The chain (version 2):
+each entry's `digest` is sha256 of the payload bytes exactly as stored (ciphertext once payloads
+are encrypted), and its `hash` is HMAC-SHA256, under a key kept outside the database
+(`CARE_AUDIT_KEY`), over the previous entry's hash and EVERY column a reader is shown: kind,
+position, sub-position, event id, client, version, type, actor id, role, org and kind, when it
+occurred, when it was recorded, and the digest. So an `UPDATE` of any shown column breaks the
+chain, and without the key nobody can recompute the chain over an edit. Editing, deleting,
+inserting or reordering a stored event behind the application's back shows up when
+`projections.audit_verify` walks the chain against the store; what the chain alone cannot show
+(its tail cut off) is left to the projection's own position and to anchors kept outside the
+database (services/app/audit.py, docs/reliability.md).
+
+Version 1 chained sha256 without a key over kind, position, entry, client, version, type and
+digest only; it is still read (`chain_hash_v1`) so a store made before version 2 can be verified
+once more before the engine rebuilds its trail as version 2 beside it.
 
 Entries are keyed (position, entry): an event is entry 0 at its position; other kinds of entry
 (e.g. an access log) can join the chain later as entries 1, 2, … after the position they follow,
@@ -15,23 +24,28 @@ with their own `kind`, without changing how events are chained.
 
 from __future__ import annotations
 
+import base64
 import hashlib
-from collections.abc import Iterator, Sequence
+import hmac
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL
 
-from projections.engine import Projection, Stored, Tables
+from projections.engine import BatchApply, Projection, Stored, Tables
 
 NAME = "audit_trail"
-VERSION = 1
+VERSION = 2
 EVENT = "event"
 GENESIS = bytes(32)
+# The development key (base64 of 32 bytes); settings refuse it in production.
+DEVELOPMENT_KEY_TEXT = "Y2FyZWNpcmNsZS1kZXZlbG9wbWVudC1hdWRpdC1rZXk="
+DEVELOPMENT_KEY = base64.b64decode(DEVELOPMENT_KEY_TEXT)
 
 DDL = (
     SQL(
@@ -63,27 +77,106 @@ def payload_digest(state: bytes) -> bytes:
     return hashlib.sha256(state).digest()
 
 
-def chain_hash(
-    previous: bytes,
-    *,
-    kind: str,
-    position: int,
-    entry: int,
-    originator_id: UUID,
-    version: int,
-    topic: str,
-    digest: bytes,
-) -> bytes:
-    """sha256 over the previous hash and the entry's fields, each length-prefixed."""
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One entry of the chain: every column a reader of the audit trail is shown."""
+
+    kind: str
+    position: int
+    entry: int
+    event_id: UUID | None
+    client_id: UUID | None
+    version: int | None
+    type: str | None
+    actor_id: str | None
+    actor_role: str | None
+    actor_org: str | None
+    actor_kind: str | None
+    occurred_at: datetime | None
+    recorded_at: datetime | None
+    digest: bytes
+
+    @classmethod
+    def of_row(cls, row: Mapping[str, Any]) -> Link:
+        return cls(
+            kind=row["kind"],
+            position=row["position"],
+            entry=row["entry"],
+            event_id=row["event_id"],
+            client_id=row["client_id"],
+            version=row["version"],
+            type=row["type"],
+            actor_id=row["actor_id"],
+            actor_role=row["actor_role"],
+            actor_org=row["actor_org"],
+            actor_kind=row["actor_kind"],
+            occurred_at=row["occurred_at"],
+            recorded_at=row["recorded_at"],
+            digest=bytes(row["digest"]),
+        )
+
+    def parts(self) -> tuple[bytes | None, ...]:
+        return (
+            self.kind.encode(),
+            self.position.to_bytes(8, "big", signed=True),
+            self.entry.to_bytes(4, "big", signed=True),
+            None if self.event_id is None else self.event_id.bytes,
+            None if self.client_id is None else self.client_id.bytes,
+            None if self.version is None else self.version.to_bytes(8, "big", signed=True),
+            _text(self.type),
+            _text(self.actor_id),
+            _text(self.actor_role),
+            _text(self.actor_org),
+            _text(self.actor_kind),
+            _instant(self.occurred_at),
+            _instant(self.recorded_at),
+            self.digest,
+        )
+
+
+def _text(value: str | None) -> bytes | None:
+    return None if value is None else value.encode()
+
+
+def _instant(value: datetime | None) -> bytes | None:
+    """Microseconds since the epoch: the same instant whatever time zone it is read in."""
+    if value is None:
+        return None
+    delta = value.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return micros.to_bytes(8, "big", signed=True)
+
+
+_ABSENT = (2**32 - 1).to_bytes(4, "big")  # a length no part can have: NULL, not empty
+
+
+def chain_hash(key: bytes, previous: bytes, link: Link) -> bytes:
+    """HMAC-SHA256 under `key` over the previous hash and the link's parts, each length-prefixed
+    (an absent part has its own marker, so NULL and the empty text differ)."""
+    mac = hmac.new(key, previous, hashlib.sha256)
+    for part in link.parts():
+        if part is None:
+            mac.update(_ABSENT)
+            continue
+        mac.update(len(part).to_bytes(4, "big"))
+        mac.update(part)
+    return mac.digest()
+
+
+def chain_hash_v1(previous: bytes, link: Link) -> bytes:
+    """Version 1's unkeyed sha256 over kind, position, entry, client, version, type and digest."""
+    assert link.client_id is not None
+    assert link.version is not None
+    assert link.type is not None
     h = hashlib.sha256(previous)
     for part in (
-        kind.encode(),
-        position.to_bytes(8, "big", signed=True),
-        entry.to_bytes(4, "big", signed=True),
-        originator_id.bytes,
-        version.to_bytes(8, "big", signed=True),
-        topic.encode(),
-        digest,
+        link.kind.encode(),
+        link.position.to_bytes(8, "big", signed=True),
+        link.entry.to_bytes(4, "big", signed=True),
+        link.client_id.bytes,
+        link.version.to_bytes(8, "big", signed=True),
+        link.type.encode(),
+        link.digest,
     ):
         h.update(len(part).to_bytes(4, "big"))
         h.update(part)
@@ -101,195 +194,72 @@ _APPEND = SQL(
 )
 
 
-def append_batch(cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored]) -> None:
-    """Chain the batch after the last entry and insert it with one statement."""
-    cur.execute(_LAST_HASH.format(**tables))
-    row = cur.fetchone()
-    previous = bytes(row["hash"]) if row else GENESIS
-    columns: list[list[Any]] = [[] for _ in range(15)]
-    for item in items:
-        r = item.recorded
-        e = r.event
-        digest = payload_digest(item.state)
-        previous = chain_hash(
-            previous,
-            kind=EVENT,
-            position=r.position,
-            entry=0,
-            originator_id=e.client_id,
-            version=r.version,
-            topic=item.topic,
-            digest=digest,
-        )
-        values = (
-            r.position,
-            0,
-            EVENT,
-            e.event_id,
-            e.client_id,
-            r.version,
-            item.topic,
-            e.actor.id,
-            e.actor.role,
-            e.actor.org,
-            e.actor.kind,
-            e.occurred_at,
-            r.recorded_at,
-            digest,
-            previous,
-        )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
-    cur.execute(_APPEND.format(**tables), columns, binary=True)
-
-
-AUDIT_TRAIL = Projection(name=NAME, version=VERSION, tables=TABLES, ddl=DDL, batch=append_batch)
-
-
-# --- verify ---------------------------------------------------------------------------------------
-
-Problem = Literal["altered", "deleted", "inserted", "reordered", "chain_broken"]
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The first place the chain and the store disagree, or how much was checked."""
-
-    ok: bool
-    checked: int
-    last_position: int
-    problem: Problem | None = None
-    position: int | None = None
-    detail: str | None = None
-    unchained: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class _StoreRow:
-    position: int
-    originator_id: UUID
-    version: int
-    topic: str
-    digest: bytes
-
-
-def verify(
-    conn: Connection[DictRow], tables: Tables, events_table: str, *, page: int = 5000
-) -> Verdict:
-    """Walk the chain in order against the stored events; stop at the first disagreement.
-
-    - the chain itself: each hash recomputed from the previous one and the entry's fields
-      (an edited audit row breaks it);
-    - each event entry against the stored row at its position: a row missing is `deleted`, a
-      stored row the chain never saw is `inserted`, different payload bytes are `reordered` when
-      they are another chained entry's bytes and `altered` otherwise, as are changed columns.
-
-    Stored events after the chain's last position are counted as `unchained` (not projected yet).
-    """
-    store = _store_rows(conn, Identifier(events_table), page)
-    pending = next(store, None)
-    previous = GENESIS
-    checked = 0
-    last = 0
-    for entry in _chain(conn, tables, page):
-        position = entry["position"]
-        expected = chain_hash(
-            previous,
-            kind=entry["kind"],
-            position=position,
-            entry=entry["entry"],
-            originator_id=entry["client_id"],
-            version=entry["version"],
-            topic=entry["type"],
-            digest=bytes(entry["digest"]),
-        )
-        if expected != bytes(entry["hash"]):
-            return _bad(checked, last, "chain_broken", position, "audit entry does not chain")
-        if entry["kind"] == EVENT:
-            if pending is not None and pending.position < position:
-                return _bad(checked, last, "inserted", pending.position, "stored, never chained")
-            if pending is None or pending.position > position:
-                return _bad(checked, last, "deleted", position, "chained, no longer stored")
-            found = _compare(conn, tables, entry, pending)
-            if found is not None:
-                return _bad(checked, last, found[0], position, found[1])
-            pending = next(store, None)
-        previous = bytes(entry["hash"])
-        checked += 1
-        last = position
-    unchained = 0
-    while pending is not None:
-        unchained += 1
-        pending = next(store, None)
-    return Verdict(ok=True, checked=checked, last_position=last, unchained=unchained)
-
-
-def _bad(checked: int, last: int, problem: Problem, position: int, detail: str) -> Verdict:
-    return Verdict(
-        ok=False,
-        checked=checked,
-        last_position=last,
-        problem=problem,
-        position=position,
-        detail=detail,
+def event_link(item: Stored) -> Link:
+    r = item.recorded
+    e = r.event
+    return Link(
+        kind=EVENT,
+        position=r.position,
+        entry=0,
+        event_id=e.event_id,
+        client_id=e.client_id,
+        version=r.version,
+        type=item.topic,
+        actor_id=e.actor.id,
+        actor_role=e.actor.role,
+        actor_org=e.actor.org,
+        actor_kind=e.actor.kind,
+        occurred_at=e.occurred_at,
+        recorded_at=r.recorded_at,
+        digest=payload_digest(item.state),
     )
 
 
-def _compare(
-    conn: Connection[DictRow], tables: Tables, entry: DictRow, row: _StoreRow
-) -> tuple[Problem, str] | None:
-    if row.digest != bytes(entry["digest"]):
-        elsewhere = conn.execute(
-            SQL(
-                "SELECT position FROM {audit_trail} WHERE digest = %s AND position <> %s LIMIT 1"
-            ).format(**tables),
-            (row.digest, row.position),
-        ).fetchone()
-        if elsewhere is not None:
-            return "reordered", f"holds the payload chained at position {elsewhere['position']}"
-        return "altered", "payload bytes differ from those chained"
-    if (row.originator_id, row.version, row.topic) != (
-        entry["client_id"],
-        entry["version"],
-        entry["type"],
-    ):
-        return "altered", "client, version or type differ from those chained"
-    return None
+def appender(key: bytes) -> BatchApply:
+    """The batch apply of the audit trail chained under `key`."""
 
-
-def _chain(conn: Connection[DictRow], tables: Tables, page: int) -> Iterator[DictRow]:
-    query = SQL(
-        "SELECT position, entry, kind, client_id, version, type, digest, hash FROM {audit_trail}"
-        " WHERE (position, entry) > (%s, %s) ORDER BY position, entry LIMIT %s"
-    ).format(**tables)
-    after = (0, -1)
-    while True:
-        rows = conn.execute(query, (*after, page)).fetchall()
-        yield from rows
-        if len(rows) < page:
-            return
-        after = (rows[-1]["position"], rows[-1]["entry"])
-
-
-def _store_rows(conn: Connection[DictRow], table: Identifier, page: int) -> Iterator[_StoreRow]:
-    query: Composed = SQL(
-        "SELECT notification_id, originator_id, originator_version, topic, sha256(state) AS digest"
-        " FROM {} WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
-    ).format(table)
-    after = -(2**63)  # every stored row, even one slipped in below the first position
-    while True:
-        rows = conn.execute(query, (after, page)).fetchall()
-        for row in rows:
-            yield _StoreRow(
-                position=row["notification_id"],
-                originator_id=row["originator_id"],
-                version=row["originator_version"],
-                topic=row["topic"],
-                digest=bytes(row["digest"]),
+    def append_batch(cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored]) -> None:
+        """Chain the batch after the last entry and insert it with one statement."""
+        cur.execute(_LAST_HASH.format(**tables))
+        row = cur.fetchone()
+        previous = bytes(row["hash"]) if row else GENESIS
+        columns: list[list[Any]] = [[] for _ in range(15)]
+        for item in items:
+            link = event_link(item)
+            previous = chain_hash(key, previous, link)
+            values = (
+                link.position,
+                link.entry,
+                link.kind,
+                link.event_id,
+                link.client_id,
+                link.version,
+                link.type,
+                link.actor_id,
+                link.actor_role,
+                link.actor_org,
+                link.actor_kind,
+                link.occurred_at,
+                link.recorded_at,
+                link.digest,
+                previous,
             )
-        if len(rows) < page:
-            return
-        after = rows[-1]["notification_id"]
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
+        cur.execute(_APPEND.format(**tables), columns, binary=True)
+
+    return append_batch
+
+
+def audit_trail(key: bytes) -> Projection:
+    """The audit-trail projection chaining under `key` (the wiring passes CARE_AUDIT_KEY's)."""
+    if len(key) < 32:
+        raise ValueError("the audit key must be at least 32 bytes")
+    return Projection(name=NAME, version=VERSION, tables=TABLES, ddl=DDL, batch=appender(key))
+
+
+# The development-keyed trail (tests, benchmarks); processes get theirs from the wiring.
+AUDIT_TRAIL = audit_trail(DEVELOPMENT_KEY)
 
 
 # --- queries --------------------------------------------------------------------------------------

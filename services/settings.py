@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from projections.audit_trail import DEVELOPMENT_KEY_TEXT as DEVELOPMENT_AUDIT_KEY
 
 DEVELOPMENT_SECRET = "carecircle-development-secret-change-me-0123456789"  # noqa: S105 - dev only
 # Development defaults of the privacy keys (issue 5); production refuses them.
@@ -71,9 +74,25 @@ class Settings(BaseSettings):
     erasure_confirm_hours: float = Field(default=24.0, gt=0)
     # The web console (issue 15): the key of its CSRF tokens (derived from master_key if unset).
     console_secret: SecretStr = SecretStr("")
+    # The audit trail and the access log (issue 10): their chains are HMAC-keyed with this key
+    # (base64 of at least 32 bytes), kept outside the database; anchors are signed with a key
+    # derived from it. Periodic anchors: a JSON-lines file and/or the anchors topic.
+    audit_key: SecretStr = SecretStr(DEVELOPMENT_AUDIT_KEY)
+    audit_anchor_topic: str = "care.audit.anchors"
+
+    def audit_key_bytes(self) -> bytes:
+        """CARE_AUDIT_KEY decoded: base64 (surrounding blanks ignored) of at least 32 bytes."""
+        try:
+            key = base64.b64decode(self.audit_key.get_secret_value().strip(), validate=True)
+        except ValueError as error:
+            raise ValueError("CARE_AUDIT_KEY must be base64") from error
+        if len(key) < 32:
+            raise ValueError("CARE_AUDIT_KEY must hold at least 32 bytes")
+        return key
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
+        self.audit_key_bytes()
         if self.environment == "production":
             if not (self.jwt_public_key or self.jwt_jwks_file):
                 raise ValueError(
@@ -84,6 +103,8 @@ class Settings(BaseSettings):
                 raise ValueError("CARE_MASTER_KEY must be set in production")
             if self.deidentify_key.get_secret_value() == DEVELOPMENT_DEIDENTIFY_KEY:
                 raise ValueError("CARE_DEIDENTIFY_KEY must be set in production")
+            if self.audit_key.get_secret_value().strip() == DEVELOPMENT_AUDIT_KEY:
+                raise ValueError("CARE_AUDIT_KEY must be set in production")
             if self.database_url is None:
                 raise ValueError("CARE_DATABASE_URL must be set in production")
         return self

@@ -25,7 +25,7 @@ import gc
 import hashlib
 import hmac
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -44,10 +44,10 @@ from consumers.publish import Publisher
 from domain.deidentify import Deidentifier
 from domain.early_warning import Thresholds, thresholds_from
 from infra.embedded import EmbeddedPostgres, create_topics
-from projections import CORE, Projection
-from projections.audit_trail import Verdict
+from projections import CASELOAD, CORE, EARLY_WARNING, Projection
+from projections.audit_trail import audit_trail
 from projections.early_warning import FlagEvaluator, migrate_evaluations
-from projections.engine import Pool, ReadModels, Runner, live_targets
+from projections.engine import Pool, ReadModels, Runner, live_targets, versions_of
 from projections.engine import migrate as migrate_projections
 from services.adapters.access_log import AccessLog
 from services.adapters.crypto import (
@@ -73,20 +73,28 @@ from services.adapters.store import (
 from services.adapters.tokens import issue_token
 from services.api.app import create_app
 from services.api.context import ApiContext
+from services.app.audit import Anchor, Anchoring, AuditReport, take_anchors, verify_all
 from services.app.authentication import authenticator
 from services.app.erasure import Erasures
 from services.app.gatekeeper import Gatekeeper
 from services.app.privacy import Privacy, PrivacySchema
 from services.app.read_side import ProjectionWorker, flag_recorder, rebuild_projection
-from services.app.read_side import verify_audit as verify_audit_trail
 from services.app.record import CareRecordHandler
 from services.app.relay import HandlerRecord, StoreLog
 from services.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+# The read models' names, tables and DDL (migrations, status, queries); the audit trail in it
+# chains under the development key: processes that apply events use `keyed_projections`.
 PROJECTIONS: tuple[Projection, ...] = CORE
 BY_NAME = {p.name: p for p in PROJECTIONS}
+
+
+def keyed_projections(settings: Settings) -> tuple[Projection, ...]:
+    """The read models as runners apply them: the audit trail chained under CARE_AUDIT_KEY."""
+    return (CASELOAD, audit_trail(settings.audit_key_bytes()), EARLY_WARNING)
+
 
 __all__ = [
     "BY_NAME",
@@ -94,6 +102,7 @@ __all__ = [
     "Positions",
     "Runtime",
     "WorkerRole",
+    "anchor_audit",
     "api_from_environment",
     "build_api",
     "build_runtime",
@@ -101,6 +110,7 @@ __all__ = [
     "database",
     "development_token",
     "evaluator",
+    "keyed_projections",
     "live_runner",
     "migrate",
     "new_master_key",
@@ -266,7 +276,7 @@ def build_privacy(
 ) -> Privacy:
     db = store.database
     schema = schema or PrivacySchema(db)
-    access_log = AccessLog(db, ensure_schema=schema.ensure)
+    access_log = AccessLog(db, ensure_schema=schema.ensure, key=settings.audit_key_bytes())
     gate = Gatekeeper(
         store,
         handler,
@@ -389,10 +399,11 @@ def thresholds_of(settings: Settings) -> Thresholds:
 
 def live_runner(runtime: Runtime, *, batch_size: int | None = None) -> Runner:
     pool = pool_of(runtime)
+    keyed = keyed_projections(runtime.settings)
     return Runner(
         runtime.store,
         pool,
-        lambda: live_targets(pool, PROJECTIONS),
+        lambda: live_targets(pool, keyed),
         batch_size=batch_size or runtime.settings.projection_batch_size,
     )
 
@@ -410,6 +421,7 @@ def run_projections(runtime: Runtime, _bootstrap: str | None, stop: threading.Ev
     """Worker role `projections`: every projection's live version and the evaluator."""
     migrate_read_side(runtime)
     runtime.watch_erasures()
+    rebuild_outdated(runtime)
     worker = ProjectionWorker(live_runner(runtime), evaluator(runtime))
     log.info("projections.following", count=len(PROJECTIONS))
     worker.run(stop)
@@ -427,8 +439,33 @@ def projection_lag(runtime: Runtime) -> int:
     return max(0, head - slowest)
 
 
-def verify_audit(runtime: Runtime) -> Verdict:
-    return verify_audit_trail(pool_of(runtime))
+def verify_audit(runtime: Runtime, anchors: Sequence[Anchor] = ()) -> AuditReport:
+    """Both audit chains, and each anchor against them (`carecircle audit verify`)."""
+    return verify_all(
+        pool_of(runtime), runtime.privacy.access_log, runtime.settings.audit_key_bytes(), anchors
+    )
+
+
+def anchor_audit(runtime: Runtime) -> Anchoring:
+    """Signed checkpoints of both chains' heads (`carecircle audit anchor`)."""
+    return take_anchors(
+        pool_of(runtime),
+        runtime.privacy.access_log,
+        runtime.settings.audit_key_bytes(),
+        runtime.clock,
+    )
+
+
+def rebuild_outdated(runtime: Runtime, *, grace_seconds: float = 10.0) -> None:
+    """A projection whose live tables predate its code (a new version, e.g. the audit trail's
+    keyed chain) is rebuilt beside and swapped in before the worker follows: stores made by an
+    older release migrate by rebuild. One that cannot be (a v1 audit chain that does not
+    verify) stays behind, logged, and the other read models go on."""
+    with pool_of(runtime).connection() as conn:
+        outdated = [p.name for p in PROJECTIONS if versions_of(conn, p.name).live < p.version]
+    for name in outdated:
+        log.warning("projections.rebuilding_outdated", projection=name)
+        rebuild(runtime, name, grace_seconds=grace_seconds)
 
 
 def rebuild(
@@ -440,12 +477,14 @@ def rebuild(
     **kwargs: Any,
 ) -> int:
     """Build the next version of a read model beside the live one, then swap (services/app)."""
+    keyed = {p.name: p for p in keyed_projections(runtime.settings)}
     return rebuild_projection(
         runtime.store,
         pool_of(runtime),
-        BY_NAME[name],
+        keyed[name],
         grace_seconds=grace_seconds,
         batch_size=batch_size or runtime.settings.projection_batch_size,
+        audit_key=runtime.settings.audit_key_bytes(),
         **kwargs,
     )
 

@@ -7,9 +7,14 @@ Rows hold ids and codes only, never PHI, so crypto-shredding a client leaves the
 
 Append-only (ONC 170.315(d)(2), HIPAA 164.312(b), R4): the application only ever INSERTs, and a
 trigger refuses UPDATE, DELETE and TRUNCATE whoever asks. Tamper-evident (R5): each row stores
-`hash = sha256(prev_hash || canonical(row))`; `carecircle audit verify` recomputes the chain and
-names the first row that was altered, removed, inserted or reordered behind the application's
-back.
+`hash = "hmac:" + HMAC-SHA256(key, prev_hash || canonical(row))` under the audit key kept
+outside the database (`CARE_AUDIT_KEY`), over every column a reader is shown; `carecircle audit
+verify` recomputes the chain and names the first row that was altered, removed, inserted or
+reordered behind the application's back, and nobody without the key can recompute the chain
+over an edit. Rows written before the chain was keyed hold a bare sha256 hex hash and still
+verify as such, but only before the first keyed row (no downgrade after it). Deleting the last
+rows leaves a shorter chain that verifies; anchors kept outside the database catch that
+(services/app/audit.py).
 
 Appends are group-committed: concurrent requests of one process hand their entries to one
 writer (the first to arrive leads; the others wait for its commit), which chains them all in one
@@ -22,9 +27,10 @@ committed before the request that caused it is answered. A batch is two round tr
 from __future__ import annotations
 
 import hashlib
+import hmac
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
@@ -38,6 +44,7 @@ ACCESS_LOG_TABLE = "access_log"
 GENESIS = "0" * 64
 # pg_advisory_xact_lock key of the chain's one writer at a time (any constant unique to us)
 CHAIN_LOCK_KEY = 0x63617265_616C6F67  # "carealog"
+KEYED = "hmac:"  # the prefix of a keyed row's hash; a bare hex hash is an unkeyed (older) row
 
 Outcome = Literal["allowed", "denied", "not_found"]
 
@@ -88,11 +95,23 @@ class LoggedAccess:
 
 
 @dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The chain as of one entry: entries up to it and its hash (what an anchor records)."""
+
+    entry_id: int
+    count: int
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChainCheck:
-    """The result of re-computing the chain: rows checked and the first bad one, if any."""
+    """The result of re-computing the chain: rows checked and the first bad one, if any;
+    the last entry's head, and the heads at the entries asked for."""
 
     checked: int
     first_bad_entry_id: int | None
+    head: ChainHead | None = None
+    heads: dict[int, ChainHead] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -108,9 +127,18 @@ class ChainCheck:
         )
 
 
-def entry_hash(prev_hash: str, entry_id: int, entry: AccessEntry) -> str:
-    """sha256 over the previous hash and the row's canonical JSON (sorted keys, UTC times)."""
-    canonical = orjson.dumps(
+def entry_hash(prev_hash: str, entry_id: int, entry: AccessEntry, key: bytes | None) -> str:
+    """HMAC-SHA256 under `key` (sha256 when None: rows written before the chain was keyed) over
+    the previous hash and the row's canonical JSON (sorted keys, UTC times)."""
+    message = prev_hash.encode() + b"\n" + canonical_entry(entry_id, entry)
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return KEYED + hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def canonical_entry(entry_id: int, entry: AccessEntry) -> bytes:
+    """Every column a reader is shown, as sorted-key JSON."""
+    return orjson.dumps(
         {
             "entry_id": entry_id,
             "at": entry.at.astimezone(UTC).isoformat(),
@@ -128,7 +156,6 @@ def entry_hash(prev_hash: str, entry_id: int, entry: AccessEntry) -> str:
         },
         option=orjson.OPT_SORT_KEYS,
     )
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical).hexdigest()
 
 
 _COLUMNS = (
@@ -189,9 +216,14 @@ class AccessLog:
     """Appends to, queries and verifies the `access_log` table."""
 
     def __init__(
-        self, database: Database, ensure_schema: Callable[[], None] = lambda: None
+        self,
+        database: Database,
+        ensure_schema: Callable[[], None] = lambda: None,
+        *,
+        key: bytes,
     ) -> None:
         self.db = database
+        self._key = key
         self._ensure_schema = ensure_schema
         schema = Identifier(database.schema)
         table = SQL("{}.{}").format(schema, Identifier(ACCESS_LOG_TABLE))
@@ -228,7 +260,7 @@ class AccessLog:
             ids = list(range(first, first + len(entries)))
             rows: list[tuple[Any, ...]] = []
             for entry_id, entry in zip(ids, entries, strict=True):
-                digest = entry_hash(prev, entry_id, entry)
+                digest = entry_hash(prev, entry_id, entry, self._key)
                 rows.append(_row(entry_id, entry, prev, digest))
                 prev = digest
             with conn.cursor() as curs:
@@ -283,24 +315,34 @@ class AccessLog:
             row = conn.execute(query).fetchone()
         return None if row is None else (int(row["entry_id"]), str(row["hash"]))
 
-    def verify(self, batch: int = 5000) -> ChainCheck:
-        """Re-compute every row's hash in order; the first row whose stored hash or link differs."""
+    def verify(self, batch: int = 5000, *, at: Collection[int] = ()) -> ChainCheck:
+        """Re-compute every row's hash in order, in one snapshot; the first row whose stored
+        hash or link differs, or an unkeyed row after a keyed one. `at`: entry ids whose chain
+        state to report (an anchor's)."""
         self._ensure_schema()
         query = SQL(
             "SELECT " + _COLUMNS + " FROM {table} WHERE entry_id > %s ORDER BY entry_id LIMIT %s"
         ).format(table=self._table)
         prev, after, checked = GENESIS, 0, 0
-        with self.db.connection() as conn:
+        keyed = False
+        heads: dict[int, ChainHead] = {}
+        with self.db.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             while True:
                 rows = conn.execute(query, (after, batch)).fetchall()
                 for row in rows:
                     logged = _logged(row)
-                    expected = entry_hash(prev, logged.entry_id, logged.entry)
+                    keyed = keyed or logged.hash.startswith(KEYED)
+                    key = self._key if keyed else None
+                    expected = entry_hash(prev, logged.entry_id, logged.entry, key)
                     if logged.prev_hash != prev or logged.hash != expected:
                         return ChainCheck(checked, logged.entry_id)
                     prev, after, checked = logged.hash, logged.entry_id, checked + 1
+                    if after in at:
+                        heads[after] = ChainHead(after, checked, prev)
                 if len(rows) < batch:
-                    return ChainCheck(checked, None)
+                    head = ChainHead(after, checked, prev) if checked else None
+                    return ChainCheck(checked, None, head, heads)
 
 
 def _row(entry_id: int, e: AccessEntry, prev: str, digest: str) -> tuple[Any, ...]:

@@ -17,7 +17,7 @@ import structlog
 
 from domain.commands import RecordCareEvent
 from projections import Projection
-from projections.audit_trail import AUDIT_TRAIL, Verdict, verify
+from projections.audit_trail import AUDIT_TRAIL
 from projections.early_warning import FlagEvaluator, RecordFlags
 from projections.engine import (
     Pool,
@@ -27,9 +27,9 @@ from projections.engine import (
     begin_rebuild,
     drop_version,
     swap,
-    versions_of,
 )
 from services.adapters.store import EVENTS_TABLE, EventStore
+from services.app.audit import verdict_line, verify_trail
 from services.app.record import CareRecordHandler
 
 log = structlog.get_logger(__name__)
@@ -130,13 +130,14 @@ def rebuild_projection(
     *,
     grace_seconds: float = 10.0,
     batch_size: int,
+    audit_key: bytes,
     out: TextIO = sys.stdout,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Build the next version beside the live one, swap atomically, drop the old one later."""
     name = projection.name
-    if projection is AUDIT_TRAIL:
-        verdict = verify_audit(pool)
+    if projection.name == AUDIT_TRAIL.name:
+        verdict = verify_trail(pool, audit_key)
         if not verdict.ok:
             out.write(verdict_line(verdict) + "\nrefusing to rebuild the chain over it\n")
             return 1
@@ -158,25 +159,3 @@ def rebuild_projection(
             log.warning("projections.drop_retry", projection=name, error_type=type(error).__name__)
             sleep(grace_seconds)
     return 0
-
-
-# --- audit ----------------------------------------------------------------------------------------
-
-
-def verify_audit(pool: Pool) -> Verdict:
-    """The audit trail's hash chain checked against the store (`carecircle audit verify`)."""
-    with pool.connection() as conn:
-        live = versions_of(conn, AUDIT_TRAIL.name).live
-        return verify(conn, AUDIT_TRAIL.tables_of(live), EVENTS_TABLE)
-
-
-def verdict_line(verdict: Verdict) -> str:
-    if verdict.ok:
-        return (
-            f"audit trail verified: {verdict.checked} entries up to position "
-            f"{verdict.last_position}; {verdict.unchained} stored events not chained yet"
-        )
-    return (
-        f"audit trail broken at position {verdict.position}: {verdict.problem} "
-        f"({verdict.detail}); {verdict.checked} entries before it verified"
-    )

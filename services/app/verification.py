@@ -12,7 +12,7 @@ from psycopg.sql import SQL
 from projections.audit_trail import AUDIT_TRAIL, chain_head
 from projections.engine import Pool, versions_of
 from services.adapters.access_log import AccessLog
-from services.app.read_side import verify_audit
+from services.app.audit import verify_trail
 
 _DDL = SQL(
     "CREATE TABLE IF NOT EXISTS audit_verifications ("
@@ -58,9 +58,11 @@ class Verification:
         return self.trail_ok and self.log_ok
 
 
-def run_verification(pool: Pool, access_log: AccessLog, *, at: datetime, by: str) -> Verification:
-    """Check both chains now and keep the result."""
-    verdict = verify_audit(pool)
+def run_verification(
+    pool: Pool, access_log: AccessLog, *, key: bytes, at: datetime, by: str
+) -> Verification:
+    """Check both chains now (under the audit key) and keep the result."""
+    verdict = verify_trail(pool, key)
     check = access_log.verify()
     log_head = access_log.head()
     with pool.connection() as conn:

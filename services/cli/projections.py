@@ -1,23 +1,28 @@
-"""`carecircle projections status|rebuild NAME` and `carecircle audit verify`."""
+"""`carecircle projections status|rebuild NAME` and `carecircle audit verify|anchor`."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from functools import partial
+from pathlib import Path
 from typing import TextIO
 
 from projections.engine import status
-from services.app.read_side import verdict_line
+from services.app.audit import Anchor, AnchorError, read_anchors, report_lines
 from services.settings import Settings
 from services.wiring import (
     BY_NAME,
     PROJECTIONS,
     Runtime,
+    anchor_audit,
     migrate_read_side,
     pool_of,
+    producer,
     rebuild,
     verify_audit,
 )
@@ -52,20 +57,86 @@ def cmd_rebuild(args: argparse.Namespace, settings: Settings, runtime_for: Runti
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings, runtime_for: RuntimeFor) -> int:
+    anchors: list[Anchor] = []
+    for path in args.anchors or ():
+        try:
+            anchors.extend(read_anchors(Path(path).read_text().splitlines()))
+        except (OSError, AnchorError) as error:
+            sys.stderr.write(f"cannot read anchors from {path}: {error}\n")
+            return 2
     with runtime_for(settings) as runtime:
         migrate_read_side(runtime)
-        verdict = verify_audit(runtime)
-        # the access log's own chain (adapters/access_log.py) is checked by the same command
-        access = runtime.privacy.access_log.verify()
-    sys.stdout.write(verdict_line(verdict) + "\n")
-    sys.stdout.write(access.line() + "\n")
-    return 0 if verdict.ok and access.ok else 1
+        report = verify_audit(runtime, anchors)
+    for line in report_lines(report):
+        sys.stdout.write(line + "\n")
+    return 0 if report.ok else 1
+
+
+def cmd_anchor(args: argparse.Namespace, settings: Settings, runtime_for: RuntimeFor) -> int:
+    """Sign a checkpoint of both chains; once, or every `--every` seconds until interrupted."""
+    if args.topic and not settings.kafka_bootstrap:
+        sys.stderr.write("--topic needs CARE_KAFKA_BOOTSTRAP\n")
+        return 2
+    if not (args.file or args.topic):
+        sys.stderr.write("name where anchors go: --file PATH and/or --topic\n")
+        return 2
+    stop = threading.Event()
+    with runtime_for(settings) as runtime:
+        migrate_read_side(runtime)
+        sink = _sink(args, settings)
+        try:
+            while True:
+                taken = anchor_audit(runtime)
+                if taken.refused is not None:
+                    for line in report_lines(taken.refused):
+                        sys.stdout.write(line + "\n")
+                    sys.stdout.write("not anchored: the chains do not verify\n")
+                    return 1
+                sink(taken.anchors)
+                for anchor in taken.anchors:
+                    sys.stdout.write(
+                        f"anchored {anchor.chain}: {anchor.count} entries up to position"
+                        f" {anchor.position}\n"
+                    )
+                sys.stdout.flush()
+                if args.every is None or stop.wait(args.every):
+                    return 0
+        except KeyboardInterrupt:
+            return 0
+
+
+def _sink(args: argparse.Namespace, settings: Settings) -> Callable[[list[Anchor]], None]:
+    """Where anchors go: appended to a JSON-lines file (flushed to disk), and/or the topic."""
+    send: Callable[[list[Anchor]], None] | None = None
+    if args.topic:
+        assert settings.kafka_bootstrap is not None
+        kafka = producer(settings.kafka_bootstrap, client_id="carecircle-audit-anchor")
+
+        def send(anchors: list[Anchor]) -> None:
+            for anchor in anchors:
+                kafka.send(
+                    settings.audit_anchor_topic,
+                    key=anchor.chain.encode(),
+                    value=anchor.line().encode(),
+                )
+            kafka.flush(timeout=30)
+
+    def write(anchors: list[Anchor]) -> None:
+        if args.file:
+            with Path(args.file).open("a") as out:
+                out.write("".join(anchor.line() + "\n" for anchor in anchors))
+                out.flush()
+                os.fsync(out.fileno())
+        if send is not None:
+            send(anchors)
+
+    return write
 
 
 def add_commands(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], runtime_for: RuntimeFor
 ) -> None:
-    """`carecircle projections status|rebuild NAME` and `carecircle audit verify`."""
+    """`carecircle projections status|rebuild NAME` and `carecircle audit verify|anchor`."""
     projections = sub.add_parser("projections", help="read models: status and rebuilds")
     commands = projections.add_subparsers(dest="projections", required=True)
     commands.add_parser("status", help="position, head and lag of each").set_defaults(
@@ -79,6 +150,25 @@ def add_commands(
 
     audit = sub.add_parser("audit", help="the audit trail")
     audit_commands = audit.add_subparsers(dest="audit", required=True)
-    audit_commands.add_parser(
-        "verify", help="check the hash chain against the store; non-zero names the bad position"
-    ).set_defaults(run=partial(cmd_verify, runtime_for=runtime_for))
+    verify = audit_commands.add_parser(
+        "verify",
+        help="check both chains (and anchors) against the store; non-zero names the bad place",
+    )
+    verify.add_argument(
+        "--anchors",
+        action="append",
+        metavar="FILE",
+        help="JSON lines written by `audit anchor` (repeatable): the chains must still hold them",
+    )
+    verify.set_defaults(run=partial(cmd_verify, runtime_for=runtime_for))
+    anchor = audit_commands.add_parser(
+        "anchor", help="sign a checkpoint of both chains' heads and keep it outside the database"
+    )
+    anchor.add_argument("--file", metavar="PATH", help="append the anchors to this JSON-lines file")
+    anchor.add_argument(
+        "--topic", action="store_true", help="publish them to CARE_AUDIT_ANCHOR_TOPIC too"
+    )
+    anchor.add_argument(
+        "--every", type=float, default=None, metavar="SECONDS", help="keep anchoring"
+    )
+    anchor.set_defaults(run=partial(cmd_anchor, runtime_for=runtime_for))

@@ -16,11 +16,12 @@ from pydantic import ValidationError
 
 from services.adapters.tokens import issue_token, token_keys, verify_token
 from services.app.errors import AuthenticationFailed
-from services.settings import DEVELOPMENT_SECRET, Settings
+from services.settings import DEVELOPMENT_AUDIT_KEY, DEVELOPMENT_SECRET, Settings
 
 PRODUCTION_KEYS = {
     "master_key": "q0m9G3o1h8Ew3sV1r3n5jSxUeZ0yQ2bJ4Kc7Lx9Wd1A=",
     "deidentify_key": "Zk3x9LmQp2Rt7Vw0Yb4Nc6Hd8Jf1Gs5Ua3Ei7Oo9Pq2=",
+    "audit_key": "c2l4dHktZm91ci1ieXRlcy1vZi1hLWdlbnVpbmUtYXVkaXQta2V5LWZvci10ZXN0",
     "database_url": "postgresql://db.example/carecircle",
 }
 
@@ -138,6 +139,9 @@ def test_hs256_is_refused_in_production_and_accepted_in_development(
         ({}, "CARE_JWT_PUBLIC_KEY or CARE_JWT_JWKS_FILE"),
         ({"jwt_public_key": "x", "master_key": None}, "CARE_MASTER_KEY"),
         ({"jwt_public_key": "x", "deidentify_key": None}, "CARE_DEIDENTIFY_KEY"),
+        ({"jwt_public_key": "x", "audit_key": None}, "CARE_AUDIT_KEY"),
+        ({"jwt_public_key": "x", "audit_key": DEVELOPMENT_AUDIT_KEY + "\n"}, "CARE_AUDIT_KEY"),
+        ({"jwt_public_key": "x", "audit_key": "c2hvcnQ="}, "CARE_AUDIT_KEY must hold"),
     ],
 )
 def test_production_refuses_development_keys(overrides: dict[str, Any], message: str) -> None:

@@ -252,6 +252,7 @@ async def verify(request: Request) -> Response:
         lambda: run_verification(
             context.reads.pool,
             guard.privacy.access_log,
+            key=context.settings.audit_key_bytes(),
             at=context.clock(),
             by=session.principal.sub,
         )

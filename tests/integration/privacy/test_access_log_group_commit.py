@@ -35,7 +35,7 @@ def test_concurrent_reads_of_two_processes_keep_one_gap_free_verifiable_chain(
     assert runtime.privacy is not None
     ours = runtime.privacy.access_log
     other_db = open_database(privacy_db_url, pool_size=4)
-    theirs = AccessLog(other_db)
+    theirs = AccessLog(other_db, key=runtime.settings.audit_key_bytes())
     ours.append([_read("warm-up")])
     handed_back: list[int] = []
     lock = threading.Lock()

@@ -14,7 +14,7 @@ from typing import Any
 from projections.audit_trail import audit_page
 from projections.caseload import caseload_of
 from projections.early_warning import flags_page
-from services.wiring import Runtime, live_runner, pool_of, read_models, rebuild
+from services.wiring import BY_NAME, Runtime, live_runner, pool_of, read_models, rebuild
 from tests.integration.read_models.support import Client, ReadSide, record_simulated
 from tests.unit import builders as b
 
@@ -73,8 +73,9 @@ def test_queries_are_answered_throughout_a_rebuild_and_see_one_version_at_a_time
         asker.join(timeout=30)
 
     assert errors == []
-    assert seen[0][0] == (1, 1, 1)
-    assert seen[-1][0] == (2, 2, 2)
+    first = tuple(BY_NAME[name].version for name in NAMES)
+    assert seen[0][0] == first
+    assert seen[-1][0] == tuple(version + 1 for version in first)
     versions = [v for v, _ in seen]
     assert versions == sorted(versions), "a query saw an old version after the new one"
     assert {repr(answer) for _, answer in seen} == {repr(seen[0][1])}
