@@ -7,8 +7,10 @@ error the batch since the checkpoint is sent again, and a duplicate carries the 
 One client's events share a key, so a partition, so their order holds (one request in flight per
 connection keeps retries from reordering them). Flags raised or resolved go to `care.flags` too.
 
-The value is the stored event: the envelope and data as on the wire, plus `version`, `position`
-and `recorded_at`. Headers: `event-id`, `type`, `schema-version`, `position`.
+The value is the stored event: the envelope as on the wire, plus `version`, `position` and
+`recorded_at`, with its `data` as the `Payloads` port makes it: sealed under the client's key by
+default, de-identified, or clear (services/adapters/publish_payloads.py; CARE_PUBLISH_MODE).
+Headers: `event-id`, `type`, `schema-version`, `position`, `data-mode`.
 """
 
 from __future__ import annotations
@@ -67,7 +69,27 @@ class NoMetrics:
         return None
 
 
-def message_of(recorded: Recorded) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+class Payloads(Protocol):
+    """What a published event's `data` becomes (sealed, de-identified, or as stored): the
+    envelope's fields to replace, given the event's JSON form."""
+
+    mode: str
+
+    def outbound(self, recorded: Recorded, value: dict[str, Any]) -> dict[str, Any]: ...
+
+
+class ClearPayloads:
+    """`data` as stored: every consumer of the topic reads it (CARE_PUBLISH_MODE=clear)."""
+
+    mode = "clear"
+
+    def outbound(self, recorded: Recorded, value: dict[str, Any]) -> dict[str, Any]:
+        return value
+
+
+def message_of(
+    recorded: Recorded, payloads: Payloads | None = None
+) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
     """Key, value and headers of one stored event on `care.events`."""
     event = recorded.event
     value = {
@@ -76,13 +98,16 @@ def message_of(recorded: Recorded) -> tuple[bytes, bytes, list[tuple[str, bytes]
         "position": recorded.position,
         "recorded_at": recorded.recorded_at.isoformat(),
     }
+    if payloads is not None:
+        value = payloads.outbound(recorded, value)
     headers = [
-        ("event-id", str(event.event_id).encode()),
+        ("event-id", str(value["event_id"]).encode()),
         ("type", event.type.encode()),
         ("schema-version", str(event.schema_version).encode()),
         ("position", str(recorded.position).encode()),
+        ("data-mode", (payloads.mode if payloads is not None else "clear").encode()),
     ]
-    return str(event.client_id).encode(), json.dumps(value).encode(), headers
+    return str(value["client_id"]).encode(), json.dumps(value).encode(), headers
 
 
 def _canonical(python: Any, dumped: Any) -> Any:
@@ -114,8 +139,10 @@ class Publisher:
         ack_timeout_s: float = 30.0,
         metrics: PublishMetrics | None = None,
         backoff: Backoff | None = None,
+        payloads: Payloads | None = None,
     ) -> None:
         self.producer = producer
+        self.payloads: Payloads = payloads or ClearPayloads()
         self.events = events
         self.checkpoint = checkpoint
         self.topic = topic
@@ -156,7 +183,7 @@ class Publisher:
             return None
         futures = []
         for recorded in batch:
-            key, value, headers = message_of(recorded)
+            key, value, headers = message_of(recorded, self.payloads)
             futures.append(self.producer.send(self.topic, key=key, value=value, headers=headers))
             if recorded.event.type in FLAG_TYPES:
                 futures.append(

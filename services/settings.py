@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     kafka_max_poll_records: int = Field(default=4000, ge=1)
     kafka_session_timeout_ms: int = Field(default=10_000, ge=6000)  # Tansu joins in half of it
     kafka_publish_batch: int = Field(default=2000, ge=1)
+    # What `care.events` and `care.flags` carry as each event's `data` (issue 11): sealed under
+    # the client's key (default), de-identified, or clear (refused in production unless
+    # CARE_PUBLISH_CLEAR_ALLOWED=true: every consumer of the topic then reads Part 2 data).
+    publish_mode: Literal["sealed", "deidentified", "clear"] = "sealed"
+    publish_clear_allowed: bool = False
     worker_metrics_port: int | None = None  # a worker's own /metrics (separate processes)
 
     # Privacy (issue 5): encryption at rest, crypto-shredding, de-identification, break-the-glass.
@@ -107,4 +112,9 @@ class Settings(BaseSettings):
                 raise ValueError("CARE_AUDIT_KEY must be set in production")
             if self.database_url is None:
                 raise ValueError("CARE_DATABASE_URL must be set in production")
+            if self.publish_mode == "clear" and not self.publish_clear_allowed:
+                raise ValueError(
+                    "CARE_PUBLISH_MODE=clear puts every event's data in clear on care.events;"
+                    " set CARE_PUBLISH_CLEAR_ALLOWED=true to allow it in production"
+                )
         return self

@@ -40,7 +40,7 @@ from prometheus_client import CollectorRegistry
 from consumers.backoff import Backoff
 from consumers.deadletter import DeadLetterProducer
 from consumers.ingest import Ingest
-from consumers.publish import Publisher
+from consumers.publish import ClearPayloads, Payloads, Publisher
 from domain.deidentify import Deidentifier
 from domain.early_warning import Thresholds, thresholds_from
 from infra.embedded import EmbeddedPostgres, create_topics
@@ -62,6 +62,7 @@ from services.adapters.kafka import TRANSIENT, ingest_consumer, reliable_produce
 from services.adapters.logging import configure_logging
 from services.adapters.metrics import api_registry, kafka_metrics
 from services.adapters.positions import Positions, positions
+from services.adapters.publish_payloads import DeidentifiedPayloads, SealedPayloads
 from services.adapters.store import (
     UNAVAILABLE_ERRORS,
     Database,
@@ -538,6 +539,21 @@ def build_ingest(runtime: Runtime, bootstrap: str) -> tuple[Ingest, Callable[[],
     return ingest, close
 
 
+def publish_payloads(runtime: Runtime) -> Payloads:
+    """What `care.events` carries as `data` (CARE_PUBLISH_MODE; sealed needs the client keys)."""
+    mode, privacy = runtime.settings.publish_mode, runtime.privacy
+    if mode == "sealed":
+        if privacy.keys is None:
+            raise ValueError(
+                "CARE_PUBLISH_MODE=sealed needs client keys (CARE_ENCRYPT_AT_REST=true);"
+                " choose deidentified, or clear where it is allowed"
+            )
+        return SealedPayloads(privacy.keys)
+    if mode == "deidentified":
+        return DeidentifiedPayloads(privacy.deidentifier)
+    return ClearPayloads()
+
+
 def build_publisher(runtime: Runtime, bootstrap: str) -> tuple[Publisher, Callable[[], None]]:
     """The publish loop for this process, and how to close its producer."""
     settings = runtime.settings
@@ -552,6 +568,7 @@ def build_publisher(runtime: Runtime, bootstrap: str) -> tuple[Publisher, Callab
         transient=TRANSIENT,
         batch_size=settings.kafka_publish_batch,
         metrics=kafka_metrics(),
+        payloads=publish_payloads(runtime),
     )
     return publisher, lambda: producer.close(timeout=10)
 

@@ -194,6 +194,7 @@ def test_a_published_event_has_the_same_bytes_whatever_the_order_of_its_sets() -
         "type": b"CheckInRecorded",
         "schema-version": b"2",
         "position": b"99",
+        "data-mode": b"clear",  # no payloads port given: data as stored
     }
 
 
