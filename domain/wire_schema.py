@@ -11,7 +11,8 @@ validator compiles them), each with `$schema` and `$id`:
   `event_id`, `client_id` and `actor` required (there is no URL and no token).
 - `care-event.stored.schema.json`: a message on `care.events` (and `care.flags`) — every event
   type as stored, with `source` and `security_labels`, plus `version`, `position` and
-  `recorded_at`.
+  `recorded_at`; sealed (the default publish mode), `data` is null and `sealed_data`, `seal`
+  (and `erased`) carry it.
 
 tests/unit/test_wire_schemas.py keeps the files in step (`carecircle schema --write docs/schemas`
 regenerates them); the integration tests validate what they send and what is published.
@@ -31,6 +32,25 @@ INBOUND = "care-event.inbound.schema.json"
 KAFKA = "care-event.kafka.schema.json"
 STORED = "care-event.stored.schema.json"
 SERVER_FILLED = ("event_id", "client_id", "actor")  # optional over HTTP, required over Kafka
+# A sealed message on care.events (the default publish mode): `data` null, the data JSON under
+# the client's key in `sealed_data` (services/adapters/publish_payloads.py, docs/kafka.md).
+SEALED_PROPERTIES: dict[str, Any] = {
+    "sealed_data": {
+        "type": ["string", "null"],
+        "description": "base64(nonce[12] || AES-256-GCM ciphertext) of the data JSON, under the"
+        " client's key; null once the client is erased",
+    },
+    "seal": {
+        "type": "object",
+        "properties": {
+            "alg": {"type": "string"},
+            "key": {"type": "string"},
+            "aad": {"type": "string"},
+        },
+        "additionalProperties": False,
+    },
+    "erased": {"type": "boolean", "description": "The client was erased: nothing sealed"},
+}
 
 
 def _union(mode: str, types: list[str]) -> dict[str, Any]:
@@ -127,8 +147,12 @@ def stored_schema() -> dict[str, Any]:
                 "version": {"type": "integer", "minimum": 1, "description": "In the client"},
                 "position": {"type": "integer", "minimum": 1, "description": "In the store"},
                 "recorded_at": {"type": "string", "format": "date-time"},
+                **SEALED_PROPERTIES,
             }
         )
+        data = model["properties"].get("data")
+        if data is not None:  # null when sealed (CARE_PUBLISH_MODE=sealed, the default)
+            model["properties"]["data"] = {"anyOf": [data, {"type": "null"}]}
         model["required"] = sorted(
             {*model.get("required", []), "type", "version", "position", "recorded_at"}
         )

@@ -135,6 +135,14 @@ def test_deidentified_mode_carries_pseudonyms_only(
     fresh_database: str, kafka_bootstrap: str
 ) -> None:
     settings = kafka_settings(fresh_database, kafka_bootstrap, publish_mode="deidentified")
+    # topics of their own: these rows follow the analysts' format, not the stored event schema
+    # that tests/integration/test_wire_contracts.py checks every care.events message against
+    settings = settings.model_copy(
+        update={
+            "kafka_events_topic": f"{settings.kafka_events_topic}.deidentified",
+            "kafka_flags_topic": f"{settings.kafka_flags_topic}.deidentified",
+        }
+    )
     runtime = build_runtime(settings, fresh_database)
     try:
         migrate(runtime)
