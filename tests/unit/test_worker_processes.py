@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.cli.main import build_parser, main
+from services.cli.main import build_parser
+from services.settings import Settings
 
 
 def test_the_ingest_worker_takes_a_number_of_processes() -> None:
@@ -17,5 +18,6 @@ def test_the_ingest_worker_takes_a_number_of_processes() -> None:
 def test_other_roles_refuse_several_processes(
     role: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["worker", role, "--processes", "2"]) == 2
+    args = build_parser().parse_args(["worker", role, "--processes", "2"])
+    assert args.run(args, Settings()) == 2
     assert "ingest role only" in capsys.readouterr().err
