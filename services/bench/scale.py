@@ -12,12 +12,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from psycopg.sql import SQL
+
 from demo.simulate import care_events, command_for
 from domain.catalogue import CareEvent, parse_event
 from domain.commands import RecordCareEvent
 from services.app.read_side import ProjectionWorker
 from services.bench.report import Figure, say
-from services.wiring import Runtime, evaluator, live_runner, pool_of, projection_lag
+from services.wiring import Runtime, evaluator, live_runner, projection_lag, read_models
 
 FILL_BATCH = 5000
 DAYS = 120
@@ -144,7 +146,7 @@ def flag_latency(runtime: Runtime, samples: int, rate: float) -> tuple[list[floa
     worker = ProjectionWorker(live_runner(runtime), evaluator(runtime), poll_seconds=0.5)
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
-    pool = pool_of(runtime)
+    reads = read_models(runtime)
     try:
         wait_quiet(runtime)
         clients = [uuid4() for _ in range(samples)]
@@ -157,14 +159,14 @@ def flag_latency(runtime: Runtime, samples: int, rate: float) -> tuple[list[floa
         polling = threading.Event()
 
         def poll() -> None:
-            with pool.connection() as conn:
+            with reads.reading(["early_warning"]) as (conn, tables):
+                query = SQL("SELECT client_id FROM {flags} WHERE client_id = ANY(%s)").format(
+                    **tables["early_warning"]
+                )
                 while not polling.is_set() or len(visible) < len(committed):
                     pending = [c for c in committed if c not in visible]
                     if pending:
-                        rows = conn.execute(
-                            "SELECT client_id FROM flags_v1 WHERE client_id = ANY(%s)",
-                            (pending,),
-                        ).fetchall()
+                        rows = conn.execute(query, (pending,)).fetchall()
                         seen_at = time.perf_counter()
                         for row in rows:
                             visible.setdefault(row["client_id"], seen_at)

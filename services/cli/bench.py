@@ -48,6 +48,7 @@ def add_bench_command(sub: Any) -> None:
     bench.add_argument("--quick", action="store_true", help="a small run, under a minute")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.add_argument("--scale", choices=sorted(SCALES), default="1m", help="events to fill")
+    bench.add_argument("--events", type=int, help="fill this many events instead of --scale")
     bench.add_argument("--skip", action="append", default=[], choices=["store", "ingest", "http"])
     bench.set_defaults(run=cmd_bench)
 
@@ -100,7 +101,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
 def _store_and_http(
     args: argparse.Namespace, settings: Settings, fresh_database: Any
 ) -> list[Figure]:
-    events = 20_000 if args.quick else SCALES[args.scale]
+    events = args.events or (20_000 if args.quick else SCALES[args.scale])
     segment = 5_000 if args.quick else 100_000
     secret = "bench-" + secrets.token_hex(16)
     figures: list[Figure] = []
