@@ -160,20 +160,59 @@ CORRECTABLE: frozenset[str] = frozenset(
 
 def client_record(history: Iterable[Recorded]) -> ClientRecord | None:
     """The client's record after the given history, None if it holds no enrollment."""
+    return fold_record(history).record()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordFold:
+    """A client's record folded up to a version, resumable with the events after it: a reader
+    keeps one per client and folds only what is new, so a record of 10,000 events costs about
+    what one of 100 does. Never mutated once built (resuming folds a copy)."""
+
+    version: int
+    draft: _Draft | None
+
+    def record(self) -> ClientRecord | None:
+        return None if self.draft is None else self.draft.record()
+
+
+def fold_record(history: Iterable[Recorded]) -> RecordFold:
+    """The whole history folded (what `client_record` returns, kept resumable)."""
     items = list(history)
     voided = _voided(items)
     draft: _Draft | None = None
     for item in items:
-        event = item.event
-        if draft is None:
-            if isinstance(event, ClientEnrolled):
-                draft = _Draft.enrolled(event, item)
-            continue
-        draft.last = item
-        if event.type in CORRECTABLE and event.event_id in voided:
-            continue
+        draft = _fold(draft, item, voided)
+    return RecordFold(items[-1].version if items else 0, draft)
+
+
+def resume_record(fold: RecordFold, newer: Iterable[Recorded]) -> RecordFold | None:
+    """The fold carried on over the events after its version; None when one of them changes
+    the past (an entry entered in error or corrected, an erased entry): fold everything again."""
+    items = list(newer)
+    if not items:
+        return fold
+    if any(isinstance(r.event, _REWRITES_THE_PAST) for r in items):
+        return None
+    if items[0].version != fold.version + 1:
+        return None  # not the next events: a gap means this fold cannot be trusted
+    draft = None if fold.draft is None else fold.draft.copy()
+    for item in items:
+        draft = _fold(draft, item, frozenset())
+    return RecordFold(items[-1].version, draft)
+
+
+def _fold(draft: _Draft | None, item: Recorded, voided: frozenset[UUID]) -> _Draft | None:
+    event = item.event
+    if draft is None:
+        return _Draft.enrolled(event, item) if isinstance(event, ClientEnrolled) else None
+    draft.last = item
+    if not (event.type in CORRECTABLE and event.event_id in voided):
         draft.apply(item)
-    return None if draft is None else draft.record()
+    return draft
+
+
+_REWRITES_THE_PAST = (EntryEnteredInError, EntryCorrected, ErasedEntry)
 
 
 def _voided(items: Iterable[Recorded]) -> frozenset[UUID]:
@@ -215,6 +254,25 @@ class _Draft:
     consents: dict[str, Consent] = field(default_factory=dict)
     in_error: list[UUID] = field(default_factory=list)
     superseded: list[SupersededEntry] = field(default_factory=list)
+
+    def copy(self) -> _Draft:
+        """A draft to fold on without touching this one (its values are immutable; only the
+        containers are copied)."""
+        return replace(
+            self,
+            episodes=list(self.episodes),
+            care_team=dict(self.care_team),
+            assessments=dict(self.assessments),
+            appointments=dict(self.appointments),
+            goals=dict(self.goals),
+            crises=dict(self.crises),
+            medications=dict(self.medications),
+            handoffs=dict(self.handoffs),
+            flags=dict(self.flags),
+            consents=dict(self.consents),
+            in_error=list(self.in_error),
+            superseded=list(self.superseded),
+        )
 
     @classmethod
     def enrolled(cls, event: ClientEnrolled, item: Recorded) -> _Draft:

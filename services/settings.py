@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     clock_skew_seconds: int = Field(default=300, ge=0)
     conflict_retries: int = Field(default=20, ge=0)
     read_wait_seconds: float = Field(default=2.0, ge=0)
+    # In-process caches, in clients: decided state (writes) and access facts (authorization);
+    # hit rates in /metrics (carecircle_cache_hits_total / _misses_total by cache)
+    state_cache_size: int = Field(default=100_000, ge=0)
+    facts_cache_size: int = Field(default=100_000, ge=0)
+    record_cache_size: int = Field(default=100_000, ge=0)  # record snapshots (GET a record)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Projections (docs/projections.md): events per transaction; early-warning threshold
     # overrides by name (domain/early_warning.py Thresholds),

@@ -60,7 +60,7 @@ from services.adapters.crypto import (
 from services.adapters.erasure_notices import ErasureListener
 from services.adapters.kafka import TRANSIENT, ingest_consumer, reliable_producer
 from services.adapters.logging import configure_logging
-from services.adapters.metrics import api_registry, kafka_metrics
+from services.adapters.metrics import CacheReading, InProcess, api_registry, kafka_metrics
 from services.adapters.positions import Positions, positions
 from services.adapters.publish_payloads import DeidentifiedPayloads, SealedPayloads
 from services.adapters.store import (
@@ -77,10 +77,11 @@ from services.api.context import ApiContext
 from services.app.audit import Anchor, Anchoring, AuditReport, take_anchors, verify_all
 from services.app.authentication import authenticator
 from services.app.erasure import Erasures
-from services.app.gatekeeper import Gatekeeper
+from services.app.gatekeeper import FactsCache, Gatekeeper
 from services.app.privacy import Privacy, PrivacySchema
 from services.app.read_side import ProjectionWorker, flag_recorder, rebuild_projection
-from services.app.record import CareRecordHandler
+from services.app.record import CareRecordHandler, StateCache
+from services.app.record_reads import RecordReads
 from services.app.relay import HandlerRecord, StoreLog
 from services.settings import Settings
 
@@ -153,6 +154,7 @@ class Runtime:
     clock: Callable[[], datetime]
     privacy: Privacy
     erasure_listener: ErasureListener | None = None
+    records: RecordReads | None = None  # the API's record snapshots, once it is built
 
     @property
     def db(self) -> Database:
@@ -173,12 +175,16 @@ class Runtime:
             self.privacy.keys.forget(client_id)
         self.privacy.gate.forget(client_id)
         self.handler.cache.forget(client_id)
+        if self.records is not None:
+            self.records.forget(client_id)
 
     def _forget_all(self) -> None:
         if self.privacy.keys is not None:
             self.privacy.keys.clear()
         self.privacy.gate.cache.clear()
         self.handler.cache.clear()
+        if self.records is not None:
+            self.records.clear()
 
     def close(self) -> None:
         if self.erasure_listener is not None:
@@ -217,7 +223,11 @@ def build_runtime(
     schema = PrivacySchema(db)
     keys = client_keys(settings, db, schema) if settings.encrypt_at_rest else None
     store = EventStore(db, codec=payload_codec(settings, keys), clock=clock)
-    handler = CareRecordHandler(store, conflict_retries=settings.conflict_retries)
+    handler = CareRecordHandler(
+        store,
+        conflict_retries=settings.conflict_retries,
+        cache=StateCache(settings.state_cache_size),
+    )
     privacy = build_privacy(settings, store, handler, clock, keys=keys, schema=schema)
     return Runtime(settings, database_url, store, handler, clock, privacy)
 
@@ -283,6 +293,7 @@ def build_privacy(
         handler,
         access_log,
         clock,
+        cache=FactsCache(size=settings.facts_cache_size),
         erased=keys.known_erased if keys is not None else lambda _client: False,
     )
     erasures = Erasures(
@@ -316,9 +327,36 @@ class ApiMetrics:
     refresh: Callable[[], None]
 
 
+def in_process_metrics(runtime: Runtime, records: RecordReads) -> InProcess:
+    """The caches' hit rates and the access log's group commits, read at scrape time."""
+    state, facts = runtime.handler.cache, runtime.privacy.gate.cache
+
+    def caches() -> dict[str, CacheReading]:
+        return {
+            "client_state": CacheReading(state.hits, state.misses, len(state), state.capacity),
+            "access_facts": CacheReading(facts.hits, facts.misses, len(facts), facts.capacity),
+            "record": CacheReading(records.hits, records.misses, len(records), records.capacity),
+        }
+
+    return InProcess(caches, lambda: runtime.privacy.access_log.batches)
+
+
+def record_reads(runtime: Runtime) -> RecordReads:
+    """The API's record snapshots; an erasure anywhere drops the client's (watch_erasures)."""
+    if runtime.records is None:
+        keys = runtime.privacy.keys
+        runtime.records = RecordReads(
+            runtime.store,
+            size=runtime.settings.record_cache_size,
+            erased=keys.known_erased if keys is not None else lambda _client: False,
+        )
+    return runtime.records
+
+
 def build_api(runtime: Runtime) -> FastAPI:
     runtime.watch_erasures()
-    registry, positions = api_registry(runtime.store)
+    records = record_reads(runtime)
+    registry, positions = api_registry(runtime.store, in_process_metrics(runtime, records))
     context = ApiContext(
         settings=runtime.settings,
         store=runtime.store,
@@ -328,6 +366,7 @@ def build_api(runtime: Runtime) -> FastAPI:
         privacy=runtime.privacy,
         authenticate=authenticator(runtime.settings),
         metrics=ApiMetrics(registry, positions.refresh),
+        records=records,
         unavailable_errors=UNAVAILABLE_ERRORS,
         readiness={"postgres": runtime.ping_database},
         console_key=console_key(runtime.settings),

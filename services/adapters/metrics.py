@@ -9,11 +9,12 @@ publish lag, read from PostgreSQL when scraped, so a separate API process shows 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from services.adapters.positions import Positions, positions
@@ -145,6 +146,72 @@ class StorePositions(Collector):
         yield lag
 
 
+@dataclass(frozen=True, slots=True)
+class CacheReading:
+    """One in-process cache's counters: hits, misses, entries held, capacity (clients)."""
+
+    hits: int
+    misses: int
+    entries: int
+    capacity: int
+
+
+class InProcess(Collector):
+    """The process's caches (hits, misses, hit ratio, entries) and how many access-log entries
+    each group commit carried, read at scrape time from the parts themselves."""
+
+    def __init__(
+        self,
+        caches: Callable[[], Mapping[str, CacheReading]],
+        access_log: Callable[[], tuple[int, int]],
+    ) -> None:
+        self._caches = caches
+        self._access_log = access_log
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        readings = self._caches()
+        families = {
+            "hits": CounterMetricFamily(
+                "carecircle_cache_hits", "Lookups answered from the cache", labels=["cache"]
+            ),
+            "misses": CounterMetricFamily(
+                "carecircle_cache_misses", "Lookups the cache did not hold", labels=["cache"]
+            ),
+        }
+        ratio = GaugeMetricFamily(
+            "carecircle_cache_hit_ratio", "Hits / lookups since start", labels=["cache"]
+        )
+        entries = GaugeMetricFamily(
+            "carecircle_cache_entries",
+            "Clients held (capacity: CARE_*_CACHE_SIZE)",
+            labels=["cache", "of"],
+        )
+        for name, r in readings.items():
+            families["hits"].add_metric([name], r.hits)
+            families["misses"].add_metric([name], r.misses)
+            lookups = r.hits + r.misses
+            ratio.add_metric([name], r.hits / lookups if lookups else 0.0)
+            entries.add_metric([name, "held"], r.entries)
+            entries.add_metric([name, "capacity"], r.capacity)
+        yield from families.values()
+        yield ratio
+        yield entries
+        commits, appended = self._access_log()
+        log_commits = CounterMetricFamily(
+            "carecircle_access_log_commits", "Access-log transactions (group commits)"
+        )
+        log_commits.add_metric([], commits)
+        yield log_commits
+        log_entries = CounterMetricFamily(
+            "carecircle_access_log_entries", "Access-log entries appended by this process"
+        )
+        log_entries.add_metric([], appended)
+        yield log_entries
+
+
 class _Default(Collector):
     """The process's default registry, served beside per-app collectors."""
 
@@ -155,11 +222,16 @@ class _Default(Collector):
         yield from REGISTRY.collect()
 
 
-def api_registry(store: EventStore) -> tuple[CollectorRegistry, StorePositions]:
-    """What the API's /metrics serves: the process's metrics and the store's positions."""
+def api_registry(
+    store: EventStore, in_process: InProcess | None = None
+) -> tuple[CollectorRegistry, StorePositions]:
+    """What the API's /metrics serves: the process's metrics, the store's positions and, when
+    given, the process's caches and access-log group commits."""
     kafka_metrics()  # the families exist (at zero) before the first batch
     store_positions = StorePositions(store)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Default())
     registry.register(store_positions)
+    if in_process is not None:
+        registry.register(in_process)
     return registry, store_positions

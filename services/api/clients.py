@@ -17,7 +17,7 @@ from domain.commands import RecordCareEvent
 from domain.record import client_record
 from domain.recorded import Recorded as StoredEvent
 from services.api.access import DataClasses, Guarded
-from services.api.deps import Clock, Context, CurrentPrincipal, Handle, Store
+from services.api.deps import Clock, Context, CurrentPrincipal, Handle, Records, Store
 from services.api.examples import ENROLL_EXAMPLES, EVENT_EXAMPLES
 from services.api.problems import Problem
 from services.api.wire import read_json_object, to_event
@@ -278,6 +278,7 @@ async def read_client(
     client_id: UUID,
     principal: CurrentPrincipal,
     store: Store,
+    records: Records,
     response: Response,
     guard: Guarded,
     as_of: Annotated[AwareDatetime | None, Query(description="A past recorded time")] = None,
@@ -285,11 +286,16 @@ async def read_client(
 ) -> dict[str, Any]:
     action = Action.READ_RECORD if as_of is None else Action.READ_RECORD_AS_OF
     decision = await guard.read(client_id, action, data_class)
-    history: list[StoredEvent] = await run_in_threadpool(store.load, client_id)
-    if as_of is not None:
+    history: list[StoredEvent] | None = None
+    if as_of is None:  # from this process's snapshot of the record, caught up with the store
+        record, history = await run_in_threadpool(records.current, client_id)
+    else:
+        history = await run_in_threadpool(store.load, client_id)
         history = [r for r in history if r.recorded_at <= as_of]
-    record = client_record(history)
+        record = client_record(history)
     if record is None:
+        if history is None:
+            history = await run_in_threadpool(store.load, client_id)
         erased = erased_record(history)  # crypto-shredded: the skeleton only
         if erased is None:
             raise Problem("client_not_enrolled", "No such client.")

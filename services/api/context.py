@@ -12,6 +12,7 @@ from services.app.authentication import Authenticate
 from services.app.ports import ClientHistory, MetricsSource
 from services.app.privacy import Privacy
 from services.app.record import CareRecordHandler
+from services.app.record_reads import RecordReads
 from services.settings import Settings
 
 ReadinessCheck = Callable[[], None]
@@ -28,6 +29,7 @@ class ApiContext:
     privacy: Privacy
     authenticate: Authenticate
     metrics: MetricsSource
+    records: RecordReads
     # exceptions that mean "the database is not reachable now": 503, never a client error
     unavailable_errors: tuple[type[Exception], ...] = ()
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)

@@ -111,15 +111,27 @@ class FactsCache:
     the store. The store is append-only, so newer events are folded on top and a stale entry is
     never wrong, only behind."""
 
-    size: int = 20_000
+    size: int = 100_000
     _items: OrderedDict[UUID, tuple[AccessFacts, float]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    hits: int = 0
+    misses: int = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def capacity(self) -> int:
+        return self.size
 
     def entry(self, client_id: UUID) -> tuple[AccessFacts, float] | None:
         with self._lock:
             item = self._items.get(client_id)
             if item is not None:
+                self.hits += 1
                 self._items.move_to_end(client_id)
+            else:
+                self.misses += 1
             return item
 
     def get(self, client_id: UUID) -> AccessFacts | None:

@@ -87,17 +87,28 @@ class StateCache:
     costs a conflict and a reload, never a wrong decision.
     """
 
-    def __init__(self, size: int = 20_000) -> None:
+    def __init__(self, size: int = 100_000) -> None:
         self._size = size
         self._items: OrderedDict[UUID, tuple[int, ClientState]] = OrderedDict()
         self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def capacity(self) -> int:
+        return self._size
 
     def get(self, client_id: UUID) -> tuple[int, ClientState]:
         with self._lock:
             item = self._items.get(client_id)
             if item is not None:
+                self.hits += 1
                 self._items.move_to_end(client_id)
                 return item
+            self.misses += 1
         return 0, initial_state()
 
     def put(self, client_id: UUID, version: int, state: ClientState) -> None:

@@ -587,3 +587,50 @@ def test_a_malformed_client_id_in_the_url_is_a_validation_problem_that_quotes_no
     assert answer.json()["code"] == "validation_error"
     assert "JaneRoe" not in str(answer.json()["errors"])
     assert "JaneRoe" not in answer.json()["detail"]
+
+
+def test_metrics_show_the_caches_hit_rates_and_the_access_logs_group_commits(
+    api: TestClient, runtime: Runtime, a_client: str
+) -> None:
+    # given a client whose record was just read twice (its access facts cached by the first)
+    for _ in range(2):
+        assert api.get(f"/v1/clients/{a_client}", headers=as_(runtime, COUNSELOR)).is_success
+    # when an operator scrapes /metrics
+    text = api.get("/metrics").text
+    # then each cache's hits, misses, hit ratio and capacity are there, and the access log's
+    # commits never outnumber its entries
+    facts = runtime.privacy.gate.cache
+    assert facts.hits >= 1
+    assert 'carecircle_cache_hits_total{cache="access_facts"}' in text
+    assert 'carecircle_cache_hit_ratio{cache="client_state"}' in text
+    capacity = float(runtime.settings.facts_cache_size)
+    assert f'carecircle_cache_entries{{cache="access_facts",of="capacity"}} {capacity}' in text
+    commits, entries = runtime.privacy.access_log.batches
+    assert 1 <= commits <= entries
+    assert "carecircle_access_log_entries_total" in text
+
+
+def test_a_record_read_again_shows_what_was_recorded_since_and_drops_an_entry_in_error(
+    api: TestClient, runtime: Runtime
+) -> None:
+    # given a client whose record a counselor has read (the API keeps its folded record)
+    story = enrolled_with_team(Story(), Enrollee("Jordan", "Vale"))
+    story.over_http(api, runtime.settings)
+    path = f"/v1/clients/{story.client_id}"
+    first = api.get(path, headers=as_(runtime, COUNSELOR)).json()
+    # when a check-in is recorded and the record is read again
+    sent = check_in(3, 8, 4.5)
+    posted = api.post(f"{path}/events", json=sent, headers=as_(runtime, COUNSELOR))
+    assert posted.status_code == 201
+    again = api.get(path, headers=as_(runtime, COUNSELOR)).json()
+    # then the record shows it, at the new version
+    assert again["version"] == first["version"] + 1
+    assert again["last_check_in"]["craving"] == 8
+    # and when that check-in is entered in error, the record read next no longer shows it
+    voided = body("EntryEnteredInError", target_event_id=sent["event_id"], reason="wrong client")
+    answer = api.post(f"{path}/events", json=voided, headers=as_(runtime, COUNSELOR))
+    assert answer.status_code == 201
+    last = api.get(path, headers=as_(runtime, COUNSELOR)).json()
+    assert last["version"] == first["version"] + 2
+    assert last["last_check_in"] == first["last_check_in"]
+    assert sent["event_id"] in last["entries_in_error"]
