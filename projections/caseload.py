@@ -29,7 +29,8 @@ from domain.sessions import AppointmentAttended, AppointmentMissed, AppointmentS
 from projections.engine import Handler, Projection, Statements, Tables
 
 NAME = "caseload"
-VERSION = 1
+# 2: the next open appointment kept as a column (was a subquery per member row at read time)
+VERSION = 2
 
 # What counts as a contact with the client: someone was with them or heard from them.
 CONTACT_TYPES = frozenset(
@@ -55,7 +56,8 @@ DDL = (
         " in_care boolean NOT NULL,"
         " last_contact_at timestamptz,"
         " cadence_hours integer,"
-        " check_in_ref_at timestamptz)"
+        " check_in_ref_at timestamptz,"
+        " next_appointment_at timestamptz)"
     ),
     SQL(
         "CREATE TABLE {caseload_members} ("
@@ -159,6 +161,11 @@ _APPOINTMENT_KEPT = SQL(
     " SELECT v.*, false FROM unnest(%b::uuid[], %b::text[], %b::timestamptz[]) AS v"
     " ON CONFLICT (client_id, appointment_id) DO UPDATE SET open = false"
 )
+_NEXT_APPOINTMENT = SQL(
+    "UPDATE {caseload_clients} c SET next_appointment_at = (SELECT min(a.scheduled_for)"
+    " FROM {caseload_appointments} a WHERE a.client_id = c.client_id AND a.open)"
+    " FROM unnest(%b::uuid[]) AS v(client_id) WHERE c.client_id = v.client_id"
+)
 _HANDOFF = SQL(
     "INSERT INTO {caseload_handoffs} (client_id, handoff_id, from_org, to_org, to_member_id, open)"
     " SELECT v.*, true FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::text[], %b::text[]) AS v"
@@ -182,6 +189,11 @@ _FLAG_CLOSED = SQL(
 
 def _run(out: Statements, statement: SQL, tables: Tables, params: Any) -> None:
     out.execute(statement, params)
+
+
+def _raise(out: Statements, statement: SQL, params: Any) -> None:
+    """A statement that only raises timestamps to params[0] (GREATEST): merged per client."""
+    out.execute(statement, params, greatest=0)
 
 
 # --- handlers -------------------------------------------------------------------------------------
@@ -221,26 +233,28 @@ def on_plan_set(cur: Statements, t: Tables, r: Recorded) -> None:
 
 def on_contact(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
-    _run(cur, _CONTACT, t, (e.occurred_at, e.client_id))
-    _run(cur, _MEMBER_CONTACT, t, (e.occurred_at, e.actor.id, e.client_id))
+    _raise(cur, _CONTACT, (e.occurred_at, e.client_id))
+    _raise(cur, _MEMBER_CONTACT, (e.occurred_at, e.actor.id, e.client_id))
 
 
 def on_checked_in(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
-    _run(cur, _CHECKED_IN, t, (e.occurred_at, e.client_id))
-    _run(cur, _MEMBER_CONTACT, t, (e.occurred_at, e.actor.id, e.client_id))
+    _raise(cur, _CHECKED_IN, (e.occurred_at, e.client_id))
+    _raise(cur, _MEMBER_CONTACT, (e.occurred_at, e.actor.id, e.client_id))
 
 
 def on_appointment_scheduled(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, AppointmentScheduled)
     _run(cur, _BOOK, t, (e.client_id, e.data.appointment_id, e.data.scheduled_for))
+    _run(cur, _NEXT_APPOINTMENT, t, (e.client_id,))
 
 
 def on_appointment_kept_or_missed(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, AppointmentAttended | AppointmentMissed)
     _run(cur, _APPOINTMENT_KEPT, t, (e.client_id, e.data.appointment_id, e.data.scheduled_for))
+    _run(cur, _NEXT_APPOINTMENT, t, (e.client_id,))
     if isinstance(e, AppointmentAttended):
         on_contact(cur, t, r)
 
@@ -257,7 +271,7 @@ def on_handoff_closed(cur: Statements, t: Tables, r: Recorded) -> None:
     assert isinstance(e, HandoffDeclined | HandoffCompleted | HandoffFailed)
     _run(cur, _HANDOFF_CLOSED, t, (e.client_id, e.data.handoff_id))
     if isinstance(e, HandoffCompleted) and e.data.client_present:
-        _run(cur, _CONTACT, t, (e.occurred_at, e.client_id))
+        _raise(cur, _CONTACT, (e.occurred_at, e.client_id))
 
 
 def on_flag_raised(cur: Statements, t: Tables, r: Recorded) -> None:
@@ -324,10 +338,10 @@ class MemberCaseload:
     overdue_count: int
 
 
+# the next touchpoint: the check-in due by the plan's cadence, or the next open appointment
+# (a column the handlers keep, so a supervisor's view is one join, no subquery per member row)
 _NEXT_DUE = (
-    "LEAST(c.check_in_ref_at + make_interval(hours => c.cadence_hours),"
-    " (SELECT min(a.scheduled_for) FROM {caseload_appointments} a"
-    "  WHERE a.client_id = c.client_id AND a.open))"
+    "LEAST(c.check_in_ref_at + make_interval(hours => c.cadence_hours), c.next_appointment_at)"
 )
 
 _CASELOAD_OF = SQL(

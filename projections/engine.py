@@ -79,16 +79,37 @@ class Statements:
     """
 
     def __init__(self) -> None:
-        self._by_client: dict[object, list[tuple[SQL, Sequence[Any]]]] = {}
+        self._by_client: dict[object, list[_Asked]] = {}
         self._client: object = None
 
     def about(self, client: object) -> None:
         """The client whose event the next statements are for."""
         self._client = client
 
-    def execute(self, statement: SQL, values: Sequence[Any]) -> None:
-        """Ask for one statement (table names filled in at `run`) with one row of values."""
-        self._by_client.setdefault(self._client, []).append((statement, values))
+    def execute(
+        self, statement: SQL, values: Sequence[Any], *, greatest: int | None = None
+    ) -> None:
+        """Ask for one statement (table names filled in at `run`) with one row of values.
+
+        `greatest`: the index of the value the statement only ever raises columns to
+        (`GREATEST(column, value)`). Such statements commute with each other, so in a run of
+        them a client's rows with the same other values become one row with the largest value:
+        twenty check-ins of a client in a batch are one UPDATE row, not twenty rounds.
+        """
+        asked = self._by_client.setdefault(self._client, [])
+        if greatest is not None:
+            key = (id(statement), *(v for i, v in enumerate(values) if i != greatest))
+            for at in range(len(asked) - 1, -1, -1):
+                earlier = asked[at]
+                if earlier.greatest is None:
+                    break  # only within a run of raising statements
+                if earlier.key == key:
+                    if values[greatest] > earlier.values[greatest]:
+                        asked[at] = _Asked(statement, values, greatest, key)
+                    return
+            asked.append(_Asked(statement, values, greatest, key))
+            return
+        asked.append(_Asked(statement, values))
 
     def run(self, cur: Cursor[DictRow], tables: Tables) -> None:
         queue = list(self._by_client.values())
@@ -98,14 +119,24 @@ class Statements:
             rounds: dict[int, tuple[SQL, list[Sequence[Any]]]] = {}
             for statements in queue:
                 if k < len(statements):
-                    statement, values = statements[k]
-                    rounds.setdefault(id(statement), (statement, []))[1].append(values)
+                    asked = statements[k]
+                    rounds.setdefault(id(asked.statement), (asked.statement, []))[1].append(
+                        asked.values
+                    )
             for key, (statement, rows) in rounds.items():
                 query = formatted.get(key)
                 if query is None:
                     query = formatted[key] = statement.format(**tables)
                 cur.execute(query, [list(column) for column in zip(*rows, strict=True)])
         self._by_client.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    statement: SQL
+    values: Sequence[Any]
+    greatest: int | None = None
+    key: tuple[Any, ...] = ()
 
 
 Handler = Callable[[Statements, Tables, Recorded], None]

@@ -1,0 +1,74 @@
+"""A batch's statements run per client in event order, set-wise; statements that only raise a
+timestamp (a contact, a check-in) are merged per client, so a client with many check-ins in one
+batch costs one row of one statement, not one round each."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+from psycopg.sql import SQL
+
+from projections.engine import Statements
+
+RAISE = SQL("UPDATE t SET at = GREATEST(at, v.at) FROM unnest(%b::timestamptz[], %b::uuid[])")
+INSERT = SQL("INSERT INTO t SELECT * FROM unnest(%b::uuid[])")
+
+
+class Recording:
+    def __init__(self) -> None:
+        self.executed: list[tuple[str, list[list[Any]]]] = []
+
+    def execute(self, query: Any, params: list[list[Any]]) -> None:
+        self.executed.append((repr(query), params))
+
+
+def test_twenty_check_ins_of_a_client_are_one_row_with_the_latest_time() -> None:
+    # given one client's twenty raising statements in a batch, after its insert
+    client = uuid4()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    statements = Statements()
+    statements.about(client)
+    statements.execute(INSERT, (client,))
+    for hour in (3, 1, 19, 7, *range(8, 18), 0, 2, 4, 5, 6, 18):
+        statements.execute(RAISE, (start + timedelta(hours=hour), client), greatest=0)
+    # when the batch runs
+    cursor = Recording()
+    statements.run(cursor, {})  # type: ignore[arg-type]
+    # then the insert runs first, then ONE raising row carrying the latest time
+    assert len(cursor.executed) == 2
+    assert cursor.executed[1][1] == [[start + timedelta(hours=19)], [client]]
+
+
+def test_raising_statements_are_not_merged_across_another_statement() -> None:
+    # given raise, insert, raise for one client (the insert may bring the row the raise needs)
+    client = uuid4()
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    statements = Statements()
+    statements.about(client)
+    statements.execute(RAISE, (at, client), greatest=0)
+    statements.execute(INSERT, (client,))
+    statements.execute(RAISE, (at - timedelta(hours=1), client), greatest=0)
+    cursor = Recording()
+    statements.run(cursor, {})  # type: ignore[arg-type]
+    # then all three run, in order
+    assert [params for _q, params in cursor.executed] == [
+        [[at], [client]],
+        [[client]],
+        [[at - timedelta(hours=1)], [client]],
+    ]
+
+
+def test_raising_rows_of_different_members_stay_apart() -> None:
+    client = uuid4()
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    member_raise = SQL("UPDATE m SET at = GREATEST(at, v.at) FROM unnest(%b, %b, %b)")
+    statements = Statements()
+    statements.about(client)
+    statements.execute(member_raise, (at, "counselor-1", client), greatest=0)
+    statements.execute(member_raise, (at, "peer-1", client), greatest=0)
+    cursor = Recording()
+    statements.run(cursor, {})  # type: ignore[arg-type]
+    # two rounds: each member's row kept
+    assert [params[1] for _q, params in cursor.executed] == [["counselor-1"], ["peer-1"]]
