@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 from domain.catalogue import CareEvent
 from domain.contract import Refusal, envelope_refusal, event_of, rule_actor_refusal
 
@@ -47,9 +49,12 @@ def event_from_message(
     if value is None:
         return Rejection("validation_error", "The message has no value.")
     try:
-        body = json.loads(value)
-    except (ValueError, UnicodeDecodeError):
-        return Rejection("malformed_json", "The message is not valid JSON.")
+        body = orjson.loads(value)  # bytes straight in; about a third of the stdlib's time
+    except ValueError:
+        try:  # orjson refuses some JSON the stdlib reads (a lone surrogate escape): let the
+            body = json.loads(value)  # contract refuse those by field, as over HTTP
+        except (ValueError, UnicodeDecodeError):
+            return Rejection("malformed_json", "The message is not valid JSON.")
     if not isinstance(body, dict):
         return Rejection("validation_error", "The message must be a JSON object.")
     refusal = envelope_refusal(body, body.get("type")) or rule_actor_refusal(body.get("actor"))

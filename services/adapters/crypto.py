@@ -179,6 +179,11 @@ class ClientKeys:
             "INSERT INTO {table} (client_id, key_id, wrapped) VALUES (%s, %s, %s)"
             " ON CONFLICT (client_id) DO NOTHING"
         ).format(table=table)
+        self._insert_many = SQL(
+            "INSERT INTO {table} (client_id, key_id, wrapped)"
+            " SELECT * FROM unnest(%s::uuid[], %s::text[], %s::bytea[])"
+            " ON CONFLICT (client_id) DO NOTHING"
+        ).format(table=table)
         self.erase_sql = SQL(
             "INSERT INTO {table} (client_id, key_id, wrapped, erased_at)"
             " VALUES (%s, NULL, NULL, now())"
@@ -272,6 +277,32 @@ class ClientKeys:
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)
 
+    def ensure(self, client_ids: Iterable[UUID]) -> None:
+        """Keys for many clients about to be written (a batch of many new clients): those not
+        cached are read in one query, the missing ones created in one statement and read back
+        in one more (another process may have made some first: its key wins)."""
+        now = self._monotonic()
+        with self._lock:
+            wanted = {
+                c
+                for c in set(client_ids)
+                if (cached := self._cache.get(c)) is None or now - cached.fetched >= self._ttl
+            }
+        if not wanted:
+            return
+        self.prefetch(wanted)
+        with self._lock:
+            missing = [c for c in wanted if c not in self._cache]
+        if not missing:
+            return
+        made = [self.master.wrap(c, AESGCM.generate_key(bit_length=256)) for c in missing]
+        with self.db.connection() as conn:
+            conn.execute(
+                self._insert_many,
+                (missing, [key_id for key_id, _ in made], [wrapped for _, wrapped in made]),
+            )
+        self.prefetch(missing)
+
     def known_erased(self, client_id: UUID) -> bool:
         """Whether the client's key was destroyed, as this process knows it (cached, see TTL)."""
         now = self._monotonic()
@@ -352,6 +383,10 @@ class EncryptingCodec:
     def prefetch(self, client_ids: Iterable[UUID]) -> None:
         """Called by the store before decoding a page of many clients' events."""
         self.keys.prefetch(client_ids)
+
+    def prepare(self, client_ids: Iterable[UUID]) -> None:
+        """Called by the store before encoding a batch: every client's key in a few queries."""
+        self.keys.ensure(client_ids)
 
     def decode(self, client_id: UUID, state: bytes) -> tuple[CareEvent, datetime]:
         body: dict[str, Any] = orjson.loads(state)

@@ -394,6 +394,9 @@ class EventStore:
     ) -> list[Recorded]:
         """Store every append in one transaction, or none; raises a conflict exception."""
         recorded_at = self._clock()
+        prepare = getattr(self._codec, "prepare", None)
+        if prepare is not None:  # an encrypting codec's keys for the whole batch, at once
+            prepare({append.client_id for append in appends if append.events})
         stored: list[StoredEvent] = []
         index_rows: list[tuple[UUID, UUID, str, int, datetime]] = []
         versions: list[int] = []
