@@ -18,6 +18,7 @@ re-sent event is answered without decoding payloads, and Kafka tracking rows (to
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -216,6 +217,14 @@ class CareRecorder(PostgresProcessRecorder):
             " ON x.client_id = ins.originator_id AND x.version = ins.originator_version"
             " RETURNING client_id, version, position"
         ).format(schema=schema, events=Identifier(EVENTS_TABLE), index=index)
+        # BEGIN, the library's lock statements and the NOTIFY, sent as one simple query
+        self._begin_locked = SQL("; ").join(
+            [
+                SQL("BEGIN"),
+                *self.lock_table_statements,
+                SQL("NOTIFY {0}").format(Identifier(self.channel_name)),
+            ]
+        )
         self._select_index = SQL(
             "SELECT event_id, client_id, type, version, position, recorded_at"
             " FROM {schema}.{index} WHERE event_id = ANY(%s)"
@@ -238,17 +247,22 @@ class CareRecorder(PostgresProcessRecorder):
         index_rows: Sequence[tuple[UUID, UUID, str, int, datetime]],
         trackings: Sequence[Tracking],
     ) -> list[int]:
-        positions: dict[tuple[UUID, int], int] = {}
         # No pipeline mode: psycopg 3.3's pipeline sync waits for results while part of a large
         # statement (about 1 MB of parameters: a Kafka poll's batch) is still in libpq's output
         # buffer, and the server waits for the rest (ClientRead): a deadlock (psycopg #685).
         # Any failure, a refused tracking position included, propagates and rolls back all.
-        with conn.transaction(), conn.cursor() as curs:
-            for tracking in trackings:
-                self._insert_tracking(curs, tracking)
-            if stored:
-                self._lock_table(curs)
-                self._notify_channel(curs)
+        if not stored:
+            with conn.transaction(), conn.cursor() as curs:
+                for tracking in trackings:
+                    self._insert_tracking(curs, tracking)
+            return []
+        # Three round trips: BEGIN, the lock and the NOTIFY as one simple query (no
+        # parameters), then the insert, then COMMIT (was six: each on its own).
+        with conn.cursor() as curs:
+            curs.execute(self._begin_locked)
+            try:
+                for tracking in trackings:
+                    self._insert_tracking(curs, tracking)
                 # Plain typed arrays sent in binary (%b): the library's composite-type array is
                 # dumped as escaped text, a third of a large batch's time.
                 ids, clients, types, versions, times = (
@@ -271,12 +285,22 @@ class CareRecorder(PostgresProcessRecorder):
                 positions = {
                     (row["client_id"], row["version"]): row["position"] for row in curs.fetchall()
                 }
+                curs.execute(_COMMIT)
+            except BaseException:
+                if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    with contextlib.suppress(psycopg.Error):
+                        curs.execute(_ROLLBACK)
+                raise
         return [positions[(_as_uuid(e.originator_id), e.originator_version)] for e in stored]
 
     def select_index(self, event_ids: Sequence[UUID]) -> list[IndexEntry]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(self._select_index, (list(event_ids),))
             return [IndexEntry(**row) for row in curs.fetchall()]
+
+
+_COMMIT = SQL("COMMIT")
+_ROLLBACK = SQL("ROLLBACK")
 
 
 def _as_uuid(value: UUID | str) -> UUID:
