@@ -49,6 +49,9 @@ def add_bench_command(sub: Any) -> None:
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.add_argument("--scale", choices=sorted(SCALES), default="1m", help="events to fill")
     bench.add_argument("--events", type=int, help="fill this many events instead of --scale")
+    bench.add_argument(
+        "--ingest-clients", type=int, help="simulated clients on the ingest topic (~67 events each)"
+    )
     bench.add_argument("--skip", action="append", default=[], choices=["store", "ingest", "http"])
     bench.set_defaults(run=cmd_bench)
 
@@ -79,7 +82,7 @@ def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
                     figures += ingest.measure(
                         bootstrap,
                         fresh_database,
-                        clients=150 if args.quick else 3000,
+                        clients=args.ingest_clients or (150 if args.quick else 3000),
                         days=20 if args.quick else 30,
                         runs=3,
                         processes=() if args.quick else (1, 2, 3),
