@@ -179,7 +179,12 @@ def add_analyst_commands(
         "export", help="the event stream as partitioned Parquet or NDJSON, for analysts"
     )
     export.add_argument("--to", required=True, metavar="DIR", help="export directory")
-    export.add_argument("--format", choices=("parquet", "ndjson"), default="parquet")
+    export.add_argument(
+        "--format",
+        choices=("parquet", "ndjson"),
+        default="parquet",
+        help="parquet (one table per event type) or ndjson (default parquet)",
+    )
     export.add_argument(
         "--after", type=int, default=None, metavar="N", help="start after position N (new DIR)"
     )
@@ -196,9 +201,16 @@ def add_analyst_commands(
     )
     replay.add_argument("--as-of", required=True, metavar="TIME", help="ISO 8601 with offset")
     replay.add_argument(
-        "--projection", required=True, action="append", choices=sorted(BY_NAME), metavar="NAME"
+        "--projection",
+        required=True,
+        action="append",
+        choices=sorted(BY_NAME),
+        metavar="NAME",
+        help=f"a read model to rebuild, repeatable: {', '.join(sorted(BY_NAME))}",
     )
     replay.add_argument("--into", required=True, metavar="SCHEMA", help="a new schema")
     replay.add_argument("--replace", action="store_true", help="rebuild a schema made before")
-    replay.add_argument("--batch-size", type=int, default=2000)
+    replay.add_argument(
+        "--batch-size", type=int, default=2000, help="events per transaction (default 2000)"
+    )
     replay.set_defaults(run=partial(cmd_replay, runtime_for=runtime_for))

@@ -52,7 +52,13 @@ def add_bench_command(sub: Any) -> None:
     bench.add_argument(
         "--ingest-clients", type=int, help="simulated clients on the ingest topic (~67 events each)"
     )
-    bench.add_argument("--skip", action="append", default=[], choices=["store", "ingest", "http"])
+    bench.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["store", "ingest", "http"],
+        help="leave out a group of measures, repeatable",
+    )
     bench.set_defaults(run=cmd_bench)
 
 

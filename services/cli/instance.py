@@ -32,7 +32,7 @@ class AlreadyRunning(Exception):
         holder = f"pid {pid}" if pid else "another process"
         where = f", API at {api}" if api else ""
         super().__init__(
-            f"carecircle up is already running in {data_dir} ({holder}{where}); use that one, "
+            f"already running in {data_dir} ({holder}{where}); use that one, "
             "stop it (Ctrl-C in its terminal, or kill -TERM its pid), or start this one with "
             "another CARE_DATA_DIR and CARE_HTTP_PORT."
         )

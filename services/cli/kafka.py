@@ -29,7 +29,9 @@ def add_kafka_commands(sub: Any) -> None:
     deadletter = sub.add_parser("deadletter", help="inspect and re-drive dead letters")
     actions = deadletter.add_subparsers(dest="deadletter", required=True)
     listing = actions.add_parser("list", help="offset, error code, reason, source position")
-    listing.add_argument("--limit", type=int, default=None)
+    listing.add_argument(
+        "--limit", type=int, default=None, help="show at most this many (default: all)"
+    )
     listing.set_defaults(run=cmd_deadletter_list)
     again = actions.add_parser("replay", help="re-drive dead letters to the inbound topic")
     which = again.add_mutually_exclusive_group(required=True)

@@ -119,7 +119,7 @@ def add_privacy_commands(
     erase = client_commands.add_parser(
         "erase", help="destroy a client's data key: --request, then --confirm by another person"
     )
-    erase.add_argument("client_id", metavar="CLIENT_ID")
+    erase.add_argument("client_id", metavar="CLIENT_ID", help="the client to erase")
     step = erase.add_mutually_exclusive_group(required=True)
     step.add_argument("--request", action="store_true", help="step one: prints a code")
     step.add_argument("--confirm", metavar="CODE", help="step two, by another person")

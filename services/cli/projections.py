@@ -143,9 +143,14 @@ def add_commands(
         run=partial(cmd_status, runtime_for=runtime_for)
     )
     build = commands.add_parser("rebuild", help="build the next version beside, then swap")
-    build.add_argument("name", choices=sorted(BY_NAME))
+    build.add_argument("name", choices=sorted(BY_NAME), help="the read model to rebuild")
     build.add_argument("--grace", type=float, default=10.0, help="seconds before dropping")
-    build.add_argument("--batch-size", type=int, default=None)
+    build.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="events per transaction (default CARE_PROJECTION_BATCH_SIZE)",
+    )
     build.set_defaults(run=partial(cmd_rebuild, runtime_for=runtime_for))
 
     audit = sub.add_parser("audit", help="the audit trail")
