@@ -21,6 +21,7 @@ from infra.embedded import TansuBroker
 from services.cli import instance
 from services.cli.analysts import add_analyst_commands
 from services.cli.bench import add_bench_command
+from services.cli.chaos import add_chaos_command
 from services.cli.database import add_database_commands, positive_float, positive_int
 from services.cli.instance import say
 from services.cli.kafka import add_kafka_commands
@@ -422,6 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_kafka_commands(sub)
 
     add_read_side_commands(sub, runtime_for)
+    add_chaos_command(sub)
     add_analyst_commands(sub, runtime_for)
     add_bench_command(sub)
     return parser
