@@ -33,6 +33,7 @@ from psycopg.sql import SQL, Composed, Identifier
 from psycopg_pool import ConnectionPool
 
 from domain.recorded import Recorded
+from projections.parking import FAILURES_DDL, apply_or_park, drop_failures
 
 log = structlog.get_logger(__name__)
 
@@ -198,6 +199,9 @@ class Target:
     def tables(self) -> dict[str, Identifier]:
         return self.projection.tables_of(self.version)
 
+    def apply(self, cur: Cursor[DictRow], items: Sequence[Stored]) -> None:
+        self.projection.apply(cur, self.tables, items)
+
 
 # --- schema and versions --------------------------------------------------------------------------
 
@@ -229,6 +233,7 @@ def migrate(pool: Pool, projections: Sequence[Projection]) -> None:
         _locked_migration(conn)
         for statement in _ENGINE_DDL:
             conn.execute(statement.format(positions=POSITIONS, versions=VERSIONS))
+        conn.execute(FAILURES_DDL)
         for projection in projections:
             row = conn.execute(
                 SQL("SELECT live FROM {} WHERE name = %s").format(VERSIONS), (projection.name,)
@@ -244,6 +249,7 @@ def migrate(pool: Pool, projections: Sequence[Projection]) -> None:
 
 def _create_version(conn: Connection[DictRow], projection: Projection, version: int) -> None:
     tables = projection.tables_of(version)
+    drop_failures(conn, projection.name, version)
     for table in tables.values():
         conn.execute(SQL("DROP TABLE IF EXISTS {}").format(table))
     for statement in projection.ddl:
@@ -326,6 +332,7 @@ def drop_version(pool: Pool, projection: Projection, version: int, lock_timeout_
             SQL("DELETE FROM {} WHERE name = %s AND version = %s").format(POSITIONS),
             (projection.name, version),
         )
+        drop_failures(conn, projection.name, version)
 
 
 def live_targets(pool: Pool, projections: Sequence[Projection]) -> list[Target]:
@@ -417,7 +424,7 @@ class Runner:
                         todo = [item for item in items if item.position > position]
                         if not todo:
                             continue
-                        target.projection.apply(cur, target.tables, todo)
+                        apply_or_park(conn, cur, target.key, todo, target.apply)
                         last = todo[-1].recorded
                         name, version = target.key
                         cur.execute(

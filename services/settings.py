@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import hmac
+import math
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
@@ -15,6 +18,40 @@ DEVELOPMENT_SECRET = "carecircle-development-secret-change-me-0123456789"  # noq
 # Development defaults of the privacy keys (issue 5); production refuses them.
 DEVELOPMENT_MASTER_KEY = "8N2Gqj3OoISHm4VHA3kW6lT9Qki86xcPG7HrheeSS7I="  # dev only
 DEVELOPMENT_DEIDENTIFY_KEY = "E9bd1WnumVd4aKfGiTjjPeedvlk3tNa4On/83IGckZs="  # dev only
+
+
+MIN_KEY_BYTES = 32
+MIN_KEY_BITS_PER_BYTE = 3.5
+
+
+def key_bytes(text: str) -> bytes:
+    """A key as the code uses it: base64 decoded when it is base64, else its UTF-8 text; the
+    text's surrounding whitespace (a trailing newline from a file or a secret store) dropped."""
+    stripped = text.strip()
+    try:
+        return base64.b64decode(stripped, validate=True)
+    except ValueError:
+        return stripped.encode()
+
+
+def same_key(given: str, development: str) -> bool:
+    """Whether a configured key is the development key once normalized as the code decodes it
+    (whitespace, base64 padding or line breaks must not let the development key through)."""
+    return bool(given.strip()) and hmac.compare_digest(key_bytes(given), key_bytes(development))
+
+
+def key_weakness(key: bytes) -> str | None:
+    """Why a secret key is too weak to keep pseudonyms unguessable, or None: at least 32 bytes
+    (HMAC-SHA-256's block of security, NIST SP 800-107r1 §5.3.4) and an empirical entropy of at
+    least 3.5 bits per byte (a repeated or dictionary-like text has far less; 32 random bytes
+    have about 4.8 measured this way)."""
+    if len(key) < MIN_KEY_BYTES:
+        return f"{len(key)} bytes, at least {MIN_KEY_BYTES} are needed"
+    counts = Counter(key)
+    bits = -sum(n / len(key) * math.log2(n / len(key)) for n in counts.values())
+    if bits < MIN_KEY_BITS_PER_BYTE:
+        return f"{bits:.1f} bits of entropy per byte, at least {MIN_KEY_BITS_PER_BYTE} are needed"
+    return None
 
 
 class Settings(BaseSettings):
@@ -109,12 +146,18 @@ class Settings(BaseSettings):
                     "CARE_JWT_PUBLIC_KEY or CARE_JWT_JWKS_FILE must be set in production"
                     " (RS256; HS256 tokens are for development only)"
                 )
-            if self.master_key.get_secret_value() == DEVELOPMENT_MASTER_KEY:
+            if same_key(self.master_key.get_secret_value(), DEVELOPMENT_MASTER_KEY):
                 raise ValueError("CARE_MASTER_KEY must be set in production")
-            if self.deidentify_key.get_secret_value() == DEVELOPMENT_DEIDENTIFY_KEY:
+            for previous in self.previous_master_keys.get_secret_value().split(","):
+                if same_key(previous, DEVELOPMENT_MASTER_KEY):
+                    raise ValueError("CARE_PREVIOUS_MASTER_KEYS must not hold the development key")
+            if same_key(self.deidentify_key.get_secret_value(), DEVELOPMENT_DEIDENTIFY_KEY):
                 raise ValueError("CARE_DEIDENTIFY_KEY must be set in production")
             if self.audit_key.get_secret_value().strip() == DEVELOPMENT_AUDIT_KEY:
                 raise ValueError("CARE_AUDIT_KEY must be set in production")
+            weakness = key_weakness(key_bytes(self.deidentify_key.get_secret_value()))
+            if weakness is not None:
+                raise ValueError(f"CARE_DEIDENTIFY_KEY is too weak for production: {weakness}")
             if self.database_url is None:
                 raise ValueError("CARE_DATABASE_URL must be set in production")
             if self.publish_mode == "clear" and not self.publish_clear_allowed:

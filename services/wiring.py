@@ -20,7 +20,6 @@ builds; tests build their runtime here too.
 
 from __future__ import annotations
 
-import base64
 import gc
 import hashlib
 import hmac
@@ -29,6 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -49,6 +49,7 @@ from projections.audit_trail import audit_trail
 from projections.early_warning import FlagEvaluator, migrate_evaluations
 from projections.engine import Pool, ReadModels, Runner, live_targets, versions_of
 from projections.engine import migrate as migrate_projections
+from projections.parking import Parked, live_parked, parked_counts
 from services.adapters.access_log import AccessLog
 from services.adapters.crypto import (
     ClientKeys,
@@ -71,7 +72,7 @@ from services.adapters.store import (
     PayloadCodec,
     open_database,
 )
-from services.adapters.tokens import issue_token
+from services.adapters.tokens import issue_token, token_keys
 from services.api.app import create_app
 from services.api.context import ApiContext
 from services.app.audit import Anchor, Anchoring, AuditReport, take_anchors, verify_all
@@ -80,10 +81,11 @@ from services.app.erasure import Erasures
 from services.app.gatekeeper import FactsCache, Gatekeeper
 from services.app.privacy import Privacy, PrivacySchema
 from services.app.read_side import ProjectionWorker, flag_recorder, rebuild_projection
+from services.app.read_side import retry_parked as retry_parked_events
 from services.app.record import CareRecordHandler, StateCache
 from services.app.record_reads import RecordReads
 from services.app.relay import HandlerRecord, StoreLog
-from services.settings import Settings
+from services.settings import Settings, key_bytes
 
 log = structlog.get_logger(__name__)
 
@@ -101,6 +103,7 @@ def keyed_projections(settings: Settings) -> tuple[Projection, ...]:
 __all__ = [
     "BY_NAME",
     "PROJECTIONS",
+    "KeysRefused",
     "Positions",
     "Runtime",
     "WorkerRole",
@@ -108,6 +111,7 @@ __all__ = [
     "api_from_environment",
     "build_api",
     "build_runtime",
+    "check_keys",
     "configure_logging",
     "database",
     "development_token",
@@ -116,11 +120,13 @@ __all__ = [
     "live_runner",
     "migrate",
     "new_master_key",
+    "parked",
     "pool_of",
     "producer",
     "projection_lag",
     "read_models",
     "rebuild",
+    "retry_parked",
     "roles",
     "store_positions",
     "tune_garbage_collector",
@@ -214,6 +220,7 @@ def build_runtime(
     *,
     clock: Callable[[], datetime] = utc_now,
 ) -> Runtime:
+    check_keys(settings)
     db = open_database(
         database_url,
         pool_size=settings.pool_size,
@@ -268,12 +275,30 @@ def payload_codec(settings: Settings, keys: ClientKeys | None) -> PayloadCodec:
 
 
 def deidentifier(settings: Settings) -> Deidentifier:
-    text = settings.deidentify_key.get_secret_value()
-    try:
-        key = base64.b64decode(text, validate=True)
-    except ValueError:
-        key = text.encode()
-    return Deidentifier(key)
+    return Deidentifier(key_bytes(settings.deidentify_key.get_secret_value()))
+
+
+class KeysRefused(RuntimeError):
+    """A configured key or key file does not load: the process must not start."""
+
+
+def check_keys(settings: Settings) -> None:
+    """Load every key and key file the settings name, once, before anything starts: a missing
+    or unreadable `CARE_JWT_PUBLIC_KEY` file would otherwise start, answer ready, then fail
+    every request. Names the setting, never the key."""
+    checks: list[tuple[str, Callable[[], object]]] = [
+        ("CARE_JWT_PUBLIC_KEY / CARE_JWT_JWKS_FILE", lambda: token_keys(settings)),
+        ("CARE_MASTER_KEY / CARE_PREVIOUS_MASTER_KEYS", lambda: master_keys(settings)),
+        ("CARE_DEIDENTIFY_KEY", lambda: deidentifier(settings)),
+    ]
+    for name, load in checks:
+        try:
+            load()
+        except Exception as error:
+            raise KeysRefused(f"{name} does not load ({type(error).__name__})") from None
+    keys = token_keys(settings)
+    if settings.environment == "production" and not keys.public_keys:
+        raise KeysRefused("CARE_JWT_PUBLIC_KEY / CARE_JWT_JWKS_FILE hold no RSA public key")
 
 
 def build_privacy(
@@ -369,6 +394,7 @@ def build_api(runtime: Runtime) -> FastAPI:
         records=records,
         unavailable_errors=UNAVAILABLE_ERRORS,
         readiness={"postgres": runtime.ping_database},
+        degradation={"projections": partial(parked_summary, runtime)},
         console_key=console_key(runtime.settings),
         mint_token=development_minter(runtime.settings),
         thresholds=thresholds_of(runtime.settings),
@@ -506,6 +532,41 @@ def rebuild_outdated(runtime: Runtime, *, grace_seconds: float = 10.0) -> None:
     for name in outdated:
         log.warning("projections.rebuilding_outdated", projection=name)
         rebuild(runtime, name, grace_seconds=grace_seconds)
+
+
+def retry_parked(
+    runtime: Runtime,
+    names: Sequence[str] = (),
+    *,
+    grace_seconds: float = 10.0,
+    projections: Sequence[Projection] = PROJECTIONS,
+    **kwargs: Any,
+) -> int:
+    """Rebuild the projections whose live version parked events (services/app/read_side.py)."""
+    chosen = [p for p in projections if not names or p.name in names]
+    return retry_parked_events(
+        runtime.store,
+        pool_of(runtime),
+        chosen,
+        grace_seconds=grace_seconds,
+        batch_size=runtime.settings.projection_batch_size,
+        audit_key=runtime.settings.audit_key_bytes(),
+        **kwargs,
+    )
+
+
+def parked_summary(runtime: Runtime) -> str | None:
+    """`/readyz`'s degradation: how many events projections parked, or None."""
+    counts = parked_counts(pool_of(runtime))
+    if not counts:
+        return None
+    return "parked events: " + ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+
+
+def parked(runtime: Runtime) -> list[Parked]:
+    """The events each projection's live version parked (`carecircle projections status`)."""
+    with pool_of(runtime).connection() as conn:
+        return live_parked(conn)
 
 
 def rebuild(

@@ -12,15 +12,20 @@ import functools
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
+import psycopg
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from projections import CORE
+from projections.parking import parked_counts
 from services.adapters.positions import Positions, positions
 from services.adapters.store import UNAVAILABLE_ERRORS, EventStore
 
 log = structlog.get_logger(__name__)
+
+PROJECTION_NAMES = tuple(p.name for p in CORE)
 
 
 class KafkaMetrics:
@@ -110,13 +115,18 @@ class StorePositions(Collector):
     def __init__(self, store: EventStore) -> None:
         self._store = store
         self._last: Positions | None = None
+        self._parked: dict[str, int] | None = None
 
     def refresh(self) -> None:
         try:
             self._last = positions(self._store)
+            self._parked = parked_counts(self._store.database.pool)
         except UNAVAILABLE_ERRORS as error:
             self._last = None
+            self._parked = None
             log.warning("metrics.store_unavailable", error_type=type(error).__name__)
+        except psycopg.errors.UndefinedTable:
+            self._parked = None  # the read side is not migrated yet
 
     def describe(self) -> list[Metric]:
         return []  # read at scrape time; nothing to check for duplicates up front
@@ -144,6 +154,16 @@ class StorePositions(Collector):
         for topic, behind in found.publish_lag().items():
             lag.add_metric([topic], behind)
         yield lag
+        if self._parked is not None:
+            parked = GaugeMetricFamily(
+                "carecircle_projection_parked_events",
+                "Events a projection's live version could not apply and set aside"
+                " (carecircle projections status; retry after a fix)",
+                labels=["projection"],
+            )
+            for name in PROJECTION_NAMES:
+                parked.add_metric([name], self._parked.get(name, 0))
+            yield parked
 
 
 @dataclass(frozen=True, slots=True)

@@ -521,4 +521,11 @@ class EventStore:
 
 
 # Failures that mean "the database is not reachable now": retry later, never a client error.
-UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
+# The library wraps psycopg's errors in its own; the pool and the read models raise psycopg's
+# (a lost connection, a pool timeout, a statement or lock timeout).
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+)

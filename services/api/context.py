@@ -16,6 +16,8 @@ from services.app.record_reads import RecordReads
 from services.settings import Settings
 
 ReadinessCheck = Callable[[], None]
+# answers why the service is degraded (still ready: e.g. a projection parked events), or None
+DegradationCheck = Callable[[], str | None]
 MintToken = Callable[[str, str, str], str]  # (sub, role, org) -> a development bearer token
 
 
@@ -33,6 +35,7 @@ class ApiContext:
     # exceptions that mean "the database is not reachable now": 503, never a client error
     unavailable_errors: tuple[type[Exception], ...] = ()
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    degradation: dict[str, DegradationCheck] = field(default_factory=dict)
     # The console (services/api/console): the key of its CSRF tokens, the development sign-in
     # (mints a token for a chosen person; None in production), the thresholds its charts draw.
     console_key: bytes = b""

@@ -1,4 +1,9 @@
-"""Liveness is the process; readiness is PostgreSQL (and the broker where one is used)."""
+"""Liveness is the process; readiness is PostgreSQL (and the broker where one is used).
+
+Ready but degraded (200, `"status": "degraded"`): something needs an operator but the API still
+answers, e.g. a projection parked events it could not apply (projections/parking.py). Not
+ready (503): a check failed, e.g. the database is away or a worker thread of this process died.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +34,17 @@ async def readyz(context: Context) -> JSONResponse | dict[str, Any]:
         except Exception:  # any failure means not ready; the reason stays out of the body
             checks[name] = "unavailable"
             ready = False
-    body = {"status": "ready" if ready else "unavailable", "checks": checks}
+    degraded = False
+    for name, degradation in context.degradation.items():
+        try:
+            reason = await run_in_threadpool(degradation)
+        except Exception:
+            reason = "unknown"
+        if reason is not None:
+            checks[name] = reason
+            degraded = True
+    status = "unavailable" if not ready else "degraded" if degraded else "ready"
+    body = {"status": status, "checks": checks}
     if not ready:
         return JSONResponse(body, status_code=503, headers={"Retry-After": "2"})
     return body

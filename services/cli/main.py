@@ -29,6 +29,7 @@ from services.cli.privacy import add_privacy_commands
 from services.cli.projections import add_commands as add_read_side_commands
 from services.settings import Settings
 from services.wiring import (
+    KeysRefused,
     Runtime,
     WorkerRole,
     build_api,
@@ -441,7 +442,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
     configure_logging(settings.log_level)
     run: Any = args.run
-    result: int = run(args, settings)
+    try:
+        result: int = run(args, settings)
+    except KeysRefused as refused:
+        sys.stderr.write(f"carecircle: refusing to start: {refused}\n")
+        return 2
     return result
 
 

@@ -1,4 +1,4 @@
-"""`carecircle projections status|rebuild NAME` and `carecircle audit verify|anchor`."""
+"""`carecircle projections status|rebuild NAME|retry [NAME...]`; `audit verify|anchor`."""
 
 from __future__ import annotations
 
@@ -21,9 +21,11 @@ from services.wiring import (
     Runtime,
     anchor_audit,
     migrate_read_side,
+    parked,
     pool_of,
     producer,
     rebuild,
+    retry_parked,
     verify_audit,
 )
 
@@ -34,20 +36,43 @@ def cmd_status(args: argparse.Namespace, settings: Settings, runtime_for: Runtim
     with runtime_for(settings) as runtime:
         migrate_read_side(runtime)
         rows = status(pool_of(runtime), runtime.store, PROJECTIONS)
+        found = parked(runtime)
     out: TextIO = sys.stdout
     out.write(
         f"{'projection':<14}{'live':>6}{'position':>12}{'head':>12}{'lag':>10}{'lag_s':>10}"
-        f"  building\n"
+        f"{'parked':>8}  building\n"
     )
+    counts: dict[str, int] = {}
+    for item in found:
+        counts[item.name] = counts.get(item.name, 0) + 1
     for row in rows:
         building = (
             f"v{row.building} at {row.building_position}" if row.building is not None else "-"
         )
         out.write(
             f"{row.name:<14}{'v' + str(row.live):>6}{row.position:>12}{row.head:>12}"
-            f"{row.lag_events:>10}{row.lag_seconds:>10.1f}  {building}\n"
+            f"{row.lag_events:>10}{row.lag_seconds:>10.1f}{counts.get(row.name, 0):>8}"
+            f"  {building}\n"
         )
+    for item in found:
+        out.write(
+            f"parked: {item.name} v{item.version} position {item.position} ({item.event_type})"
+            f" {item.reason} at {item.parked_at.isoformat()}\n"
+        )
+    if found:
+        out.write("after a fix: carecircle projections retry\n")
     return 0
+
+
+def cmd_retry(args: argparse.Namespace, settings: Settings, runtime_for: RuntimeFor) -> int:
+    unknown = sorted(set(args.names) - set(BY_NAME))
+    if unknown:
+        sys.stderr.write(f"carecircle: no projection named {', '.join(unknown)}\n")
+        return 2
+    with runtime_for(settings) as runtime:
+        migrate_read_side(runtime)
+        left = retry_parked(runtime, args.names, grace_seconds=args.grace)
+    return 1 if left else 0
 
 
 def cmd_rebuild(args: argparse.Namespace, settings: Settings, runtime_for: RuntimeFor) -> int:
@@ -152,6 +177,12 @@ def add_commands(
         help="events per transaction (default CARE_PROJECTION_BATCH_SIZE)",
     )
     build.set_defaults(run=partial(cmd_rebuild, runtime_for=runtime_for))
+    retry = commands.add_parser(
+        "retry", help="after a fix: rebuild the projections that parked events (in order)"
+    )
+    retry.add_argument("names", nargs="*", metavar="NAME", help=", ".join(sorted(BY_NAME)))
+    retry.add_argument("--grace", type=float, default=10.0, help="seconds before dropping")
+    retry.set_defaults(run=partial(cmd_retry, runtime_for=runtime_for))
 
     audit = sub.add_parser("audit", help="the audit trail")
     audit_commands = audit.add_subparsers(dest="audit", required=True)
