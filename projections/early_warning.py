@@ -533,3 +533,50 @@ def flag_by_id(conn: Connection[DictRow], tables: Tables, flag_id: str) -> FlagV
         (flag_id,),
     ).fetchone()
     return _flag(row) if row is not None else None
+
+
+def _scope(tables: Tables, org: str | None, member_id: str | None) -> tuple[Composable, list[Any]]:
+    if member_id is not None:
+        clause = SQL(
+            "EXISTS (SELECT 1 FROM {flag_team} t WHERE t.client_id = f.client_id"
+            " AND t.member_id = %s)"
+        ).format(**tables)
+        return clause, [member_id]
+    clause = SQL(
+        "(EXISTS (SELECT 1 FROM {flag_team} t WHERE t.client_id = f.client_id AND t.org = %s)"
+        " OR EXISTS (SELECT 1 FROM {warning_signs} s WHERE s.client_id = f.client_id"
+        " AND s.org = %s))"
+    ).format(**tables)
+    return clause, [org, org]
+
+
+def waiting_flags(
+    conn: Connection[DictRow],
+    tables: Tables,
+    *,
+    org: str | None,
+    member_id: str | None,
+    statuses: Sequence[str],
+    per_severity: int,
+) -> tuple[dict[tuple[str, str], int], list[FlagView]]:
+    """The flags in these statuses of an organization's (or a member's) clients: how many per
+    (severity, status), and per severity the first `per_severity`, unacknowledged (`open`)
+    first and oldest first within that."""
+    scope, params = _scope(tables, org, member_id)
+    counted = conn.execute(
+        SQL(
+            "SELECT f.severity, f.status, count(*) AS n FROM {flags} f"
+            " WHERE f.status = ANY(%s) AND {scope} GROUP BY f.severity, f.status"
+        ).format(scope=scope, **tables),
+        (list(statuses), *params),
+    ).fetchall()
+    rows = conn.execute(
+        SQL(
+            "SELECT * FROM (SELECT {columns}, row_number() OVER (PARTITION BY f.severity"
+            " ORDER BY f.status <> 'open', f.raised_at, f.flag_id) AS rank FROM {flags} f"
+            " WHERE f.status = ANY(%s) AND {scope}) ranked WHERE rank <= %s"
+        ).format(columns=_FLAG_COLUMNS, scope=scope, **tables),
+        (list(statuses), *params, per_severity),
+    ).fetchall()
+    counts = {(row["severity"], row["status"]): row["n"] for row in counted}
+    return counts, [_flag(row) for row in rows]

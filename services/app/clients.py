@@ -17,6 +17,9 @@ A client the caller has no relationship with never appears, whether or not it ex
 from __future__ import annotations
 
 import re
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -50,22 +53,67 @@ class ClientName:
         return f"{self.given_name} {self.family_name}"
 
 
-def names_of(store: ClientHistory, client_ids: Iterable[UUID]) -> dict[UUID, ClientName]:
+class NameCache:
+    """Names decrypted recently, for a short while (`seconds`), so a list or a search does not
+    decrypt the same enrollments on every request. Never a source of truth: an erased client is
+    refused by the gatekeeper before any cached name is shown (`named`), and entries expire
+    within the same bound as the client keys' own cache."""
+
+    def __init__(self, seconds: float = 30.0, size: int = 50_000) -> None:
+        self.seconds = seconds
+        self.size = size
+        self._items: OrderedDict[UUID, tuple[ClientName, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, client_ids: Iterable[UUID]) -> tuple[dict[UUID, ClientName], list[UUID]]:
+        now = time.monotonic()
+        found: dict[UUID, ClientName] = {}
+        missing: list[UUID] = []
+        with self._lock:
+            for client_id in client_ids:
+                item = self._items.get(client_id)
+                if item is not None and now - item[1] < self.seconds:
+                    found[client_id] = item[0]
+                else:
+                    missing.append(client_id)
+        return found, missing
+
+    def put(self, names: Iterable[ClientName]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for name in names:
+                self._items[name.client_id] = (name, now)
+                self._items.move_to_end(name.client_id)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+
+NAMES = NameCache()
+
+
+def names_of(
+    store: ClientHistory, client_ids: Iterable[UUID], cache: NameCache = NAMES
+) -> dict[UUID, ClientName]:
     """The enrollment names of these clients (erased or unknown clients are left out). Callers
     decide and log the reads first (`named`)."""
-    out: dict[UUID, ClientName] = {}
-    for client_id, first in store.load_first(client_ids).items():
+    out, missing = cache.get(set(client_ids))
+    loaded: list[ClientName] = []
+    for client_id, first in store.load_first(missing).items():
         event = first.event
         if isinstance(event, ClientEnrolled):
             data = event.data
-            out[client_id] = ClientName(
-                client_id=client_id,
-                given_name=data.given_name,
-                family_name=data.family_name,
-                program=data.program,
-                program_org=event.actor.org,
-                enrolled_at=event.occurred_at,
+            loaded.append(
+                ClientName(
+                    client_id=client_id,
+                    given_name=data.given_name,
+                    family_name=data.family_name,
+                    program=data.program,
+                    program_org=event.actor.org,
+                    enrolled_at=event.occurred_at,
+                )
             )
+    cache.put(loaded)
+    out.update((name.client_id, name) for name in loaded)
     return out
 
 

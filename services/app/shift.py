@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from domain.access_policy import FLAG_DATA_CLASSES, Action, Principal
-from projections.early_warning import FlagView, flag_by_id, flags_page
+from projections.early_warning import FlagView, flag_by_id, waiting_flags
 from projections.engine import ReadModels
 from services.app.clients import ClientName, named
 from services.app.gatekeeper import AccessRequest, Gatekeeper
@@ -24,7 +24,7 @@ from services.app.ports import ClientHistory
 # build does not know yet is shown after these, never hidden).
 WAITING_STATUSES = ("open", "acknowledged", "cleared")
 SEVERITY_ORDER = ("critical", "high", "moderate", "low")
-MAX_FLAGS = 1000
+PER_SEVERITY = 25  # rows shown per severity; the counts cover them all
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +41,13 @@ class ShiftFlag:
 @dataclass
 class SeverityGroup:
     severity: str
-    flags: list[ShiftFlag] = field(default_factory=list)
+    total: int = 0  # every waiting flag of this severity in scope (the read model's count)
+    unacknowledged: int = 0
+    flags: list[ShiftFlag] = field(default_factory=list)  # the first PER_SEVERITY shown
 
     @property
-    def unacknowledged(self) -> int:
-        return sum(1 for f in self.flags if f.unacknowledged)
+    def more(self) -> int:
+        return max(self.total - len(self.flags), 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +58,7 @@ class Shift:
 
     @property
     def total(self) -> int:
-        return sum(len(g.flags) for g in self.groups)
+        return sum(g.total for g in self.groups)
 
 
 def _rank(severity: str) -> int:
@@ -75,7 +77,9 @@ def shift_view(
     min_position: int | None = None,
 ) -> Shift:
     """The flags waiting on this caller's organization (supervisor) or on them (clinician);
-    `min_position`: once the read model holds that position (the caller's own last action)."""
+    `min_position`: once the read model holds that position (the caller's own last action).
+    Counts cover every waiting flag in scope; the rows shown, the first PER_SEVERITY of each
+    severity, are decided and logged per client (a row the caller may not see is left out)."""
     supervisor = principal.role == "supervisor"
     org = principal.org if supervisor else None
     member = None if supervisor else principal.sub
@@ -90,18 +94,15 @@ def shift_view(
             org=org,
         )
     )
-    views: list[FlagView] = []
     with reads.reading(["early_warning"], min_position) as (conn, tables):
-        for status in WAITING_STATUSES:
-            page = flags_page(
-                conn,
-                tables["early_warning"],
-                org=org,
-                member_id=member,
-                status=status,
-                limit=MAX_FLAGS,
-            )
-            views.extend(page.items)
+        counts, views = waiting_flags(
+            conn,
+            tables["early_warning"],
+            org=org,
+            member_id=member,
+            statuses=WAITING_STATUSES,
+            per_severity=PER_SEVERITY,
+        )
     clients = named(
         gate,
         store,
@@ -113,6 +114,10 @@ def shift_view(
         data_classes=FLAG_DATA_CLASSES,
     )
     groups: dict[str, SeverityGroup] = {}
+    for (severity, status), n in counts.items():
+        group = groups.setdefault(severity, SeverityGroup(severity))
+        group.total += n
+        group.unacknowledged += n if status == "open" else 0
     for view in views:
         client = clients.get(view.client_id)
         if client is None:
