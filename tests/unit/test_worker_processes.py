@@ -3,10 +3,23 @@ the other roles follow one position each and refuse more than one process."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+
 import pytest
+import structlog
 
 from services.cli.main import build_parser
 from services.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _restore_structlog() -> Iterator[None]:
+    """`main` configures logging onto the captured stdout; later tests must not write to it
+    once pytest has closed it (the first integration test's log line failed on it)."""
+    yield
+    structlog.reset_defaults()
+    logging.getLogger().handlers.clear()
 
 
 def test_the_ingest_worker_takes_a_number_of_processes() -> None:
