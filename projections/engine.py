@@ -534,6 +534,11 @@ class NotCaughtUp(Exception):
     """The read models did not reach the asked position within the wait."""
 
 
+class PositionNotIssued(Exception):
+    """The asked position is beyond the store's head: no write answered it, so waiting for it
+    is the caller's mistake, not the read models' lag."""
+
+
 _LIVE_POSITIONS = SQL(
     "SELECT v.name, v.live, p.position FROM {versions} v"
     " JOIN {positions} p ON p.name = v.name AND p.version = v.live"
@@ -551,11 +556,16 @@ class ReadModels:
         *,
         wait_seconds: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
+        head: Callable[[], int] | None = None,
     ) -> None:
         self.pool = pool
+        self._head = head
         self.projections = {p.name: p for p in projections}
         self.wait_seconds = wait_seconds
         self._sleep = sleep
+
+    def _beyond_head(self, position: int | None) -> bool:
+        return position is not None and self._head is not None and position > self._head()
 
     @contextmanager
     def reading(
@@ -574,6 +584,8 @@ class ReadModels:
                 )
                 if not behind:
                     break
+                if pause == 0.005 and self._beyond_head(min_position):
+                    raise PositionNotIssued
                 if time.monotonic() >= deadline:
                     raise NotCaughtUp
                 self._sleep(pause)

@@ -455,7 +455,10 @@ def migrate_read_side(runtime: Runtime) -> None:
 
 def read_models(runtime: Runtime) -> ReadModels:
     return ReadModels(
-        pool_of(runtime), PROJECTIONS, wait_seconds=runtime.settings.read_wait_seconds
+        pool_of(runtime),
+        PROJECTIONS,
+        wait_seconds=runtime.settings.read_wait_seconds,
+        head=runtime.store.head,
     )
 
 

@@ -10,7 +10,7 @@ from fastapi import Depends, Query
 from psycopg import Connection
 from psycopg.rows import DictRow
 
-from projections.engine import NotCaughtUp, ReadModels, Tables
+from projections.engine import NotCaughtUp, PositionNotIssued, ReadModels, Tables
 from services.api.deps import Context
 from services.api.problems import Problem
 
@@ -34,6 +34,10 @@ def caught_up(
     try:
         with reads.reading(names, min_position) as found:
             yield found
+    except PositionNotIssued:
+        raise Problem(
+            "validation_error", "min_position is beyond the store's head: no write answered it."
+        ) from None
     except NotCaughtUp:
         raise Problem(
             "not_caught_up",

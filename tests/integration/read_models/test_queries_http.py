@@ -183,7 +183,7 @@ def test_the_audit_trail_pages_a_clients_events_in_order_with_actor_and_hash(
     assert len(by_peer["items"]) == 3
 
 
-def test_min_position_answers_once_caught_up_else_503_with_retry_after(
+def test_min_position_answers_once_caught_up_and_refuses_a_position_no_write_answered(
     worker: None, api: TestClient, runtime: Runtime, read_side: ReadSide
 ) -> None:
     client = Client.enrolled(read_side)
@@ -201,9 +201,9 @@ def test_min_position_answers_once_caught_up_else_503_with_retry_after(
     )
 
     assert fresh["items"][-1]["position"] == outcome.position
-    assert ahead.status_code == 503
-    assert ahead.json()["code"] == "not_caught_up"
-    assert ahead.headers["Retry-After"] == "1"
+    # beyond the store's head: the caller's mistake (422), not the read models' lag (503)
+    assert ahead.status_code == 422
+    assert ahead.json()["code"] == "validation_error"
 
 
 def test_read_routes_need_a_token(api: TestClient) -> None:

@@ -244,3 +244,20 @@ def test_an_unexpected_failure_is_a_problem_with_the_correlation_id(api: TestCli
     problem = assert_problem(answer, 500, "internal_error")
     assert problem["correlation_id"] == "req-42"
     assert "a bug" not in answer.text
+
+
+@pytest.mark.parametrize("path", ["/v1/flags", "/v1/audit", "/v1/caseloads/counselor-ines"])
+def test_a_min_position_no_write_answered_is_a_validation_problem_not_a_503(
+    api: TestClient, runtime: Runtime, path: str
+) -> None:
+    # given a position far beyond the store's head (no write ever answered it)
+    beyond = runtime.store.head() + 10**9
+    # when a read waits for it
+    answer = api.get(f"{path}?min_position={beyond}", headers=_auditor(runtime, path))
+    # then it is the caller's mistake, answered at once
+    assert_problem(answer, 422, "validation_error")
+
+
+def _auditor(runtime: Runtime, path: str) -> dict[str, str]:
+    who = Person("aud-1", "auditor", "harbor-counseling") if "audit" in path else COUNSELOR
+    return who.headers(runtime.settings)
