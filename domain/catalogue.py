@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
+from domain.aftercare import CaringContactSent, ClientDied
 from domain.consent import BreakGlassInvoked, ConsentGranted, ConsentRevoked, DisclosureMade
 from domain.corrections import EntryCorrected, EntryEnteredInError
 from domain.enrollment import (
@@ -98,6 +99,8 @@ CareEvent = (
     | MedicationStopped
     | MedicationConsultRecorded
     | TransitionReported
+    | CaringContactSent
+    | ClientDied
     | RiskFlagRaised
     | RiskFlagAcknowledged
     | RiskFlagCleared

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from functools import reduce
 from typing import assert_never
 from uuid import UUID, uuid5
 
+from domain.aftercare import CaringContactSent, ClientDied
 from domain.catalogue import CareEvent
 from domain.commands import RecordCareEvent
 from domain.consent import BreakGlassInvoked, ConsentGranted, ConsentRevoked, DisclosureMade
@@ -42,8 +44,10 @@ from domain.errors import (
     FlagAlreadyClosed,
     FlagNoteRequired,
     FlagResolverNotAllowed,
+    IncompleteSafetyPlan,
     NotOnCareTeam,
     OccurredInFuture,
+    ReviewBeforeCrisis,
     UnknownAppointment,
     UnknownConsent,
     UnknownCrisis,
@@ -114,6 +118,8 @@ AFTER_DISCHARGE: frozenset[str] = frozenset(
         "NaloxoneDistributed",
         "TransitionReported",
         "SessionHeld",
+        "CaringContactSent",
+        "ClientDied",
         "ClientReadmitted",
         "ConsentGranted",
         "ConsentRevoked",
@@ -145,6 +151,8 @@ class Chart:
     open_flags: frozenset[str] = frozenset()
     closed_flags: frozenset[str] = frozenset()
     flag_severity: Mapping[str, str] = field(default_factory=dict)
+    crisis_times: Mapping[str, datetime] = field(default_factory=dict)
+    died_on: date | None = None
     acknowledged_flags: Mapping[str, UUID] = field(default_factory=dict)
     active_consents: frozenset[str] = frozenset()
     care_team: frozenset[tuple[str, str]] = frozenset()
@@ -229,8 +237,9 @@ def decide(command: RecordCareEvent, state: ClientState) -> list[CareEvent]:
 def _check_against_chart(event: CareEvent, chart: Chart) -> None:
     match event:
         case PostventionReviewRecorded():
-            if event.data.crisis_id not in chart.crises:
-                raise UnknownCrisis
+            _check_review(event, chart)
+        case SafetyPlanRecorded():
+            _check_plan_content(event)
         case EntryEnteredInError():
             _check_target(event.data.target_event_id, chart)
         case EntryCorrected():
@@ -259,6 +268,36 @@ def _check_against_chart(event: CareEvent, chart: Chart) -> None:
             decide_handoff(event, chart.handoffs.get(event.data.handoff_id))
         case _:
             pass
+
+
+def _check_review(event: PostventionReviewRecorded, chart: Chart) -> None:
+    """A review refers to a crisis (or a death) of this client and is not dated before it; the
+    plan changes it names are events of this client."""
+    data = event.data
+    if data.kind == "death":
+        if chart.died_on is None:
+            raise UnknownCrisis("A death review needs the client's death recorded (ClientDied).")
+        if event.occurred_at.date() < chart.died_on:
+            raise ReviewBeforeCrisis
+    else:
+        if data.crisis_id is None or data.crisis_id not in chart.crises:
+            raise UnknownCrisis
+        if event.occurred_at < chart.crisis_times.get(data.crisis_id, event.occurred_at):
+            raise ReviewBeforeCrisis
+    for changed in data.plan_change_event_ids:
+        if changed not in chart.event_ids:
+            raise UnknownEvent("A plan change the review names is not recorded for this client.")
+
+
+def _check_plan_content(event: SafetyPlanRecorded) -> None:
+    """A Stanley-Brown safety plan with at least its warning signs, one internal coping strategy
+    and one crisis line or professional to call (Stanley & Brown, Cogn Behav Pract 2012; the
+    minimum is ours: the paper defines the six steps, not a minimum)."""
+    plan = event.data
+    if not plan.warning_signs or not plan.coping_strategies:
+        raise IncompleteSafetyPlan
+    if not plan.crisis_lines and not plan.professional_contacts:
+        raise IncompleteSafetyPlan
 
 
 def _check_flag_step(
@@ -367,7 +406,17 @@ def evolve(state: ClientState, event: CareEvent) -> ClientState:
 def _evolve_chart(chart: Chart, event: CareEvent) -> Chart:
     match event:
         case CrisisContactRecorded():
-            return replace(chart, crises=chart.crises | {event.data.crisis_id})
+            first = chart.crisis_times.get(event.data.crisis_id, event.occurred_at)
+            return replace(
+                chart,
+                crises=chart.crises | {event.data.crisis_id},
+                crisis_times={
+                    **chart.crisis_times,
+                    event.data.crisis_id: min(first, event.occurred_at),
+                },
+            )
+        case ClientDied():
+            return replace(chart, died_on=event.data.died_on)
         case AppointmentScheduled():
             return replace(chart, appointments=chart.appointments | {event.data.appointment_id})
         case RiskFlagRaised():
@@ -455,6 +504,7 @@ def _evolve_chart(chart: Chart, event: CareEvent) -> Chart:
             | MedicationConsultRecorded()
             | TransitionReported()
             | RiskFlagCleared()
+            | CaringContactSent()
             | ErasedEntry()
         ):
             return chart  # read side only

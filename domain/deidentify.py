@@ -142,6 +142,13 @@ FIELD_POLICY: Mapping[str, Treatment] = {
     "what_worked": COUNT,
     "what_did_not": COUNT,
     "plan_changes": COUNT,
+    "reviewers": COUNT,
+    "plan_change_event_ids": EVENT,
+    # after discharge and death
+    "message_kind": KEEP,
+    "died_on": DATE,
+    "cause": KEEP,
+    "source": DROP,
     # harm reduction and medication
     "kits": KEEP,
     "recipient": KEEP,

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import assert_never
 from uuid import UUID
 
+from domain.aftercare import CaringContactSent, ClientDied
 from domain.consent import BreakGlassInvoked, ConsentGranted, ConsentRevoked, DisclosureMade
 from domain.corrections import EntryCorrected, EntryEnteredInError
 from domain.enrollment import (
@@ -252,6 +253,7 @@ class _Draft:
     handoffs: dict[str, Handoff] = field(default_factory=dict)
     flags: dict[str, RiskFlag] = field(default_factory=dict)
     consents: dict[str, Consent] = field(default_factory=dict)
+    died_on: date | None = None
     in_error: list[UUID] = field(default_factory=list)
     superseded: list[SupersededEntry] = field(default_factory=list)
 
@@ -367,7 +369,9 @@ class _Draft:
                     else replace(crisis, risk_level=contact.risk_level)
                 )
             case PostventionReviewRecorded():
-                crisis = self.crises.get(event.data.crisis_id)
+                crisis = (
+                    None if event.data.crisis_id is None else self.crises.get(event.data.crisis_id)
+                )
                 if crisis is not None:
                     self.crises[crisis.crisis_id] = replace(crisis, reviewed=True)
             case SafetyPlanRecorded():
@@ -464,6 +468,10 @@ class _Draft:
                 | ErasedEntry()
             ):
                 pass  # not part of the clinician's record (access log, history, erased)
+            case CaringContactSent():
+                pass
+            case ClientDied():
+                self.died_on = event.data.died_on
             case _:
                 assert_never(event)
 
@@ -507,6 +515,7 @@ class _Draft:
             consents=tuple(self.consents.values()),
             entries_in_error=tuple(self.in_error),
             entries_superseded=tuple(self.superseded),
+            died_on=self.died_on,
         )
 
 

@@ -201,6 +201,7 @@ class ClientRecord:
     consents: tuple[Consent, ...]
     entries_in_error: tuple[UUID, ...]
     entries_superseded: tuple[SupersededEntry, ...]
+    died_on: date | None = None
 
     def without_demographics(self) -> ClientRecord:
         """The record minus direct identifiers (HIPAA Safe Harbor names, dates of birth, phones)."""

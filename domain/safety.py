@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
+from uuid import UUID
 
-from pydantic import AwareDatetime, Field, StringConstraints
+from pydantic import AwareDatetime, Field, StringConstraints, model_validator
 
 from domain.envelope import Envelope, Frozen, Identifier, ShortText
 
@@ -61,11 +62,27 @@ class SafetyPlanRevised(Envelope):
     data: SafetyPlanData
 
 
+ReviewKind = Literal["crisis", "death"]
+
+
 class PostventionData(Frozen):
-    crisis_id: Identifier
+    """A review after a crisis (`crisis_id` names it) or after a client's death (kind `death`);
+    `reviewers` are the care-team member ids who took part, `plan_change_event_ids` the events
+    recording the plan changes it decided (e.g. a `SafetyPlanRevised`)."""
+
+    crisis_id: Identifier | None = None
+    kind: ReviewKind = "crisis"
+    reviewers: Annotated[tuple[Identifier, ...], Field(max_length=50)] = ()
+    plan_change_event_ids: Annotated[tuple[UUID, ...], Field(max_length=50)] = ()
     what_worked: Items = ()
     what_did_not: Items = ()
     plan_changes: Items = ()
+
+    @model_validator(mode="after")
+    def _crisis_review_names_its_crisis(self) -> PostventionData:
+        if self.kind == "crisis" and self.crisis_id is None:
+            raise ValueError("a crisis review names its crisis_id")
+        return self
 
 
 class PostventionReviewRecorded(Envelope):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, model_validator
 
 from domain.envelope import Envelope, Frozen, Identifier, Note, ShortText
 
@@ -31,10 +31,27 @@ class SessionHeld(Envelope):
     data: SessionData
 
 
+# Appointments with services outside the program a recovery circle coordinates.
+OutsideKind = Literal[
+    "primary_care", "psychiatry", "sleep_clinic", "moud_intake", "housing", "court", "other"
+]
+AppointmentKind = SessionKind | OutsideKind
+
+
 class AppointmentData(Frozen):
+    """An appointment of any kind of the circle: a session of the program or an outside service
+    (`service` says which; required for `other`)."""
+
     appointment_id: Identifier
-    kind: SessionKind
+    kind: AppointmentKind
     scheduled_for: AwareDatetime
+    service: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _other_names_its_service(self) -> AppointmentData:
+        if self.kind == "other" and not self.service:
+            raise ValueError("an appointment of kind other names its service")
+        return self
 
 
 class AppointmentScheduled(Envelope):

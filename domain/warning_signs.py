@@ -1,22 +1,30 @@
 """What the early-warning rules need to remember about one client, folded from the record.
 
-`observe(signs, event, position)` is a pure fold like a decider's `evolve`: the signs after one
-more recorded event, or the same object when the event tells the rules nothing (so a caller can
-skip writing). The rules themselves (domain/early_warning.py) read these signs and a clock.
+`observe(signs, event)` is a pure fold like a decider's `evolve`: the signs after one more
+recorded event, or the same object when the event tells the rules nothing (so a caller can
+skip writing). The rules themselves (domain/rules_*.py, run by domain/early_warning.py) read
+these signs and a clock.
 
-Only what a rule (docs/domain.md) reads is kept: craving and sleep of recent check-ins, the latest
-PHQ-9 item 9, suicide-risk screens, crises and whether they were reviewed, overdose-risk windows,
-naloxone, appointment outcomes, open handoffs, the check-in plan and the flags already raised. Lists
-are pruned to a horizon beyond every default threshold (`KEEP_DAYS`; check-ins `KEEP_CHECK_IN_DAYS`,
-which bounds the craving baseline a configuration can ask for)."""
+The fold keeps facts, not conclusions: each satisfying event (a safety plan, naloxone, a
+contact, a review) is kept as itself, and the rules decide at evaluation time whether a risk was
+answered. So a correction (`EntryEnteredInError`, `EntryCorrected`) only has to forget the
+withdrawn entry wherever it was kept, and every rule sees the record as if it had never been
+there (a property test holds the fold to this).
+
+Lists are pruned to a horizon beyond every default threshold (`KEEP_DAYS` behind the newest
+item of the list, always keeping the last few; check-ins `KEEP_CHECK_IN_DAYS`, which bounds the
+craving baseline a configuration can ask for); a suicide risk no plan answered is never pruned.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal, TypeVar
 from uuid import UUID
 
+from domain.aftercare import CaringContactSent, ClientDied
 from domain.catalogue import CareEvent
 from domain.corrections import EntryCorrected, EntryEnteredInError
 from domain.enrollment import CheckInPlanSet, ClientEnrolled, ClientReadmitted, EpisodeClosed
@@ -50,17 +58,31 @@ from domain.safety import (
     SafetyPlanRecorded,
     SafetyPlanRevised,
 )
-from domain.sessions import AppointmentAttended, AppointmentMissed, SessionHeld
+from domain.sessions import (
+    AppointmentAttended,
+    AppointmentMissed,
+    AppointmentScheduled,
+    SessionHeld,
+)
 
-KEEP_DAYS = 45
+KEEP_DAYS = 60
+KEEP_LAST = 5
 KEEP_CHECK_IN_DAYS = 15  # the 14-day craving baseline and a run of check-ins
 KEEP_CHECK_INS = 60
 KEEP_CLOSED_FLAGS = 100
 
-WindowKind = Literal["transition", "opioid_stopped", "overdose"]
+WindowKind = Literal["transition", "opioid_stopped", "overdose", "overdose_danger"]
 ScreenLevel = Literal["none", "low", "moderate", "high"]
 
 _SUICIDAL_RISK_LEVELS = frozenset({"moderate", "high", "imminent"})
+_OPIOIDS = frozenset({"opioids", "fentanyl", "heroin", "prescription_opioids"})
+# Leaving these settings starts the follow-up clock of DIS-2 (HEDIS FUA/FUM/FUI).
+HIGH_INTENSITY_DISCHARGES = frozenset(
+    {"inpatient_discharge", "residential_discharge", "detox_discharge", "ed_discharge"}
+)
+_DISCHARGE_WORDS = frozenset(
+    {"inpatient", "residential", "detox", "emergency", "hospital", "hospitalization", "ed"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,12 +122,26 @@ class Crisis:
     event_id: UUID
     at: datetime
     crisis_id: str
-    reviewed: bool = False
+    risk_level: str = "high"
+    suicidal: bool = False
+    overdose_danger: bool = False
+    follow_up_due_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """A postvention review: of a crisis (by its id) or of a death."""
+
+    event_id: UUID
+    at: datetime
+    crisis_id: str | None
+    kind: str = "crisis"
 
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """The start of an overdose-risk window: a transition, an opioid medication stopped, an OD."""
+    """The start of an overdose-risk window: a transition, an opioid medication stopped, an
+    overdose, or a crisis with overdose danger."""
 
     event_id: UUID
     at: datetime
@@ -122,6 +158,24 @@ class Appointment:
 
 
 @dataclass(frozen=True, slots=True)
+class Plan:
+    """A check-in plan set, with its cadence."""
+
+    event_id: UUID
+    at: datetime
+    cadence_hours: int
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    """A check-in that reported use since the last one."""
+
+    event_id: UUID
+    at: datetime
+    opioid: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Handoff:
     handoff_id: str
     initiated: Mark
@@ -134,7 +188,7 @@ class KnownFlag:
 
     `raised` counts how often it was raised (a withdrawn entry may reopen it), so the events of
     each round get their own deterministic ids; `by_rule` says a rule, not a person, closed it;
-    `raised_at` and `acknowledged` feed the escalation rule.
+    `raised_at`, `raised_event_id` and `acknowledged` feed the escalation rule.
     """
 
     flag_id: str
@@ -155,21 +209,26 @@ class WarningSigns:
     client_id: UUID
     org: str | None = None
     in_care: bool = False
+    enrolled_at: datetime | None = None
     back_in_care: Mark | None = None
     discharged: Mark | None = None
     serious_at_discharge: tuple[str, ...] = ()
-    plan: Mark | None = None
-    cadence_hours: int | None = None
+    died: Mark | None = None
+    plans: tuple[Plan, ...] = ()
     check_ins: tuple[CheckIn, ...] = ()
-    phq9: Phq9 | None = None
+    uses: tuple[Use, ...] = ()
+    phq9s: tuple[Phq9, ...] = ()
     screens: tuple[Screen, ...] = ()
     risks: tuple[Mark, ...] = ()
-    last_safety_plan_at: datetime | None = None
+    safety_plans: tuple[Mark, ...] = ()
     crises: tuple[Crisis, ...] = ()
-    follow_ups_due: tuple[Mark, ...] = ()
-    last_contact_at: datetime | None = None
+    reviews: tuple[Review, ...] = ()
+    contacts: tuple[Mark, ...] = ()
+    scheduled: tuple[Mark, ...] = ()
+    caring_contacts: tuple[Mark, ...] = ()
+    discharges_due: tuple[Mark, ...] = ()
     windows: tuple[Window, ...] = ()
-    last_naloxone_at: datetime | None = None
+    naloxone: tuple[Mark, ...] = ()
     appointments: tuple[Appointment, ...] = ()
     handoffs: tuple[Handoff, ...] = ()
     flags: tuple[KnownFlag, ...] = ()
@@ -180,8 +239,26 @@ class WarningSigns:
                 return known
         return None
 
+    @property
+    def plan(self) -> Plan | None:
+        """The check-in plan in force: the latest set."""
+        return self.plans[-1] if self.plans else None
 
-Dated = TypeVar("Dated", CheckIn, Screen, Mark, Crisis, Window, Appointment)
+    @property
+    def phq9(self) -> Phq9 | None:
+        return self.phq9s[-1] if self.phq9s else None
+
+    def planned_since(self, at: datetime) -> bool:
+        """A safety plan recorded or revised at or after `at`."""
+        return any(p.at >= at for p in self.safety_plans)
+
+    def contacted_after(self, at: datetime) -> bool:
+        return any(c.at > at for c in self.contacts)
+
+
+Dated = TypeVar(
+    "Dated", CheckIn, Screen, Mark, Crisis, Window, Appointment, Phq9, Plan, Use, Review
+)
 
 
 def no_signs(client_id: UUID) -> WarningSigns:
@@ -193,40 +270,32 @@ def observe(signs: WarningSigns, event: CareEvent) -> WarningSigns:
     mark = Mark(event.event_id, event.occurred_at)
     match event:
         case ClientEnrolled():
-            return replace(signs, in_care=True, org=signs.org or event.actor.org)
+            return replace(
+                signs, in_care=True, org=signs.org or event.actor.org, enrolled_at=mark.at
+            )
         case ClientReadmitted():
             return replace(
                 signs, in_care=True, back_in_care=mark, discharged=None, serious_at_discharge=()
             )
         case EpisodeClosed():
-            serious = tuple(
-                f.flag_id
-                for f in signs.flags
-                if f.status != "resolved" and f.severity in SERIOUS and f.rule_id != "DIS-1"
-            )
-            return replace(signs, in_care=False, discharged=mark, serious_at_discharge=serious)
+            return _discharged(signs, event, mark)
+        case ClientDied():
+            return replace(signs, died=mark)
         case CheckInPlanSet():
-            return replace(signs, plan=mark, cadence_hours=event.data.cadence_hours)
+            plan = Plan(mark.event_id, mark.at, event.data.cadence_hours)
+            return replace(signs, plans=_recent((*signs.plans, plan)))
         case CheckInRecorded():
-            entry = CheckIn(mark.event_id, mark.at, event.data.craving, event.data.sleep_hours)
-            return replace(signs, check_ins=_recent_check_ins((*signs.check_ins, entry)))
+            return _checked_in(signs, event, mark)
         case AssessmentRecorded():
             return _assessed(signs, event)
         case CrisisContactRecorded():
-            crisis = Crisis(mark.event_id, mark.at, event.data.crisis_id)
-            risky = event.data.suicidality and event.data.risk_level in _SUICIDAL_RISK_LEVELS
-            return replace(
-                signs,
-                crises=_unreviewed_or_recent((*signs.crises, crisis)),
-                follow_ups_due=_unanswered((*signs.follow_ups_due, mark), signs.last_contact_at),
-                risks=_unplanned((*signs.risks, mark), signs) if risky else signs.risks,
-            )
+            return _crisis(signs, event, mark)
         case TransitionReported():
             window = Window(mark.event_id, mark.at, "transition")
-            due = signs.follow_ups_due
-            if event.data.kind == "ed_discharge":
-                due = _unanswered((*due, mark), signs.last_contact_at)
-            return replace(signs, windows=_recent((*signs.windows, window)), follow_ups_due=due)
+            due = signs.discharges_due
+            if event.data.kind in HIGH_INTENSITY_DISCHARGES:
+                due = _recent((*due, mark))
+            return replace(signs, windows=_recent((*signs.windows, window)), discharges_due=due)
         case MedicationStopped():
             if event.data.category != "moud":
                 return signs
@@ -236,27 +305,28 @@ def observe(signs: WarningSigns, event: CareEvent) -> WarningSigns:
             if event.data.fatal:
                 return signs
             window = Window(mark.event_id, mark.at, "overdose")
-            return replace(signs, windows=_recent((*signs.windows, window)))
+            due = signs.discharges_due
+            if event.data.ed_visit:
+                due = _recent((*due, mark))
+            return replace(signs, windows=_recent((*signs.windows, window)), discharges_due=due)
         case NaloxoneDistributed():
-            return replace(signs, last_naloxone_at=_latest(signs.last_naloxone_at, mark.at))
+            return replace(signs, naloxone=_recent((*signs.naloxone, mark)))
         case SafetyPlanRecorded() | SafetyPlanRevised():
-            plan_at = _latest(signs.last_safety_plan_at, mark.at)
-            planned = replace(signs, last_safety_plan_at=plan_at)
-            return replace(planned, risks=_unplanned(signs.risks, planned))
+            return replace(signs, safety_plans=_recent((*signs.safety_plans, mark)))
         case PostventionReviewRecorded():
-            crises = tuple(
-                replace(c, reviewed=True) if c.crisis_id == event.data.crisis_id else c
-                for c in signs.crises
-            )
-            return replace(signs, crises=_unreviewed_or_recent(crises))
+            review = Review(mark.event_id, mark.at, event.data.crisis_id, event.data.kind)
+            return replace(signs, reviews=_recent((*signs.reviews, review)))
         case SessionHeld():
-            return _contacted(signs, mark.at)
+            return replace(signs, contacts=_recent((*signs.contacts, mark)))
+        case CaringContactSent():
+            return replace(signs, caring_contacts=_recent((*signs.caring_contacts, mark)))
+        case AppointmentScheduled():
+            return replace(signs, scheduled=_recent((*signs.scheduled, mark)))
         case AppointmentAttended() | AppointmentMissed():
-            outcome = Appointment(
-                mark.event_id, event.data.scheduled_for, isinstance(event, AppointmentMissed)
-            )
+            missed = isinstance(event, AppointmentMissed)
+            outcome = Appointment(mark.event_id, event.data.scheduled_for, missed)
             kept = replace(signs, appointments=_recent((*signs.appointments, outcome), keep=3))
-            return _contacted(kept, mark.at) if isinstance(event, AppointmentAttended) else kept
+            return kept if missed else replace(kept, contacts=_recent((*kept.contacts, mark)))
         case HandoffInitiated():
             handoff = Handoff(event.data.handoff_id, mark)
             return replace(signs, handoffs=(*signs.handoffs, handoff))
@@ -287,23 +357,66 @@ def observe(signs: WarningSigns, event: CareEvent) -> WarningSigns:
             return signs
 
 
+def _discharged(signs: WarningSigns, event: EpisodeClosed, mark: Mark) -> WarningSigns:
+    serious = tuple(
+        f.flag_id
+        for f in signs.flags
+        if f.status != "resolved" and f.severity in SERIOUS and f.rule_id != "DIS-1"
+    )
+    words = set(re.findall(r"[a-z]+", event.data.reason.lower()))
+    due = signs.discharges_due
+    if words & _DISCHARGE_WORDS:
+        due = _recent((*due, mark))
+    return replace(
+        signs, in_care=False, discharged=mark, serious_at_discharge=serious, discharges_due=due
+    )
+
+
+def _checked_in(signs: WarningSigns, event: CheckInRecorded, mark: Mark) -> WarningSigns:
+    entry = CheckIn(mark.event_id, mark.at, event.data.craving, event.data.sleep_hours)
+    seen = replace(signs, check_ins=_recent_check_ins((*signs.check_ins, entry)))
+    if not event.data.used_since_last:
+        return seen
+    use = Use(mark.event_id, mark.at, bool(event.data.substances & _OPIOIDS))
+    return replace(seen, uses=_recent((*signs.uses, use)))
+
+
+def _crisis(signs: WarningSigns, event: CrisisContactRecorded, mark: Mark) -> WarningSigns:
+    data = event.data
+    crisis = Crisis(
+        mark.event_id,
+        mark.at,
+        data.crisis_id,
+        risk_level=data.risk_level,
+        suicidal=data.suicidality,
+        overdose_danger=data.overdose_danger,
+        follow_up_due_at=data.follow_up_due_at,
+    )
+    changed = replace(signs, crises=_recent((*signs.crises, crisis)))
+    if data.suicidality and data.risk_level in _SUICIDAL_RISK_LEVELS:
+        changed = replace(changed, risks=_risks((*signs.risks, mark), changed))
+    if data.overdose_danger:
+        window = Window(mark.event_id, mark.at, "overdose_danger")
+        changed = replace(changed, windows=_recent((*signs.windows, window)))
+    return changed
+
+
 def _assessed(signs: WarningSigns, event: AssessmentRecorded) -> WarningSigns:
     data = event.data
     if data.instrument == "PHQ-9":
         item9 = dict(data.subscales).get("item9")
         if item9 is None:
-            item9 = int(data.answers[8]) if len(data.answers) >= 9 else 0
-        latest = Phq9(event.event_id, event.occurred_at, item9)
-        if signs.phq9 is not None and signs.phq9.at > latest.at:
-            return signs
-        return replace(signs, phq9=latest)
+            answers = list(data.answers)
+            item9 = int(answers[8]) if len(answers) >= 9 and answers[8] is not None else 0
+        entry = Phq9(event.event_id, event.occurred_at, item9)
+        return replace(signs, phq9s=_recent((*signs.phq9s, entry))[-KEEP_LAST:])
     if data.instrument == "C-SSRS-SCREEN":
         level = data.band or score(data.instrument, data.answers).band
         screen = Screen(event.event_id, event.occurred_at, _level(level))
         risks = signs.risks
         if screen.level in ("moderate", "high"):
-            risks = _unplanned((*risks, Mark(event.event_id, event.occurred_at)), signs)
-        return replace(signs, screens=_by_time((*signs.screens, screen))[-5:], risks=risks)
+            risks = _risks((*risks, Mark(event.event_id, event.occurred_at)), signs)
+        return replace(signs, screens=_by_time((*signs.screens, screen))[-KEEP_LAST:], risks=risks)
     return signs
 
 
@@ -321,17 +434,29 @@ def _level(band: str) -> ScreenLevel:
 
 def forget(signs: WarningSigns, event_id: UUID) -> WarningSigns:
     """Drop an entry marked entered-in-error or corrected, wherever the rules kept it."""
-    phq9 = None if signs.phq9 is not None and signs.phq9.event_id == event_id else signs.phq9
+
+    def without(items: tuple[Dated, ...]) -> tuple[Dated, ...]:
+        return tuple(item for item in items if item.event_id != event_id)
+
     return replace(
         signs,
-        phq9=phq9,
-        check_ins=tuple(c for c in signs.check_ins if c.event_id != event_id),
-        screens=tuple(s for s in signs.screens if s.event_id != event_id),
-        risks=tuple(r for r in signs.risks if r.event_id != event_id),
-        crises=tuple(c for c in signs.crises if c.event_id != event_id),
-        follow_ups_due=tuple(m for m in signs.follow_ups_due if m.event_id != event_id),
-        windows=tuple(w for w in signs.windows if w.event_id != event_id),
-        appointments=tuple(a for a in signs.appointments if a.event_id != event_id),
+        died=None if signs.died is not None and signs.died.event_id == event_id else signs.died,
+        plans=without(signs.plans),
+        check_ins=without(signs.check_ins),
+        uses=without(signs.uses),
+        phq9s=without(signs.phq9s),
+        screens=without(signs.screens),
+        risks=without(signs.risks),
+        safety_plans=without(signs.safety_plans),
+        crises=without(signs.crises),
+        reviews=without(signs.reviews),
+        contacts=without(signs.contacts),
+        scheduled=without(signs.scheduled),
+        caring_contacts=without(signs.caring_contacts),
+        discharges_due=without(signs.discharges_due),
+        windows=without(signs.windows),
+        naloxone=without(signs.naloxone),
+        appointments=without(signs.appointments),
     )
 
 
@@ -383,7 +508,7 @@ def _recent_check_ins(check_ins: tuple[CheckIn, ...]) -> tuple[CheckIn, ...]:
     ]
 
 
-def _recent(items: tuple[Dated, ...], keep: int = 0) -> tuple[Dated, ...]:
+def _recent(items: tuple[Dated, ...], keep: int = KEEP_LAST) -> tuple[Dated, ...]:
     """Oldest first, without what lies beyond the horizon behind the newest, but the last `keep`."""
     ordered = _by_time(items)
     horizon = ordered[-1].at - timedelta(days=KEEP_DAYS)
@@ -391,34 +516,13 @@ def _recent(items: tuple[Dated, ...], keep: int = 0) -> tuple[Dated, ...]:
     return tuple(item for n, item in enumerate(ordered) if n >= cut or item.at >= horizon)
 
 
-def _unreviewed_or_recent(crises: tuple[Crisis, ...]) -> tuple[Crisis, ...]:
-    ordered = _by_time(crises)
-    horizon = ordered[-1].at - timedelta(days=KEEP_DAYS) if ordered else None
-    return tuple(c for c in ordered if not c.reviewed or horizon is None or c.at >= horizon)
-
-
-def _unanswered(due: tuple[Mark, ...], last_contact_at: datetime | None) -> tuple[Mark, ...]:
-    """Crises and ED discharges still waiting for a follow-up contact after them."""
-    return tuple(m for m in _by_time(due) if last_contact_at is None or last_contact_at <= m.at)
-
-
-def _unplanned(risks: tuple[Mark, ...], signs: WarningSigns) -> tuple[Mark, ...]:
-    """Moderate or high suicide risks with no safety plan recorded since."""
-    planned = signs.last_safety_plan_at
-    return tuple(r for r in _by_time(risks) if planned is None or planned < r.at)
-
-
-def _contacted(signs: WarningSigns, at: datetime) -> WarningSigns:
-    contact = _latest(signs.last_contact_at, at)
-    return replace(
-        signs, last_contact_at=contact, follow_ups_due=_unanswered(signs.follow_ups_due, contact)
-    )
+def _risks(risks: tuple[Mark, ...], signs: WarningSigns) -> tuple[Mark, ...]:
+    """Suicide risks, oldest first: recent ones, and any older one no safety plan answered."""
+    ordered = _by_time(risks)
+    horizon = ordered[-1].at - timedelta(days=KEEP_DAYS)
+    return tuple(r for r in ordered if r.at >= horizon or not signs.planned_since(r.at))
 
 
 def _by_time(items: tuple[Dated, ...]) -> tuple[Dated, ...]:
     """Oldest first by business time: events may arrive out of order."""
     return tuple(sorted(items, key=lambda item: item.at))
-
-
-def _latest(current: datetime | None, candidate: datetime) -> datetime:
-    return candidate if current is None or candidate > current else current

@@ -54,7 +54,7 @@ from projections.engine import (
 log = structlog.get_logger(__name__)
 
 NAME = "early_warning"
-VERSION = 2  # 2: flags can be cleared (RiskFlagCleared) and reopen; the signs know severities
+VERSION = 3  # 2: flags can be cleared and reopen; 3: the signs keep facts, not conclusions
 SIGNS: TypeAdapter[WarningSigns] = TypeAdapter(WarningSigns)
 EVALUATIONS = Identifier("early_warning_evaluations")
 

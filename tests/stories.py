@@ -433,6 +433,7 @@ def parent_after_surgery(story: Story | None = None, who: Enrollee = MORGAN) -> 
     story.by(CASE_MANAGER).naloxone(kits=2, recipient="family", training_given=True)
     story.by(COUNSELOR).safety_plan(
         warning_signs=["withdrawal", "pain flare"],
+        coping_strategies=["heat pack and a walk before any extra dose"],
         help_contacts=["partner"],
         professional_contacts=["clinic after-hours line"],
         crisis_lines=["988"],

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from domain.aftercare import CaringContactData, CaringContactSent, ClientDied, DeathData
 from domain.catalogue import CareEvent
 from domain.client import decide, evolve, initial_state
 from domain.commands import DEFAULT_CLOCK_SKEW, RecordCareEvent
@@ -543,6 +544,7 @@ def crisis(
     risk_level: str = "high",
     suicidality: bool = True,
     overdose_danger: bool = False,
+    follow_up_due_at: datetime | None = None,
     **envelope: Any,
 ) -> CrisisContactRecorded:
     return CrisisContactRecorded(
@@ -555,7 +557,7 @@ def crisis(
             overdose_danger=overdose_danger,
             interventions=("safety planning",),
             disposition="stabilized at home",
-            follow_up_due_at=None,
+            follow_up_due_at=follow_up_due_at,
         ),
     )
 
@@ -588,11 +590,21 @@ def _split_sections(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, A
     )
 
 
-def postvention(crisis_id: str = "crisis-1", **envelope: Any) -> PostventionReviewRecorded:
+def postvention(
+    crisis_id: str | None = "crisis-1",
+    *,
+    kind: str = "crisis",
+    reviewers: tuple[str, ...] = (),
+    plan_changes: tuple[UUID, ...] = (),
+    **envelope: Any,
+) -> PostventionReviewRecorded:
     return PostventionReviewRecorded(
         **_envelope(**envelope),
         data=PostventionData(
             crisis_id=crisis_id,
+            kind=kind,
+            reviewers=reviewers,
+            plan_change_event_ids=plan_changes,
             what_worked=("same-day call back",),
             what_did_not=("after-hours line busy",),
             plan_changes=("add warm line",),
@@ -659,6 +671,22 @@ def medication_consult(
 
 def transition(kind: str = "detox_discharge", **envelope: Any) -> TransitionReported:
     return TransitionReported(**_envelope(**envelope), data=TransitionData(kind=kind))
+
+
+def caring_contact(
+    channel: str = "text", message_kind: str = "caring_message", **envelope: Any
+) -> CaringContactSent:
+    return CaringContactSent(
+        **_envelope(default_actor=a_peer(), **envelope),
+        data=CaringContactData(channel=channel, message_kind=message_kind),
+    )
+
+
+def client_died(cause: str = "unknown", died_on: date | None = None, **envelope: Any) -> ClientDied:
+    return ClientDied(
+        **_envelope(**envelope),
+        data=DeathData(died_on=died_on or T0.date(), cause=cause, source="family member"),
+    )
 
 
 # --- flags ----------------------------------------------------------------------------------------
@@ -766,6 +794,8 @@ def one_of_each() -> list[CareEvent]:
         medication_stopped(),
         medication_consult(),
         transition(),
+        caring_contact(),
+        client_died(),
         flag_raised(evidence=(first.event_id,)),
         flag_acknowledged(),
         flag_cleared(),

@@ -129,7 +129,8 @@ def test_engagement_rules_answer_as_at_the_discharge() -> None:
         check_in_plan_set(24, occurred_at=after(days=1)),
         discharged(occurred_at=after(days=1, hours=1)),
     )
-    assert evaluate(signs, after(days=30), DEFAULTS) == []
+    assert [f for f in evaluate(signs, after(days=30), DEFAULTS) if f.rule.id == "ENG-1"] == []
+    assert [f.rule.id for f in evaluate(signs, after(days=1), DEFAULTS)] == []
 
 
 # --- the decider: who closes a flag ---------------------------------------------------------------

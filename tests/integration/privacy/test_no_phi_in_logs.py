@@ -61,7 +61,9 @@ def young_professional(api: TestClient, runtime: Runtime) -> UUID:
     story = stories.young_professional(Story(Clock(runtime.clock()), note=NOTES[0]), who=YOUNG)
     story.by(stories.PRESCRIBER).medication_consult("hydroxyzine", notes=NOTES[0])
     story.by(COUNSELOR).safety_plan(
-        warning_signs=["not sleeping since Ansel left"], crisis_lines=["988"]
+        warning_signs=["not sleeping since Ansel left"],
+        coping_strategies=["call Ansel's sister"],
+        crisis_lines=["988"],
     )
     story.over_http(api, runtime.settings)
     assert story.client_id is not None

@@ -55,6 +55,7 @@ def clients(api: TestClient, runtime: Runtime) -> list[UUID]:
             COUNSELOR,
             "SafetyPlanRecorded",
             warning_signs=["not sleeping"],
+            coping_strategies=["walk outside"],
             reasons_for_living=[f"{given}'s kids"],
             crisis_lines=["988"],
         )

@@ -6,6 +6,7 @@ warnings, told as a story and shown fixed. The read side runs step by step on th
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from services.wiring import Runtime, build_api
 from tests.integration.read_models.support import ReadSide
-from tests.stories import COUNSELOR, PEER, Person, Story
+from tests.stories import CASE_MANAGER, COUNSELOR, PEER, Person, Story
 
 SUPERVISOR = Person("sup-ana", "supervisor", COUNSELOR.org)
 NO, YES = False, True
@@ -154,3 +155,139 @@ def test_flags_survive_discharge_and_raise_dis_1_and_an_overdose_after_discharge
     told(story.at().event("OverdoseReported", **overdose), api, runtime)
     assert [f.status for f in flags(read_side, story, "OD-1")] == ["open"]
     assert UUID(dis_1.flag_id)
+
+
+def test_a_withdrawn_safety_plan_reopens_sui_3(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given a moderate screen, SUI-3 a day later, and then a safety plan
+    story = a_client(read_side, api, runtime)
+    told(story.at().assessment("C-SSRS-SCREEN", [YES, YES, YES, NO, NO, NO]), api, runtime)
+    read_side.clock.advance(hours=24)
+    assert [f.status for f in flags(read_side, story, "SUI-3")] == ["open"]
+    plan = {
+        "warning_signs": ["not sleeping"],
+        "coping_strategies": ["walk"],
+        "crisis_lines": ["988"],
+    }
+    told(story.at().safety_plan(**plan), api, runtime)
+    plan_id = story.last["event_id"]
+    assert [f.status for f in flags(read_side, story, "SUI-3")] == ["cleared"]
+
+    # when the plan is marked entered in error (it was another client's)
+    read_side.clock.advance(hours=1)
+    story.at().event("EntryEnteredInError", target_event_id=plan_id, reason="wrong client")
+    told(story, api, runtime)
+
+    # then SUI-3 is open again
+    assert [f.status for f in flags(read_side, story, "SUI-3")] == ["open"]
+
+
+def test_an_unacknowledged_critical_flag_raises_esc_1_after_the_hour(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    story = a_client(read_side, api, runtime)
+    crisis = {
+        "channel": "call",
+        "risk_level": "imminent",
+        "suicidality": False,
+        "overdose_danger": False,
+        "disposition": "mobile team sent",
+    }
+    told(story.by(COUNSELOR).at().crisis("crisis-9", **crisis), api, runtime)
+    (critical,) = [f for f in flags(read_side, story, "CRS-2") if f.severity == "critical"]
+    start = critical.raised_at
+
+    read_side.clock.now = start + timedelta(hours=1) - timedelta(seconds=1)
+    assert flags(read_side, story, "ESC-1") == []
+    read_side.clock.now = start + timedelta(hours=1)
+    (escalated,) = flags(read_side, story, "ESC-1")
+    assert critical.flag_id in escalated.reason
+    seen = api.get(
+        "/v1/flags",
+        params={"org": SUPERVISOR.org, "status": "open"},
+        headers=SUPERVISOR.headers(runtime.settings),
+    )
+    assert escalated.flag_id in [f["flag_id"] for f in seen.json()["items"]]
+
+
+def test_crs_2_fires_at_the_follow_up_time_the_clinician_set(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    story = a_client(read_side, api, runtime)
+    due = read_side.clock() + timedelta(hours=24)
+    crisis = {
+        "channel": "call",
+        "risk_level": "moderate",
+        "suicidality": False,
+        "overdose_danger": False,
+        "disposition": "stabilized at home",
+        "follow_up_due_at": due.isoformat(),
+    }
+    told(story.by(COUNSELOR).at().crisis("crisis-2", **crisis), api, runtime)
+
+    read_side.clock.now = due - timedelta(seconds=1)
+    assert flags(read_side, story, "CRS-2") == []
+    read_side.clock.now = due
+    (late,) = flags(read_side, story, "CRS-2")
+    assert (late.severity, late.status) == ("high", "open")
+
+
+def test_the_case_managers_sleep_clinic_appointment_is_recorded(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    story = a_client(read_side, api, runtime)
+    story.by(COUNSELOR).at().team(CASE_MANAGER)
+    story.by(CASE_MANAGER).appointment_scheduled("sleep-eval", "sleep_clinic", story.when(days=2))
+    answers = told_answers(story, api, runtime)  # each answered 201, or the story fails
+    assert answers[-1]["event_id"] == story.last["event_id"]
+    other = post(
+        api,
+        runtime,
+        f"/v1/clients/{story.client_id}/events",
+        CASE_MANAGER,
+        type="AppointmentScheduled",
+        occurred_at=read_side.clock().isoformat(),
+        data={
+            "appointment_id": "x",
+            "kind": "other",
+            "scheduled_for": story.when(days=3).isoformat(),
+        },
+    )
+    assert (other.status_code, other.json()["code"]) == (422, "validation_error")
+
+
+def told_answers(story: Story, api: TestClient, runtime: Runtime) -> list[Any]:
+    return story.over_http(api, runtime.settings)
+
+
+def test_an_empty_safety_plan_is_refused(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    story = a_client(read_side, api, runtime)
+    answer = post(
+        api,
+        runtime,
+        f"/v1/clients/{story.client_id}/events",
+        COUNSELOR,
+        type="SafetyPlanRecorded",
+        occurred_at=read_side.clock().isoformat(),
+        data={"warning_signs": [], "coping_strategies": [], "crisis_lines": []},
+    )
+    assert (answer.status_code, answer.json()["code"]) == (422, "incomplete_safety_plan")
+
+
+def test_a_clients_death_raises_pv_1_for_the_supervisors_and_a_death_review_clears_it(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    story = a_client(read_side, api, runtime)
+    died_on = read_side.clock().date().isoformat()
+    story.by(COUNSELOR).at().event("ClientDied", died_on=died_on, cause="overdose", source="ED")
+    told(story, api, runtime)
+    (pv_1,) = flags(read_side, story, "PV-1")
+    assert (pv_1.severity, pv_1.status) == ("critical", "open")
+
+    read_side.clock.advance(hours=30)
+    review = {"kind": "death", "reviewers": [SUPERVISOR.sub, COUNSELOR.sub]}
+    told(story.by(COUNSELOR).at().event("PostventionReviewRecorded", **review), api, runtime)
+    assert [f.status for f in flags(read_side, story, "PV-1")] == ["cleared"]

@@ -179,20 +179,20 @@ def test_crs_1_a_crisis_without_postvention_review_fires_at_72_hours_and_a_revie
     assert client.statuses("CRS-1") == ["resolved"]
 
 
-def test_crs_2_an_ed_discharge_without_follow_up_in_7_days_fires_and_a_session_clears(
+def test_dis_2_an_ed_discharge_without_follow_up_in_48_hours_fires_and_a_session_clears(
     read_side: ReadSide,
 ) -> None:
     client = Client.enrolled(read_side)
     client.record(b.transition, "ed_discharge")
     client.record(b.naloxone)  # so the overdose window is covered
-    due = read_side.clock() + timedelta(days=7)
+    due = read_side.clock() + timedelta(hours=48)
 
     read_side.clock.now = due - SECOND
     assert client.open_flags == {}
     read_side.clock.now = due
-    assert client.open_flags == {"CRS-2": "high"}
+    assert client.open_flags == {"DIS-2": "high"}
     client.record(b.session_held)
-    assert client.statuses("CRS-2") == ["cleared"]
+    assert client.statuses("DIS-2") == ["cleared"]
 
 
 def test_hnd_1_a_handoff_waits_48_hours_for_acceptance_then_14_days_for_completion(
