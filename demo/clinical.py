@@ -129,7 +129,7 @@ class Clinical(ClientBase):
             likert(self.craving / 3),  # 11 risky situations
             likert(rng.uniform(0, 4)),  # 12 spirituality
             likert(support - 1),  # 13 work or school
-            likert(support - 0.5),  # 14 income
+            4 if likert(support - 0.5) >= 2 else 0,  # 14 income (no 0 / yes 4)
             likert(distress * 3),  # 15 conflict
             likert(support),  # 16 supportive contacts
             likert(4 - distress * 3 - self.craving / 4),  # 17 satisfaction with progress

@@ -153,6 +153,7 @@ class Chart:
     flag_severity: Mapping[str, str] = field(default_factory=dict)
     crisis_times: Mapping[str, datetime] = field(default_factory=dict)
     died_on: date | None = None
+    sex_at_birth: str | None = None
     acknowledged_flags: Mapping[str, UUID] = field(default_factory=dict)
     active_consents: frozenset[str] = frozenset()
     care_team: frozenset[tuple[str, str]] = frozenset()
@@ -231,7 +232,7 @@ def decide(command: RecordCareEvent, state: ClientState) -> list[CareEvent]:
         case _:
             assert_never(state)
     _check_against_chart(event, chart)
-    return [_labelled(_scored(event), part2=chart.part2)]
+    return [_labelled(_scored(event, chart.sex_at_birth), part2=chart.part2)]
 
 
 def _check_against_chart(event: CareEvent, chart: Chart) -> None:
@@ -333,11 +334,11 @@ def _check_target(target: UUID, chart: Chart) -> None:
         raise EntryAlreadyInError
 
 
-def _scored(event: CareEvent) -> CareEvent:
+def _scored(event: CareEvent, sex_at_birth: str | None = None) -> CareEvent:
     """An assessment carries the total and band the domain computed from its answers."""
     if not isinstance(event, AssessmentRecorded):
         return event
-    result = score(event.data.instrument, event.data.answers)
+    result = score(event.data.instrument, event.data.answers, sex_at_birth=sex_at_birth)
     data = event.data.model_copy(
         update={"total": result.total, "band": result.band, "subscales": result.subscales}
     )
@@ -386,6 +387,7 @@ def evolve(state: ClientState, event: CareEvent) -> ClientState:
                     client_id=event.client_id,
                     program=event.data.program,
                     part2=event.data.part2,
+                    sex_at_birth=event.data.sex_at_birth,
                     event_ids=frozenset({event.event_id}),
                 )
                 return InCare(chart)

@@ -64,6 +64,7 @@ FIELD_POLICY: Mapping[str, Treatment] = {
     "family_name": DROP,
     "birth_date": DROP,
     "phone": DROP,
+    "sex_at_birth": KEEP,
     "episode_id": OPAQUE,
     "reason": DROP,
     "member_id": STAFF,

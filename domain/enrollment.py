@@ -14,6 +14,7 @@ CareTeamRole = Literal[
     "counselor", "peer_specialist", "case_manager", "prescriber", "crisis_clinician"
 ]
 Channel = Literal["text", "call", "app", "in_person"]
+SexAtBirth = Literal["female", "male", "unknown"]
 Phone = Annotated[str, StringConstraints(min_length=3, max_length=32, pattern=r"^[0-9+() .\-]+$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 
@@ -25,6 +26,7 @@ class EnrollmentData(Frozen):
     family_name: Name
     birth_date: date
     phone: Phone | None = None
+    sex_at_birth: SexAtBirth | None = None  # AUDIT-C's cut-off (4 men, 3 women)
 
 
 class ClientEnrolled(Envelope):

@@ -25,7 +25,7 @@ Substance = Literal[
     "other",
 ]
 InstrumentName = Literal["PHQ-9", "GAD-7", "AUDIT-C", "AUDIT", "DAST-10", "C-SSRS-SCREEN", "BAM"]
-Answer = Annotated[int, Field(ge=0, le=4, strict=True)] | bool
+Answer = Annotated[int, Field(ge=0, le=4, strict=True)] | bool | None  # None: left blank
 
 
 class AssessmentData(Frozen):

@@ -9,11 +9,11 @@ from domain.errors import UnknownInstrument
 from domain.instruments import audit, audit_c, bam, cssrs_screen, dast10, gad7, phq9
 from domain.instruments.scores import Score
 
-_SCORERS: Final[Mapping[str, Callable[[Sequence[int | bool]], Score]]] = {
-    module.NAME: module.score for module in (phq9, gad7, audit_c, audit, dast10, cssrs_screen, bam)
+_SCORERS: Final[Mapping[str, Callable[[Sequence[int | bool | None]], Score]]] = {
+    module.NAME: module.score for module in (phq9, gad7, audit, dast10, cssrs_screen, bam)
 }
 
-INSTRUMENTS: Final[frozenset[str]] = frozenset(_SCORERS)
+INSTRUMENTS: Final[frozenset[str]] = frozenset({*_SCORERS, audit_c.NAME})
 
 # The highest total and the published cut-points (lowest total of each band) of the instruments
 # whose total has severity bands, for charts that draw them; sources in each module's `band`.
@@ -32,8 +32,13 @@ def cut_points(instrument: str) -> tuple[int, tuple[tuple[int, str], ...]] | Non
     return _CUT_POINTS.get(instrument)
 
 
-def score(instrument: str, answers: Sequence[int | bool]) -> Score:
-    """Total, band and subscales of one administration, by each instrument's published scoring."""
+def score(
+    instrument: str, answers: Sequence[int | bool | None], *, sex_at_birth: str | None = None
+) -> Score:
+    """Total, band and subscales of one administration, by each instrument's published scoring;
+    AUDIT-C's cut-off depends on the client's sex at birth when the enrollment gave it."""
+    if instrument == audit_c.NAME:
+        return audit_c.score(answers, sex_at_birth=sex_at_birth)
     scorer = _SCORERS.get(instrument) if isinstance(instrument, str) else None
     if scorer is None:
         raise UnknownInstrument(f"Scored instruments are {', '.join(sorted(INSTRUMENTS))}.")

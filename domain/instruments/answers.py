@@ -19,6 +19,7 @@ class Points:
 ZERO_TO_THREE = Points(frozenset(range(4)), "0-3")
 ZERO_TO_FOUR = Points(frozenset(range(5)), "0-4")
 ZERO_TWO_OR_FOUR = Points(frozenset({0, 2, 4}), "0, 2 or 4")
+NO_ZERO_YES_FOUR = Points(frozenset({0, 4}), "0 (no) or 4 (yes)")
 
 
 def answer_sheet(instrument: str, answers: object, *counts: int) -> tuple[object, ...]:
@@ -45,6 +46,17 @@ def yes_no_items(instrument: str, answers: Sequence[object]) -> tuple[bool, ...]
     return tuple(_yes(instrument, item, answer) for item, answer in enumerate(answers, start=1))
 
 
+def blank_or_points(
+    instrument: str, answers: object, scales: Sequence[Points]
+) -> tuple[int | None, ...]:
+    """Points of each item, None where the item was left blank."""
+    sheet = answer_sheet(instrument, answers, len(scales))
+    return tuple(
+        None if answer is None else _points(instrument, item, answer, scale)
+        for item, (answer, scale) in enumerate(zip(sheet, scales, strict=True), start=1)
+    )
+
+
 def _points(instrument: str, item: int, answer: object, scale: Points) -> int:
     """One item's points; a yes/no is refused because bool passes for int in Python."""
     if isinstance(answer, bool):
@@ -52,6 +64,14 @@ def _points(instrument: str, item: int, answer: object, scale: Points) -> int:
     if not isinstance(answer, int) or answer not in scale.allowed:
         raise InvalidAnswers(f"{instrument} item {item} must be {scale.wording}")
     return int(answer)
+
+
+def yes_no_or_skipped(instrument: str, answers: Sequence[object]) -> tuple[bool | None, ...]:
+    """Each yes/no answer as a bool, None where the item was skipped."""
+    return tuple(
+        None if answer is None else _yes(instrument, item, answer)
+        for item, answer in enumerate(answers, start=1)
+    )
 
 
 def _yes(instrument: str, item: int, answer: object) -> bool:

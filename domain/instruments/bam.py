@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from domain.instruments.answers import ZERO_TO_FOUR, scored_items
+from domain.instruments.answers import NO_ZERO_YES_FOUR, ZERO_TO_FOUR, scored_items
 from domain.instruments.scores import Score
 
 NAME: Final = "BAM"
-_SCALES: Final = (ZERO_TO_FOUR,) * 17
+# Item 14 (enough income from legal sources?) is a yes/no scored No 0, Yes 4 (BAM manual).
+_SCALES: Final = (ZERO_TO_FOUR,) * 13 + (NO_ZERO_YES_FOUR,) + (ZERO_TO_FOUR,) * 3
 _USE: Final = (4, 5, 6)
 _RISK: Final = (1, 2, 3, 8, 11, 15)
 _PROTECTIVE: Final = (9, 10, 12, 13, 14, 16)
@@ -29,7 +30,7 @@ def band(*, use: int, risk: int, protective: int) -> str:
     return "stable"
 
 
-def score(answers: Sequence[int | bool]) -> Score:
+def score(answers: Sequence[int | bool | None]) -> Score:
     """Use, risk and protective subscales; total is use + risk, a burden score, ours not BAM's."""
     items = scored_items(NAME, answers, _SCALES)
     use, risk, protective = (

@@ -25,7 +25,7 @@ def band(total: int) -> str:
     return band_of(total, _BANDS)
 
 
-def score(answers: Sequence[int | bool]) -> Score:
+def score(answers: Sequence[int | bool | None]) -> Score:
     """One point per yes, but item 3 ("always able to stop?") scores its no (Skinner, 1982)."""
     yeses = yes_no_items(NAME, answer_sheet(NAME, answers, _ITEMS))
     total = sum(

@@ -18,7 +18,7 @@ def band(total: int) -> str:
     return band_of(total, _BANDS)
 
 
-def score(answers: Sequence[int | bool]) -> Score:
+def score(answers: Sequence[int | bool | None]) -> Score:
     """GAD-7 total 0-21 from seven items scored 0-3 (Spitzer et al., 2006)."""
     total = sum(scored_items(NAME, answers, _SCALES))
     return Score(NAME, total, band(total))

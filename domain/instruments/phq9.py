@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from domain.instruments.answers import ZERO_TO_THREE, scored_items
+from domain.instruments.answers import ZERO_TO_THREE, blank_or_points
 from domain.instruments.scores import Score, band_of
 
 NAME: Final = "PHQ-9"
@@ -24,8 +24,23 @@ def band(total: int) -> str:
     return band_of(total, _BANDS)
 
 
-def score(answers: Sequence[int | bool]) -> Score:
-    """PHQ-9 total 0-27 and item 9, which matters at any score above 0 whatever the total."""
-    items = scored_items(NAME, answers, _SCALES)
-    total = sum(items)
-    return Score(NAME, total, band(total), (("item9", items[8]),))
+INCOMPLETE: Final = "incomplete"
+
+
+def score(answers: Sequence[int | bool | None]) -> Score:
+    """PHQ-9 total 0-27 and item 9, which matters at any score above 0 whatever the total
+    (Simon et al., Psychiatr Serv 2013).
+
+    A sheet with blank items (None) is kept as answered: the total is the sum of the answered
+    items and the band is `incomplete`, never a prorated severity (the PHQ manual's wording on
+    missing items could not be confirmed; prorating is left to a clinician). Item 9 counts
+    whenever it was answered, so a positive item 9 still raises SUI-1.
+    """
+    items = blank_or_points(NAME, answers, _SCALES)
+    answered = [item for item in items if item is not None]
+    total = sum(answered)
+    subscales: tuple[tuple[str, int], ...] = (("answered", len(answered)),)
+    if items[8] is not None:
+        subscales = (("item9", items[8]), *subscales)
+    complete = len(answered) == len(items)
+    return Score(NAME, total, band(total) if complete else INCOMPLETE, subscales)

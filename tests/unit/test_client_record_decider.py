@@ -199,7 +199,11 @@ def test_phq9_answers_get_total_and_band_computed_by_the_domain() -> None:
     scored = submitted.model_copy(
         update={
             "data": submitted.data.model_copy(
-                update={"total": 16, "band": "moderately_severe", "subscales": (("item9", 1),)}
+                update={
+                    "total": 16,
+                    "band": "moderately_severe",
+                    "subscales": (("item9", 1), ("answered", 9)),
+                }
             )
         }
     )

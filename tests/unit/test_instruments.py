@@ -34,8 +34,12 @@ def phq9(total: int = 0, *, item9: int | None = None) -> list[int]:
 
 
 def audit(total: int) -> list[int]:
-    """Items 1-8 carry the points; items 9 and 10 answered 'no' (0)."""
-    return [*rated(8, total, 4), 0, 0]
+    """Items 1-8 carry the points, items 1-3, 7 and 8 first (4-6 move the zone up, WHO Table
+    4 footnote); items 9 and 10 answered 'no' (0)."""
+    points = rated(8, total, 4)
+    order = (1, 2, 3, 7, 8, 4, 5, 6)
+    items = dict(zip(order, points, strict=True))
+    return [*(items[item] for item in range(1, 9)), 0, 0]
 
 
 def dast10(points: int) -> list[bool]:
@@ -67,7 +71,7 @@ def bam(
     *,
     use: Sequence[int] = (0, 0, 0),
     risk: Sequence[int] = (1, 1, 1, 1, 1, 1),
-    protective: Sequence[int] = (3, 3, 3, 3, 3, 3),
+    protective: Sequence[int] = (3, 3, 3, 3, 4, 2),
     item7: int = 0,
     item17: int = 0,
 ) -> list[int]:
@@ -211,6 +215,8 @@ def test_a_rating_above_the_scale_is_refused_naming_the_item_but_not_the_answer(
 @pytest.mark.parametrize("instrument", RATING_SCALES)
 @pytest.mark.parametrize("answer", [-1, 2.0, "2", None])
 def test_a_negative_or_non_integer_rating_is_refused(instrument: str, answer: object) -> None:
+    if answer is None and instrument == "PHQ-9":
+        return  # a PHQ-9 item may be left blank (test_a_phq9_with_a_blank_item_...)
     sheet: list[object] = list(VALID_SHEETS[instrument])
     sheet[0] = answer
     assert refusal(instrument, sheet).startswith(f"{instrument} item 1 must be 0-")
@@ -219,6 +225,8 @@ def test_a_negative_or_non_integer_rating_is_refused(instrument: str, answer: ob
 @pytest.mark.parametrize("instrument", YES_NO_SCREENS)
 @pytest.mark.parametrize("answer", [2, -1, "yes", "no", "true", "1", "0", 1.0, None])
 def test_a_yes_no_screen_takes_only_true_false_or_1_0(instrument: str, answer: object) -> None:
+    if answer is None and instrument == "C-SSRS-SCREEN":
+        return  # item 4 may be skipped after a no to item 2 (skip-logic tests below)
     sheet: list[object] = list(VALID_SHEETS[instrument])
     sheet[3] = answer
     assert refusal(instrument, sheet) == f"{instrument} item 4 must be yes/no (true/false or 1/0)"
@@ -257,7 +265,7 @@ def test_phq9_bands_cut_at_5_10_15_and_20(total: int, band: str) -> None:
 def test_phq9_reports_item_9_on_its_own_whatever_the_total(item9: int) -> None:
     result = score("PHQ-9", phq9(item9, item9=item9))
     assert result.subscale("item9") == item9
-    assert result.subscales == (("item9", item9),)
+    assert result.subscales == (("item9", item9), ("answered", 9))
     assert result.band == "minimal"
 
 
@@ -285,20 +293,39 @@ def test_gad7_bands_cut_at_5_10_and_15(total: int, band: str) -> None:
 # --- AUDIT-C (Bush et al., 1998; Bradley et al., 2003) -------------------------------------------
 
 
+def audit_c(total: int) -> list[int]:
+    """An AUDIT-C sheet with the points on questions 2 and 3 first, then question 1."""
+    q2, q3, q1 = rated(3, total, 4)
+    return [q1, q2, q3]
+
+
 @pytest.mark.parametrize(
-    ("total", "band"),
+    ("sex", "total", "band"),
     [
-        (0, "negative"),
-        (2, "negative"),
-        (3, "positive"),
-        (7, "positive"),
-        (8, "high"),
-        (12, "high"),
+        ("male", 3, "negative"),
+        ("male", 4, "positive"),
+        ("female", 2, "negative"),
+        ("female", 3, "positive"),
+        (None, 2, "negative"),
+        (None, 3, "positive"),
+        ("unknown", 3, "positive"),
+        ("male", 7, "positive"),
+        ("male", 8, "high"),
+        ("female", 12, "high"),
     ],
 )
-def test_audit_c_is_positive_from_3_for_everyone_and_high_from_8(total: int, band: str) -> None:
-    result = score("AUDIT-C", rated(3, total, 4))
+def test_audit_c_is_positive_from_4_for_men_and_3_for_women_bush_1998_bradley_2003(
+    sex: str | None, total: int, band: str
+) -> None:
+    result = score("AUDIT-C", audit_c(total), sex_at_birth=sex)
     assert (result.total, result.band) == (total, band)
+
+
+def test_audit_c_points_all_from_question_1_read_as_within_limits_va_scoring_sheet() -> None:
+    assert score("AUDIT-C", [4, 0, 0], sex_at_birth="male").band == "within_limits_review"
+    assert score("AUDIT-C", [3, 0, 0], sex_at_birth="female").band == "within_limits_review"
+    assert score("AUDIT-C", [3, 1, 0], sex_at_birth="female").band == "positive"
+    assert score("AUDIT-C", [2, 0, 0], sex_at_birth="female").band == "negative"
 
 
 # --- AUDIT (WHO, Babor et al., 2001) -------------------------------------------------------------
@@ -463,6 +490,16 @@ def test_the_cssrs_total_counts_yes_to_q1_to_q6_but_not_the_recency_answer() -> 
 # --- BAM, Likert scoring (Cacciola et al., 2013) -------------------------------------------------
 
 
+@pytest.mark.parametrize("answer", [1, 2, 3])
+def test_bam_item_14_income_is_a_yes_no_scored_0_or_4_bam_manual(answer: int) -> None:
+    sheet = bam()
+    sheet[13] = answer
+    assert "item 14" in refusal("BAM", sheet)
+    for allowed in (0, 4):
+        sheet[13] = allowed
+        assert score("BAM", sheet).subscale("protective") is not None
+
+
 def test_bam_subscales_sum_their_own_items() -> None:
     given = bam(use=(0, 1, 0), risk=(4, 3, 2, 1, 0, 4), protective=(0, 1, 2, 3, 4, 0))
     result = score("BAM", given)
@@ -480,7 +517,7 @@ def test_bam_items_7_and_17_count_toward_no_subscale() -> None:
 
 
 def test_a_stable_bam_has_no_use_risk_under_12_and_protective_over_12() -> None:
-    result = score("BAM", bam(risk=(2, 2, 2, 2, 2, 1), protective=(3, 2, 2, 2, 2, 2)))
+    result = score("BAM", bam(risk=(2, 2, 2, 2, 2, 1), protective=(3, 2, 2, 2, 4, 0)))
     assert (result.subscale("risk"), result.subscale("protective")) == (11, 13)
     assert result.band == "stable"
 
@@ -495,5 +532,69 @@ def test_a_bam_risk_of_12_needs_attention_and_11_does_not() -> None:
 
 
 def test_a_bam_protective_of_12_needs_attention_and_13_does_not() -> None:
-    assert score("BAM", bam(protective=(2, 2, 2, 2, 2, 2))).band == "attention"
-    assert score("BAM", bam(protective=(3, 2, 2, 2, 2, 2))).band == "stable"
+    assert score("BAM", bam(protective=(2, 2, 2, 2, 4, 0))).band == "attention"
+    assert score("BAM", bam(protective=(3, 2, 2, 2, 4, 0))).band == "stable"
+
+
+# --- scoring as published: blanks, WHO zone overrides, C-SSRS skip logic -------------------------
+
+
+def test_a_phq9_with_a_blank_item_keeps_the_answered_items_and_is_marked_incomplete() -> None:
+    result = score("PHQ-9", [1, None, 1, 1, 1, 1, 1, 1, 2])
+    assert (result.total, result.band) == (9, "incomplete")  # never prorated
+    assert result.subscale("item9") == 2
+    assert result.subscale("answered") == 8
+
+
+def test_a_phq9_with_item_9_blank_reports_no_item_9() -> None:
+    result = score("PHQ-9", [1, 1, 1, 1, 1, 1, 1, 1, None])
+    assert result.subscale("item9") is None
+    assert result.band == "incomplete"
+
+
+@pytest.mark.parametrize(
+    ("item", "points", "zone"),
+    [
+        (4, 1, "low_risk"),
+        (4, 2, "hazardous"),
+        (5, 2, "hazardous"),
+        (6, 3, "hazardous"),
+    ],
+)
+def test_audit_2_or_more_on_questions_4_to_6_moves_to_the_next_zone_who_table_4(
+    item: int, points: int, zone: str
+) -> None:
+    sheet = [0] * 10
+    sheet[item - 1] = points
+    assert score("AUDIT", sheet).band == zone
+
+
+@pytest.mark.parametrize("item", [9, 10])
+def test_audit_4_on_question_9_or_10_moves_to_the_next_zone_and_2_does_not(item: int) -> None:
+    sheet = [2, 2, 0, 0, 0, 0, 0, 0, 0, 0]
+    sheet[item - 1] = 4
+    assert score("AUDIT", sheet).band == "harmful"  # total 8 is zone II, moved up to III
+    sheet = [0] * 10
+    sheet[item - 1] = 4
+    assert score("AUDIT", sheet).band == "hazardous"
+    sheet[item - 1] = 2
+    assert score("AUDIT", sheet).band == "low_risk"
+
+
+def test_audit_zone_iv_stays_iv_with_an_override() -> None:
+    assert score("AUDIT", [4, 4, 4, 4, 4, 4, 0, 0, 0, 0]).band == "possible_dependence"
+
+
+@pytest.mark.parametrize("item", [3, 4, 5])
+def test_the_cssrs_screener_refuses_a_yes_its_skip_logic_excludes(item: int) -> None:
+    sheet: list[bool | None] = [YES, NO, NO, NO, NO, NO]
+    sheet[item - 1] = YES
+    message = refusal("C-SSRS-SCREEN", sheet)
+    assert f"item {item}" in message
+
+
+def test_the_cssrs_screener_takes_q3_to_q5_skipped_after_a_no_to_q2() -> None:
+    result = score("C-SSRS-SCREEN", [YES, NO, None, None, None, NO])
+    assert result.band == "low"
+    assert "item 6" in refusal("C-SSRS-SCREEN", [YES, NO, None, None, None, None])
+    assert "items 3-5" in refusal("C-SSRS-SCREEN", [YES, YES, None, None, None, NO])
