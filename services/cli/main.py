@@ -329,6 +329,14 @@ def cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_rules(args: argparse.Namespace, settings: Settings) -> int:
+    """Print docs/early-warning.md, generated from the rule definitions."""
+    from domain.early_warning_doc import early_warning_page
+
+    sys.stdout.write(early_warning_page())
+    return 0
+
+
 def _aware(moment: datetime) -> datetime:
     """A time given without an offset is read as UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
@@ -390,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("openapi", help="print the OpenAPI document (docs/openapi.json)").set_defaults(
         run=cmd_openapi
     )
+    sub.add_parser(
+        "rules", help="print docs/early-warning.md: every early-warning rule and its thresholds"
+    ).set_defaults(run=cmd_rules)
 
     token = sub.add_parser("token", help="print a development token")
     token.add_argument("--sub", required=True, help="who: the person's or service's id")
