@@ -449,7 +449,9 @@ def add_chaos_command(sub: Any, _run: Callable[..., int] | None = None) -> None:
         "--fault", action="append", choices=FAULTS, help="only these faults (repeatable)"
     )
     chaos.add_argument("--soak", type=float, default=None, metavar="SECONDS", help="load only")
-    chaos.add_argument("--callers", type=int, default=4)
-    chaos.add_argument("--seed", type=int, default=11)
+    chaos.add_argument(
+        "--callers", type=int, default=4, help="concurrent HTTP writers of the simulated load"
+    )
+    chaos.add_argument("--seed", type=int, default=11, help="seed of the faults and the load")
     chaos.add_argument("--dir", default=None, help="where the cluster lives (default: a temp dir)")
     chaos.set_defaults(run=cmd_chaos)
