@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Header, Query, Request
@@ -19,6 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from domain.access_policy import Action, Decision, Principal
 from services.api.context import ApiContext
 from services.api.deps import Context, CurrentPrincipal
+from services.app.disclosure import rows_notice
 from services.app.gatekeeper import AccessRequest
 from services.app.privacy import Privacy
 
@@ -45,6 +46,8 @@ class Guard:
         self.principal = principal
         self.purpose = purpose
         self.correlation_id = correlation_id
+        # the 42 CFR 2.32 notice of the rows `visible` last allowed (None: nothing disclosed)
+        self.last_rows_notice: dict[str, Any] | None = None
 
     def request(
         self,
@@ -116,6 +119,7 @@ class Guard:
             data_classes=data_classes,
             correlation_id=self.correlation_id,
         )
+        self.last_rows_notice = rows_notice(decisions)
         return {client for client, decision in decisions.items() if decision.allowed}
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from domain.access_policy import CASELOAD_DATA_CLASSES, Action
@@ -13,6 +14,7 @@ from projections.caseload import caseload_of, caseloads_of_org
 from services.api.access import Guarded
 from services.api.deps import Clock, CurrentPrincipal
 from services.api.reads import MinPosition, Reads, caught_up
+from services.app.disclosure import rows_notice_headers
 
 router = APIRouter(tags=["caseloads"])
 
@@ -33,6 +35,8 @@ class CaseloadClient(BaseModel):
 class Caseload(BaseModel):
     member_id: str
     clients: list[CaseloadClient]
+    # 42 CFR 2.32: present when a row is a Part 2 client of another organization
+    disclosure: dict[str, Any] | None = None
 
 
 class MemberCaseload(BaseModel):
@@ -53,6 +57,7 @@ def member_caseload(
     who: CurrentPrincipal,
     reads: Reads,
     guard: Guarded,
+    response: Response,
     min_position: MinPosition = None,
 ) -> Caseload:
     guard.require(Action.READ_CASELOAD, member_id=member_id)  # one's own, or one's org's
@@ -60,8 +65,10 @@ def member_caseload(
         rows = caseload_of(conn, tables["caseload"], member_id)
     shown = guard.visible(Action.READ_CASELOAD, {r.client_id for r in rows}, CASELOAD_DATA_CLASSES)
     rows = [r for r in rows if r.client_id in shown]  # each row a logged read (consent: Part 2)
+    response.headers.update(rows_notice_headers(guard.last_rows_notice))
     return Caseload(
         member_id=member_id,
+        disclosure=guard.last_rows_notice,
         clients=[
             CaseloadClient(
                 client_id=r.client_id,

@@ -5,7 +5,7 @@ clinician's acknowledgement of one flag, and a person's resolution of it with a 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, Response
@@ -17,6 +17,7 @@ from projections.early_warning import FlagView, flag_by_id, flags_page
 from services.api.access import Guarded
 from services.api.deps import Clock, CurrentPrincipal, Handle
 from services.api.reads import MinPosition, Reads, caught_up
+from services.app.disclosure import rows_notice_headers
 from services.app.flags import acknowledge_flag as acknowledge
 from services.app.flags import resolve_flag as resolve
 
@@ -43,6 +44,8 @@ class Flag(BaseModel):
 class FlagPage(BaseModel):
     items: list[Flag]
     next: int | None
+    # 42 CFR 2.32: present when a row is a Part 2 client of another organization
+    disclosure: dict[str, Any] | None = None
 
 
 class Acknowledgement(BaseModel):
@@ -106,6 +109,7 @@ def list_flags(
     min_position: MinPosition = None,
     *,
     guard: Guarded,
+    response: Response,
 ) -> FlagPage:
     if client_id is not None:  # one client: 404 / 403 as for the record
         guard.require(Action.READ_FLAGS, client_id)
@@ -127,7 +131,13 @@ def list_flags(
         )
     clients = {v.client_id for v in page.items}
     shown = clients if client_id else guard.visible(Action.READ_FLAGS, clients, FLAG_DATA_CLASSES)
-    return FlagPage(items=[_flag(v) for v in page.items if v.client_id in shown], next=page.next)
+    notice = None if client_id else guard.last_rows_notice
+    response.headers.update(rows_notice_headers(notice))
+    return FlagPage(
+        items=[_flag(v) for v in page.items if v.client_id in shown],
+        next=page.next,
+        disclosure=notice,
+    )
 
 
 @router.post(

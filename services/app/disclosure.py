@@ -154,6 +154,45 @@ def disclosure_block(decision: Decision) -> dict[str, Any] | None:
     }
 
 
+def rows_notice(decisions: Mapping[Any, Decision]) -> dict[str, Any] | None:
+    """The one 2.32 notice of a list answer (caseload or flag rows): the statement once, and
+    each Part 2 client of another organization the rows disclose with the consent relied on
+    (or the emergency) and its scope; None when the rows disclose nothing."""
+    disclosed = {
+        str(client): decision
+        for client, decision in decisions.items()
+        if decision.allowed and decision.disclosure is not None
+    }
+    if not disclosed:
+        return None
+    clients = []
+    for client, decision in sorted(disclosed.items()):
+        block = disclosure_block(decision)
+        assert block is not None
+        clients.append(
+            {
+                "client_id": client,
+                "data_classes": block["data_classes"],
+                "break_glass": block["break_glass"],
+                "consent": block["consent"],
+            }
+        )
+    return {"notice": NOTICE, "statement": NOTICE_HEADER_TEXT, "clients": clients}
+
+
+def rows_notice_headers(notice: dict[str, Any] | None) -> dict[str, str]:
+    """The headers of a list answer that discloses: the short statement and the consents."""
+    if notice is None:
+        return {}
+    consents = sorted(
+        {
+            "emergency" if c["consent"] is None else c["consent"]["consent_id"]
+            for c in notice["clients"]
+        }
+    )
+    return {NOTICE_HEADER: NOTICE_HEADER_TEXT, CONSENT_HEADER: ",".join(consents)}
+
+
 def notice_headers(decision: Decision) -> dict[str, str]:
     """Headers every disclosing answer carries: the short 2.32 statement and the consent id."""
     disclosure = decision.disclosure

@@ -246,3 +246,14 @@ def test_a_caseload_row_of_a_part2_client_is_a_disclosure_too(
     (disclosed,) = disclosures(api, runtime, part2_client)
     assert disclosed["consent_id"] == "c-peer"
     assert "risk_flag" in disclosed["data_classes"]
+
+    # and the answer carries the 42 CFR 2.32 notice once, naming the client and the consent
+    answer = api.get(f"/v1/caseloads/{PEER.sub}", headers=headers(runtime, PEER))
+    notice = answer.json()["disclosure"]
+    assert notice["notice"] == NOTICE
+    covered = {c["client_id"]: c for c in notice["clients"]}
+    assert str(part2_client) in covered  # (other Part 2 clients of this module's tests too)
+    assert set(covered) <= {row["client_id"] for row in answer.json()["clients"]}
+    assert covered[str(part2_client)]["consent"]["consent_id"] == "c-peer"
+    assert answer.headers[NOTICE_HEADER] == NOTICE_HEADER_TEXT
+    assert "c-peer" in answer.headers[CONSENT_HEADER].split(",")
