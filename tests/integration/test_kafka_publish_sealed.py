@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -161,8 +162,9 @@ def test_clear_mode_is_refused_in_production_unless_allowed() -> None:
     production = {
         "environment": "production",
         "jwt_public_key": "-----BEGIN PUBLIC KEY-----",
-        "master_key": base64.b64encode(b"k" * 32).decode(),
-        "deidentify_key": "another-key",
+        "master_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "deidentify_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "audit_key": base64.b64encode(secrets.token_bytes(32)).decode(),
         "database_url": "postgresql://db/carecircle",
     }
     with pytest.raises(ValueError, match="CARE_PUBLISH_CLEAR_ALLOWED"):
