@@ -1,6 +1,6 @@
 """The kafka-python clients of the `ingest` and `publish` roles, built from settings.
 
-services/wiring.py hands them to the loops of consumers/ together with the use cases those loops
+services/wiring/ hands them to the loops of consumers/ together with the use cases those loops
 call (services/app/relay.py).
 """
 

@@ -1,4 +1,4 @@
-"""The privacy parts of a process, built once by services/wiring.py.
+"""The privacy parts of a process, built once by services/wiring/.
 
 - `PrivacySchema` creates the privacy tables (access log, client keys, erasures) once, under an
   advisory lock so concurrent processes never race on CREATE; `carecircle db migrate` runs it,

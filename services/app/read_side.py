@@ -2,7 +2,7 @@
 
 `projections/` holds the read models and the engine and knows nothing of this layer; here the
 event store, the connection pool and the command handler (for the flags the rules raise) are
-passed in by services/wiring.py, which also builds the runner and the evaluator.
+passed in by services/wiring/, which also builds the runner and the evaluator.
 """
 
 from __future__ import annotations

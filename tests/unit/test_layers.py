@@ -4,8 +4,9 @@
 - projections/, consumers/ and interop/ import domain/ only (of ours);
 - demo/ imports domain/ only; infra/ imports nothing of ours;
 - services/api/, services/cli/ and services/bench/ reach adapters and infra only through
-  services/wiring.py: they import services/app/ and the wiring, never services/adapters/ (cli
+  services/wiring/: they import services/app/ and the wiring, never services/adapters/ (cli
   may import infra/);
+- the wiring is one package imported by its name: nothing outside it imports its modules;
 - services/app/ imports neither FastAPI nor services/api/ nor the wiring nor the CLI;
 - only services/adapters/store.py imports the eventsourcing library's persistence or touches
   its `recorder`, `datastore` or `codec`; only services/api/ imports the HTTP `Problem`;
@@ -122,6 +123,14 @@ def test_only_the_wiring_and_the_cli_start_infra() -> None:
         if in_room(module, "infra"):
             continue
         assert not {n for n in names if in_room(n, "infra")}, module
+
+
+def test_the_wiring_is_imported_by_the_package_name_only() -> None:
+    for module, names in GRAPH.items():
+        if in_room(module, "services.wiring"):
+            continue
+        inner = {n for n in ours(names) if n.startswith("services.wiring.")}
+        assert not inner, f"{module} -> {sorted(inner)}"
 
 
 def test_use_cases_know_nothing_of_http_the_cli_or_the_wiring() -> None:
