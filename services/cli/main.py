@@ -345,7 +345,19 @@ def _aware(moment: datetime) -> datetime:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="carecircle", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    _add_process_commands(sub)
+    _add_tool_commands(sub)
+    add_privacy_commands(sub, runtime_for)
+    add_kafka_commands(sub)
+    add_read_side_commands(sub, runtime_for)
+    add_chaos_command(sub)
+    add_analyst_commands(sub, runtime_for)
+    add_bench_command(sub)
+    return parser
 
+
+def _add_process_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`db`, `serve`, `worker` and `up`: the commands that run the system."""
     db = sub.add_parser("db", help="the database: migrate, url, shell").add_subparsers(
         dest="db", required=True
     )
@@ -388,6 +400,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.set_defaults(run=cmd_up)
 
+
+def _add_tool_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`schema`, `openapi`, `rules`, `token` and `simulate`: documents, tokens and demo data."""
     schema = sub.add_parser(
         "schema", help="print the inbound care event's JSON Schema (docs/schemas/)"
     )
@@ -431,14 +446,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--start", help="ISO time of the first day (default: DAYS ago)")
     simulate.set_defaults(run=cmd_simulate)
-    add_privacy_commands(sub, runtime_for)
-    add_kafka_commands(sub)
-
-    add_read_side_commands(sub, runtime_for)
-    add_chaos_command(sub)
-    add_analyst_commands(sub, runtime_for)
-    add_bench_command(sub)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
