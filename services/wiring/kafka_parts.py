@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -106,30 +106,38 @@ def build_publisher(runtime: Runtime, bootstrap: str) -> tuple[Publisher, Callab
     return publisher, lambda: producer.close(timeout=10)
 
 
-def run_ingest(runtime: Runtime, bootstrap: str | None, stop: threading.Event) -> None:
-    """`carecircle worker ingest`: consume the inbound topic until stopped."""
-    assert bootstrap is not None, "ingest needs a broker"
+class _Loop(Protocol):
+    def run(self, stop: threading.Event) -> None: ...
+
+
+def _run_loop(
+    name: str,
+    build: Callable[[Runtime, str], tuple[_Loop, Callable[[], None]]],
+    runtime: Runtime,
+    bootstrap: str | None,
+    stop: threading.Event,
+) -> None:
+    """A Kafka worker role: its metrics, the topics, erasure notices, then its loop until
+    stopped, its clients closed however the loop ends."""
+    assert bootstrap is not None, f"{name} needs a broker"
     serve_worker_metrics(runtime.settings)
     ensure_topics(runtime.settings, bootstrap)
     runtime.watch_erasures()
-    ingest, close = build_ingest(runtime, bootstrap)
+    loop, close = build(runtime, bootstrap)
     try:
-        ingest.run(stop)
+        loop.run(stop)
     finally:
         close()
+
+
+def run_ingest(runtime: Runtime, bootstrap: str | None, stop: threading.Event) -> None:
+    """`carecircle worker ingest`: consume the inbound topic until stopped."""
+    _run_loop("ingest", build_ingest, runtime, bootstrap, stop)
 
 
 def run_publish(runtime: Runtime, bootstrap: str | None, stop: threading.Event) -> None:
     """`carecircle worker publish`: relay the store to `care.events` until stopped."""
-    assert bootstrap is not None, "publish needs a broker"
-    serve_worker_metrics(runtime.settings)
-    ensure_topics(runtime.settings, bootstrap)
-    runtime.watch_erasures()
-    publisher, close = build_publisher(runtime, bootstrap)
-    try:
-        publisher.run(stop)
-    finally:
-        close()
+    _run_loop("publish", build_publisher, runtime, bootstrap, stop)
 
 
 _metrics_lock = threading.Lock()
