@@ -10,11 +10,9 @@ every refusal), records the disclosures a decision makes (`DisclosureMade`), and
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
 
@@ -39,6 +37,7 @@ from domain.consent import DisclosureData, DisclosureMade
 from domain.envelope import Actor
 from services.adapters.access_log import AccessEntry, AccessLog
 from services.adapters.store import EventStore
+from services.app.client_lru import ClientLru
 from services.app.errors import AccessRefused
 from services.app.record import CareRecordHandler
 
@@ -105,57 +104,23 @@ def _entry(
     )
 
 
-@dataclass
-class FactsCache:
+class FactsCache(ClientLru[tuple[AccessFacts, float]]):
     """Each recently asked client's facts at a version, and when they were last caught up with
     the store. The store is append-only, so newer events are folded on top and a stale entry is
     never wrong, only behind."""
 
-    size: int = 100_000
-    _items: OrderedDict[UUID, tuple[AccessFacts, float]] = field(default_factory=OrderedDict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    hits: int = 0
-    misses: int = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def capacity(self) -> int:
-        return self.size
+    def __init__(self, size: int = 100_000) -> None:
+        super().__init__(size, stays=lambda current, given: current[0].version > given[0].version)
 
     def entry(self, client_id: UUID) -> tuple[AccessFacts, float] | None:
-        with self._lock:
-            item = self._items.get(client_id)
-            if item is not None:
-                self.hits += 1
-                self._items.move_to_end(client_id)
-            else:
-                self.misses += 1
-            return item
+        return self.lookup(client_id)
 
     def get(self, client_id: UUID) -> AccessFacts | None:
-        item = self.entry(client_id)
+        item = self.lookup(client_id)
         return None if item is None else item[0]
 
     def put(self, facts: AccessFacts, caught_up_at: float = 0.0) -> None:
-        with self._lock:
-            current = self._items.get(facts.client_id)
-            if current is not None and current[0].version > facts.version:
-                return
-            self._items[facts.client_id] = (facts, caught_up_at)
-            self._items.move_to_end(facts.client_id)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def forget(self, client_id: UUID) -> None:
-        with self._lock:
-            self._items.pop(client_id, None)
-
-    def clear(self) -> None:
-        """Forget everything (a missed erasure notice can no longer matter)."""
-        with self._lock:
-            self._items.clear()
+        self.keep(facts.client_id, (facts, caught_up_at))
 
 
 class Gatekeeper:

@@ -20,7 +20,6 @@ import queue
 import random
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from services.adapters.store import (
     StreamConflict,
     UpstreamPosition,
 )
+from services.app.client_lru import ClientLru
 
 log = structlog.get_logger(__name__)
 
@@ -80,7 +80,7 @@ def _outcome_of(entry: IndexEntry) -> Outcome:
     )
 
 
-class StateCache:
+class StateCache(ClientLru[tuple[int, ClientState]]):
     """Recently decided clients' state and version, so a command reads only the newer events.
 
     Safe because the store is append-only and every append checks the version: a stale entry
@@ -88,47 +88,14 @@ class StateCache:
     """
 
     def __init__(self, size: int = 100_000) -> None:
-        self._size = size
-        self._items: OrderedDict[UUID, tuple[int, ClientState]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def capacity(self) -> int:
-        return self._size
+        super().__init__(size, stays=lambda current, given: current[0] >= given[0])
 
     def get(self, client_id: UUID) -> tuple[int, ClientState]:
-        with self._lock:
-            item = self._items.get(client_id)
-            if item is not None:
-                self.hits += 1
-                self._items.move_to_end(client_id)
-                return item
-            self.misses += 1
-        return 0, initial_state()
+        item = self.lookup(client_id)
+        return item if item is not None else (0, initial_state())
 
     def put(self, client_id: UUID, version: int, state: ClientState) -> None:
-        with self._lock:
-            current = self._items.get(client_id)
-            if current is not None and current[0] >= version:
-                return
-            self._items[client_id] = (version, state)
-            self._items.move_to_end(client_id)
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-
-    def forget(self, client_id: UUID) -> None:
-        with self._lock:
-            self._items.pop(client_id, None)
-
-    def clear(self) -> None:
-        """Forget everything (a missed erasure notice can no longer matter)."""
-        with self._lock:
-            self._items.clear()
+        self.keep(client_id, (version, state))
 
 
 @dataclass(slots=True)
