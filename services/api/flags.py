@@ -4,6 +4,7 @@ clinician's acknowledgement of one flag, and a person's resolution of it with a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -14,12 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from domain.access_policy import FLAG_DATA_CLASSES, Action
 from domain.envelope import Note
 from projections.early_warning import FlagView, flag_by_id, flags_page
-from services.api.access import Guarded
-from services.api.deps import Clock, CurrentPrincipal, Handle
+from services.api.access import Guard, Guarded
+from services.api.context import ApiContext
+from services.api.deps import Context, CurrentPrincipal
 from services.api.reads import MinPosition, Reads, caught_up
 from services.app.disclosure import rows_notice_headers
 from services.app.flags import acknowledge_flag as acknowledge
 from services.app.flags import resolve_flag as resolve
+from services.app.record import Outcome
 
 router = APIRouter(prefix="/v1/flags", tags=["flags"])
 
@@ -140,36 +143,30 @@ def list_flags(
     )
 
 
-@router.post(
-    "/{flag_id}/acknowledge",
-    status_code=201,
-    summary="A clinician saw the flag and is acting on it",
-    responses={200: {"model": Acknowledged, "description": "The same event_id again"}},
-)
-def acknowledge_flag(
+def _note_on_flag(
+    use_case: Callable[..., Outcome],
     flag_id: str,
-    who: CurrentPrincipal,
-    reads: Reads,
-    clock: Clock,
-    handle: Handle,
+    context: ApiContext,
+    guard: Guard,
     response: Response,
-    body: Annotated[Acknowledgement | None, Body()] = None,
-    min_position: MinPosition = None,
+    min_position: int | None,
     *,
-    guard: Guarded,
+    event_id: UUID | None,
+    note: str | None,
 ) -> Acknowledged:
-    with caught_up(reads, ["early_warning"], min_position) as (conn, tables):
+    """Find the flag's client in the read model, record the note by the use case (201, or 200
+    for the same event_id again) and answer where it stands in the store."""
+    with caught_up(context.reads, ["early_warning"], min_position) as (conn, tables):
         view = flag_by_id(conn, tables["early_warning"], flag_id)
-    body = body or Acknowledgement()
-    outcome = acknowledge(
+    outcome = use_case(
         guard.privacy.gate,
-        handle,
-        who,
+        context.handler,
+        guard.principal,
         flag_id,
         None if view is None else view.client_id,
-        event_id=body.event_id,
-        note=body.note,
-        clock=clock,
+        event_id=event_id,
+        note=note,
+        clock=context.clock,
         purpose=guard.purpose,
         correlation_id=guard.correlation_id,
     )
@@ -181,6 +178,34 @@ def acknowledge_flag(
         version=outcome.version,
         position=outcome.position,
         recorded_at=outcome.recorded_at,
+    )
+
+
+@router.post(
+    "/{flag_id}/acknowledge",
+    status_code=201,
+    summary="A clinician saw the flag and is acting on it",
+    responses={200: {"model": Acknowledged, "description": "The same event_id again"}},
+)
+def acknowledge_flag(
+    flag_id: str,
+    context: Context,
+    response: Response,
+    body: Annotated[Acknowledgement | None, Body()] = None,
+    min_position: MinPosition = None,
+    *,
+    guard: Guarded,
+) -> Acknowledged:
+    body = body or Acknowledgement()
+    return _note_on_flag(
+        acknowledge,
+        flag_id,
+        context,
+        guard,
+        response,
+        min_position,
+        event_id=body.event_id,
+        note=body.note,
     )
 
 
@@ -192,36 +217,20 @@ def acknowledge_flag(
 )
 def resolve_flag(
     flag_id: str,
-    who: CurrentPrincipal,
-    reads: Reads,
-    clock: Clock,
-    handle: Handle,
+    context: Context,
     response: Response,
     body: Annotated[Resolution, Body()],
     min_position: MinPosition = None,
     *,
     guard: Guarded,
 ) -> Acknowledged:
-    with caught_up(reads, ["early_warning"], min_position) as (conn, tables):
-        view = flag_by_id(conn, tables["early_warning"], flag_id)
-    outcome = resolve(
-        guard.privacy.gate,
-        handle,
-        who,
+    return _note_on_flag(
+        resolve,
         flag_id,
-        None if view is None else view.client_id,
+        context,
+        guard,
+        response,
+        min_position,
         event_id=body.event_id,
         note=body.note,
-        clock=clock,
-        purpose=guard.purpose,
-        correlation_id=guard.correlation_id,
-    )
-    response.status_code = 201 if outcome.created else 200
-    return Acknowledged(
-        flag_id=flag_id,
-        event_id=outcome.event_id,
-        client_id=outcome.client_id,
-        version=outcome.version,
-        position=outcome.position,
-        recorded_at=outcome.recorded_at,
     )
