@@ -16,6 +16,7 @@ verbs. Synthetic people only.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -205,7 +206,10 @@ class Story:
         birth_date: date = date(1990, 1, 1),
         part2: bool = False,
         program: str = "outpatient-sud",
+        sex_at_birth: str | None = None,
     ) -> Story:
+        """Enrolled in a program; `sex_at_birth` (female, male, unknown) only when told."""
+        known = {} if sex_at_birth is None else {"sex_at_birth": sex_at_birth}
         return self.event(
             "ClientEnrolled",
             program=program,
@@ -214,6 +218,7 @@ class Story:
             family_name=family,
             birth_date=birth_date.isoformat(),
             phone=phone,
+            **known,
         )
 
     def team(self, *members: Person) -> Story:
@@ -233,8 +238,9 @@ class Story:
             more.setdefault("note", self.note)
         return self.event("CheckInRecorded", **check_in_data(mood, craving, sleep, used, **more))
 
-    def assessment(self, instrument: str, answers: list[int]) -> Story:
-        return self.event("AssessmentRecorded", instrument=instrument, answers=answers)
+    def assessment(self, instrument: str, answers: Sequence[int | None]) -> Story:
+        """An instrument's answers in item order; None is an item left blank."""
+        return self.event("AssessmentRecorded", instrument=instrument, answers=list(answers))
 
     def session(self, kind: str, modality: str, minutes: int, **more: Any) -> Story:
         if self.note is not None:
@@ -297,6 +303,30 @@ class Story:
 
     def discharged(self, reason: str) -> Story:
         return self.event("EpisodeClosed", reason=reason)
+
+    def transition(self, kind: str) -> Story:
+        """A release or a discharge from another setting (inpatient_discharge, ed_discharge...)."""
+        return self.event("TransitionReported", kind=kind)
+
+    def overdose(self, *, fatal: bool, naloxone_used: bool, ed_visit: bool) -> Story:
+        return self.event(
+            "OverdoseReported", fatal=fatal, naloxone_used=naloxone_used, ed_visit=ed_visit
+        )
+
+    def caring_contact(self, channel: str, message_kind: str = "caring_message") -> Story:
+        return self.event("CaringContactSent", channel=channel, message_kind=message_kind)
+
+    def died(self, on: date, cause: str, source: str) -> Story:
+        return self.event("ClientDied", died_on=on.isoformat(), cause=cause, source=source)
+
+    def postvention_review(self, kind: str, *reviewers: Person, **more: Any) -> Story:
+        """A review after a crisis (`crisis_id=`) or a death, by the members named."""
+        return self.event(
+            "PostventionReviewRecorded",
+            kind=kind,
+            reviewers=[who.sub for who in reviewers],
+            **more,
+        )
 
     # ------------------------------------------------------------ telling it
 

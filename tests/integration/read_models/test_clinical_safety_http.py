@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from fastapi.testclient import TestClient
@@ -290,4 +290,458 @@ def test_a_clients_death_raises_pv_1_for_the_supervisors_and_a_death_review_clea
     read_side.clock.advance(hours=30)
     review = {"kind": "death", "reviewers": [SUPERVISOR.sub, COUNSELOR.sub]}
     told(story.by(COUNSELOR).at().event("PostventionReviewRecorded", **review), api, runtime)
+    assert [f.status for f in flags(read_side, story, "PV-1")] == ["cleared"]
+
+
+# ---------------------------------------------------------------- scoring as published, over HTTP
+
+
+def record_of(api: TestClient, runtime: Runtime, story: Story) -> Any:
+    answer = api.get(f"/v1/clients/{story.client_id}", headers=COUNSELOR.headers(runtime.settings))
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def latest(api: TestClient, runtime: Runtime, story: Story, instrument: str) -> Any:
+    """The record's latest administration of the instrument (total and band as scored)."""
+    (found,) = [
+        a for a in record_of(api, runtime, story)["assessments"] if a["instrument"] == instrument
+    ]
+    return found
+
+
+def refused(
+    api: TestClient, runtime: Runtime, story: Story, type_: str, **data: Any
+) -> tuple[int, str, str]:
+    """Post one event the record should refuse: its status, code and detail."""
+    answer = post(
+        api,
+        runtime,
+        f"/v1/clients/{story.client_id}/events",
+        COUNSELOR,
+        type=type_,
+        occurred_at=story.clock().isoformat(),
+        data=data,
+    )
+    problem = answer.json()
+    return answer.status_code, problem["code"], problem.get("detail", "")
+
+
+def test_a_phq9_with_a_blank_item_is_stored_as_incomplete_and_item_9_still_raises_sui_1(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given a PHQ-9 whose second item was left blank and whose item 9 is 2
+    story = a_client(read_side, api, runtime)
+
+    # when it is recorded, it is stored (201, or the story fails)
+    told(story.at().assessment("PHQ-9", [1, None, 1, 1, 1, 1, 1, 1, 2]), api, runtime)
+
+    # then the record keeps the answered items, never prorates, and says the total is incomplete
+    phq9 = latest(api, runtime, story, "PHQ-9")
+    assert (phq9["total"], phq9["band"]) == (9, "incomplete")
+    # and the positive item 9 still raises SUI-1: a C-SSRS is due the same day
+    (sui_1,) = flags(read_side, story, "SUI-1")
+    assert (sui_1.severity, sui_1.status) == ("high", "open")
+
+
+def test_item_9_answered_0_the_next_day_clears_sui_1_and_only_a_person_resolves_it(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given a PHQ-9 with item 9 = 2, and the next day one with item 9 = 0 (no C-SSRS done)
+    story = a_client(read_side, api, runtime)
+    told(story.at().assessment("PHQ-9", [1, 1, 1, 1, 0, 0, 0, 0, 2]), api, runtime)
+    (raised,) = flags(read_side, story, "SUI-1")
+    assert (raised.severity, raised.status) == ("high", "open")
+    read_side.clock.advance(days=1)
+    told(story.at().assessment("PHQ-9", [1, 1, 1, 1, 0, 0, 0, 0, 0]), api, runtime)
+
+    # then SUI-1 is cleared, not resolved: nobody has looked yet
+    (cleared,) = flags(read_side, story, "SUI-1")
+    assert (cleared.status, cleared.resolved_by) == ("cleared", None)
+
+    # and the C-SSRS the rule waited for does not resolve it either
+    told(story.at().assessment("C-SSRS-SCREEN", [NO, NO, NO, NO, NO, NO]), api, runtime)
+    assert [f.status for f in flags(read_side, story, "SUI-1")] == ["cleared"]
+
+    # when the counselor who did the screen resolves it with a note, it is resolved by them
+    path = f"/v1/flags/{cleared.flag_id}/resolve"
+    resolved = post(api, runtime, path, COUNSELOR, note="C-SSRS negative; seen in person")
+    assert resolved.status_code == 201, resolved.text
+    (closed,) = flags(read_side, story, "SUI-1")
+    assert (closed.status, closed.resolved_by) == ("resolved", COUNSELOR.sub)
+
+
+@pytest.mark.parametrize(
+    ("sex_at_birth", "sheets"),
+    [
+        # Bush et al. 1998 / Bradley et al. 2007: positive from 4 for men, from 3 for women
+        (
+            "male",
+            [([1, 1, 1], "negative"), ([1, 2, 1], "positive"), ([4, 0, 0], "within_limits_review")],
+        ),
+        (
+            "female",
+            [([1, 1, 0], "negative"), ([1, 1, 1], "positive"), ([3, 0, 0], "within_limits_review")],
+        ),
+        # sex at birth not told at enrollment: the lower cut-off of 3, so nobody is missed
+        (None, [([1, 1, 0], "negative"), ([1, 1, 1], "positive")]),
+    ],
+)
+def test_audit_c_takes_the_cut_off_of_the_sex_at_birth_told_at_enrollment(
+    read_side: ReadSide,
+    api: TestClient,
+    runtime: Runtime,
+    sex_at_birth: str | None,
+    sheets: list[tuple[list[int], str]],
+) -> None:
+    # given a client enrolled with (or without) their sex at birth
+    story = Story(clock=read_side.clock).by(COUNSELOR).at().enrolled(sex_at_birth=sex_at_birth)
+    told(story.team(COUNSELOR), api, runtime)
+    for answers, band in sheets:
+        # when an AUDIT-C is recorded, then the record scores it with that cut-off
+        told(story.at().assessment("AUDIT-C", answers), api, runtime)
+        scored = latest(api, runtime, story, "AUDIT-C")
+        assert (scored["total"], scored["band"]) == (sum(answers), band), answers
+
+
+def test_a_cssrs_screen_its_skip_logic_excludes_is_refused_naming_the_item(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given a client whose screener answers Q2 (non-specific active thoughts) "no"
+    story = a_client(read_side, api, runtime)
+    head = runtime.store.head()
+
+    # when Q3 (a method) is answered "yes" anyway, which the screener's skip logic excludes
+    skipped = [YES, NO, YES, NO, NO, NO]
+    status, code, detail = refused(
+        api, runtime, story, "AssessmentRecorded", instrument="C-SSRS-SCREEN", answers=skipped
+    )
+
+    # then it is refused naming the item, and nothing is stored
+    assert (status, code) == (422, "invalid_answers")
+    assert "item 3" in detail
+    assert runtime.store.head() == head
+    # and the same screen with Q3-5 left blank is recorded
+    told(story.at().assessment("C-SSRS-SCREEN", [YES, NO, None, None, None, NO]), api, runtime)
+    assert latest(api, runtime, story, "C-SSRS-SCREEN")["band"] == "low"
+
+
+@pytest.mark.parametrize("income", [1, 2, 3])
+def test_a_bam_whose_item_14_is_not_0_or_4_is_refused(
+    read_side: ReadSide, api: TestClient, runtime: Runtime, income: int
+) -> None:
+    # given a BAM whose item 14 (income from work) takes a value other than 0 or 4
+    story = a_client(read_side, api, runtime)
+    sheet = [1, 1, 1, 0, 0, 0, 0, 1, 3, 3, 1, 3, 3, income, 1, 2, 0]
+
+    # when it is recorded, then it is refused naming item 14 (VA BAM manual: 0 or 4 only)
+    status, code, detail = refused(
+        api, runtime, story, "AssessmentRecorded", instrument="BAM", answers=sheet
+    )
+    assert (status, code) == (422, "invalid_answers")
+    assert "item 14" in detail
+
+
+# ---------------------------------------------------------------- the missing rules, over HTTP
+
+
+def crisis_details(risk_level: str, **more: Any) -> dict[str, Any]:
+    """A crisis contact's data: by phone, neither suicidal nor an overdose danger unless told."""
+    return {
+        "channel": "call",
+        "risk_level": risk_level,
+        "suicidality": False,
+        "overdose_danger": False,
+        "disposition": "stabilized at home",
+        **more,
+    }
+
+
+FULL_PLAN: dict[str, list[str]] = {
+    "warning_signs": ["not sleeping"],
+    "coping_strategies": ["walk"],
+    "crisis_lines": ["988"],
+}
+
+
+def enrolled_days_ago(read_side: ReadSide, api: TestClient, runtime: Runtime, days: float) -> Story:
+    story = Story(clock=read_side.clock).by(COUNSELOR).at(days=-days).enrolled()
+    return told(story.team(COUNSELOR, PEER), api, runtime)
+
+
+def test_use_after_30_days_without_use_raises_use_1_high_for_opioids_and_moderate_otherwise(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given clients enrolled 31 and 29 days ago who have reported no use since
+    back_on_fentanyl = enrolled_days_ago(read_side, api, runtime, 31)
+    back_on_alcohol = enrolled_days_ago(read_side, api, runtime, 31)
+    too_soon = enrolled_days_ago(read_side, api, runtime, 29)
+
+    # when each reports use at a check-in
+    for story, substance in (
+        (back_on_fentanyl, "fentanyl"),
+        (back_on_alcohol, "alcohol"),
+        (too_soon, "alcohol"),
+    ):
+        story.by(PEER).at().check_in(4, 8, 5, used=True, substances=[substance])
+        told(story, api, runtime)
+
+    # then return to use after 30 days raises USE-1: high for an opioid (lost tolerance)
+    (opioid,) = flags(read_side, back_on_fentanyl, "USE-1")
+    assert (opioid.severity, opioid.status) == ("high", "open")
+    (alcohol,) = flags(read_side, back_on_alcohol, "USE-1")
+    assert (alcohol.severity, alcohol.status) == ("moderate", "open")
+    # and after 29 days it does not
+    assert flags(read_side, too_soon, "USE-1") == []
+
+    # when the 14 days the flag is held have passed
+    read_side.clock.advance(days=14)
+
+    # then the moderate flag resolves itself and the high one waits for a person
+    assert [f.status for f in flags(read_side, back_on_alcohol, "USE-1")] == ["resolved"]
+    assert [f.status for f in flags(read_side, back_on_fentanyl, "USE-1")] == ["cleared"]
+
+
+def test_spr_1_a_high_risk_crisis_without_a_plan_revision_in_72_hours(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given a high-risk crisis and, at the same time, a moderate one
+    story = a_client(read_side, api, runtime)
+    start = read_side.clock()
+    told(story.by(COUNSELOR).on(start).crisis("spr-high", **crisis_details("high")), api, runtime)
+    high_id = story.last["event_id"]
+    told(story.crisis("spr-moderate", **crisis_details("moderate")), api, runtime)
+
+    # when 72 hours pass without a safety plan recorded or revised
+    read_side.clock.now = start + timedelta(hours=72) - timedelta(seconds=1)
+    assert flags(read_side, story, "SPR-1") == []
+    read_side.clock.now = start + timedelta(hours=72)
+
+    # then SPR-1 is raised for the high-risk crisis only
+    (spr_1,) = flags(read_side, story, "SPR-1")
+    assert (spr_1.severity, spr_1.status) == ("moderate", "open")
+    assert [str(e) for e in spr_1.evidence_event_ids] == [high_id]
+
+    # when the plan is revised, then SPR-1 (moderate) resolves itself
+    told(story.at().event("SafetyPlanRevised", **FULL_PLAN), api, runtime)
+    assert [f.status for f in flags(read_side, story, "SPR-1")] == ["resolved"]
+
+
+def test_cc_1_caring_contacts_weekly_in_the_first_month_after_discharge(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given a client discharged after completing treatment
+    story = a_client(read_side, api, runtime)
+    discharged = read_side.clock()
+    told(story.on(discharged).discharged("completed treatment"), api, runtime)
+    week = timedelta(days=7)
+
+    # when a week passes without a caring contact, then CC-1 is raised at the 7th day
+    read_side.clock.now = discharged + week - timedelta(seconds=1)
+    assert flags(read_side, story, "CC-1") == []
+    read_side.clock.now = discharged + week
+    (first,) = flags(read_side, story, "CC-1")
+    assert (first.severity, first.status) == ("moderate", "open")
+
+    # when the peer sends a caring text, then the flag resolves itself
+    told(story.by(PEER).at().caring_contact("text"), api, runtime)
+    assert [f.status for f in flags(read_side, story, "CC-1")] == ["resolved"]
+
+    # and another week of silence raises it again
+    read_side.clock.now = discharged + 2 * week
+    statuses = sorted(f.status for f in flags(read_side, story, "CC-1"))
+    assert statuses == ["open", "resolved"]
+
+    # when the last contact of the month goes out on day 24, then nothing is due after the month
+    read_side.clock.now = discharged + timedelta(days=24)
+    told(story.at().caring_contact("letter", "check_in_invitation"), api, runtime)
+    read_side.clock.now = discharged + timedelta(days=32)
+    assert sorted(f.status for f in flags(read_side, story, "CC-1")) == ["resolved", "resolved"]
+
+
+# ---------------------------------------------------------------- crisis follow-up, over HTTP
+
+
+def test_an_imminent_risk_crisis_is_critical_at_once_until_a_plan_and_a_follow_up_exist(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given an imminent-risk crisis contact
+    story = a_client(read_side, api, runtime)
+    start = read_side.clock()
+    told(story.on(start).crisis("imminent-1", **crisis_details("imminent")), api, runtime)
+
+    # then CRS-2 is critical at once, not 24 hours later
+    (critical,) = [f for f in flags(read_side, story, "CRS-2") if f.severity == "critical"]
+    assert (critical.status, critical.raised_at) == ("open", start)
+
+    # when a safety plan is recorded it is still open (no follow-up scheduled yet)
+    told(story.at().safety_plan(**FULL_PLAN), api, runtime)
+    assert [f.status for f in flags(read_side, story, "CRS-2")] == ["open"]
+
+    # when the follow-up is scheduled, then it is cleared: a person resolves a critical flag
+    told(story.appointment_scheduled("follow-1", "counseling", story.when(days=1)), api, runtime)
+    assert [f.status for f in flags(read_side, story, "CRS-2")] == ["cleared"]
+
+
+def test_a_crisis_with_overdose_danger_opens_the_od_1_window(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given a moderate crisis in which the client was in danger of overdose
+    story = a_client(read_side, api, runtime)
+    details = crisis_details("moderate", overdose_danger=True)
+    told(story.at().crisis("od-danger-1", **details), api, runtime)
+
+    # then OD-1 is raised at once: no naloxone distributed in the window
+    (od_1,) = flags(read_side, story, "OD-1")
+    assert (od_1.severity, od_1.status) == ("high", "open")
+
+    # when naloxone goes to the client with training, then it is cleared for a person
+    told(
+        story.by(PEER).at().naloxone(kits=2, recipient="client", training_given=True), api, runtime
+    )
+    assert [f.status for f in flags(read_side, story, "OD-1")] == ["cleared"]
+
+
+@pytest.mark.parametrize(
+    "discharge",
+    [
+        pytest.param(lambda s: s.transition("inpatient_discharge"), id="inpatient transition"),
+        pytest.param(lambda s: s.transition("ed_discharge"), id="ED transition"),
+        pytest.param(
+            lambda s: s.overdose(fatal=False, naloxone_used=True, ed_visit=True),
+            id="non-fatal overdose with an ED visit",
+        ),
+        pytest.param(
+            lambda s: s.discharged("discharged from the inpatient detox unit"),
+            id="episode closed from inpatient care",
+        ),
+    ],
+)
+def test_dis_2_a_discharge_from_acute_care_starts_the_48_hour_follow_up_clock(
+    read_side: ReadSide, api: TestClient, runtime: Runtime, discharge: Any
+) -> None:
+    # given a client leaving inpatient or emergency care
+    story = a_client(read_side, api, runtime)
+    start = read_side.clock()
+    told(discharge(story.by(COUNSELOR).on(start)), api, runtime)
+
+    # when 48 hours pass without a follow-up contact, then DIS-2 is raised (high)
+    read_side.clock.now = start + timedelta(hours=48) - timedelta(seconds=1)
+    assert flags(read_side, story, "DIS-2") == []
+    read_side.clock.now = start + timedelta(hours=48)
+    (dis_2,) = flags(read_side, story, "DIS-2")
+    assert (dis_2.severity, dis_2.status) == ("high", "open")
+
+    # when the counselor reaches them, then it is cleared, waiting for a person to resolve it
+    told(story.at().session("counseling", "phone", 20), api, runtime)
+    assert [f.status for f in flags(read_side, story, "DIS-2")] == ["cleared"]
+
+
+def test_an_overdose_without_an_ed_visit_starts_no_discharge_clock(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    story = a_client(read_side, api, runtime)
+    start = read_side.clock()
+    overdose = story.on(start).overdose(fatal=False, naloxone_used=True, ed_visit=False)
+    told(overdose, api, runtime)
+    read_side.clock.now = start + timedelta(hours=49)
+    assert flags(read_side, story, "DIS-2") == []
+    assert [f.status for f in flags(read_side, story, "OD-1")] == ["open"]
+
+
+# ---------------------------------------------------------------- postvention, over HTTP
+
+
+def history_data(api: TestClient, runtime: Runtime, story: Story, event_id: str) -> Any:
+    answer = api.get(
+        f"/v1/clients/{story.client_id}/events",
+        params={"limit": 1000},
+        headers=COUNSELOR.headers(runtime.settings),
+    )
+    assert answer.status_code == 200, answer.text
+    (item,) = [i for i in answer.json()["items"] if i["event_id"] == event_id]
+    return item["data"]
+
+
+def test_a_crisis_review_names_its_reviewers_and_the_plan_change_it_decided(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given a crisis contact, and the safety plan revised the next day
+    story = a_client(read_side, api, runtime)
+    start = read_side.clock()
+    told(story.on(start).crisis("reviewed-1", **crisis_details("moderate")), api, runtime)
+    read_side.clock.advance(hours=20)
+    told(story.at().event("SafetyPlanRevised", **FULL_PLAN), api, runtime)
+    revision = story.last["event_id"]
+
+    # when a review is dated before the crisis it reviews, then it is refused
+    before = post(
+        api,
+        runtime,
+        f"/v1/clients/{story.client_id}/events",
+        COUNSELOR,
+        type="PostventionReviewRecorded",
+        occurred_at=(start - timedelta(hours=1)).isoformat(),
+        data={"kind": "crisis", "crisis_id": "reviewed-1", "reviewers": [COUNSELOR.sub]},
+    )
+    assert (before.status_code, before.json()["code"]) == (422, "review_before_crisis")
+    # and a review naming a plan change that is not recorded for the client is refused
+    status, code, _ = refused(
+        api,
+        runtime,
+        story,
+        "PostventionReviewRecorded",
+        kind="crisis",
+        crisis_id="reviewed-1",
+        plan_change_event_ids=[str(uuid4())],
+    )
+    assert (status, code) == (422, "unknown_event")
+
+    # when the counselor and the supervisor review it, naming the revision they decided
+    story.at().postvention_review(
+        "crisis",
+        COUNSELOR,
+        SUPERVISOR,
+        crisis_id="reviewed-1",
+        plan_change_event_ids=[revision],
+        plan_changes=["add the sister as a contact"],
+    )
+    told(story, api, runtime)
+
+    # then the review is stored as told, and CRS-1 never fires for that crisis
+    data = history_data(api, runtime, story, story.last["event_id"])
+    assert (data["kind"], data["reviewers"]) == ("crisis", [COUNSELOR.sub, SUPERVISOR.sub])
+    assert data["plan_change_event_ids"] == [revision]
+    read_side.clock.now = start + timedelta(hours=73)
+    assert flags(read_side, story, "CRS-1") == []
+
+
+def test_a_death_review_before_the_death_is_refused_and_one_after_clears_pv_1(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given the program learns a client died
+    story = a_client(read_side, api, runtime)
+    died = read_side.clock()
+    told(story.on(died).died(died.date(), "suicide", "family"), api, runtime)
+    (pv_1,) = flags(read_side, story, "PV-1")
+    assert (pv_1.severity, pv_1.status) == ("critical", "open")
+
+    # when a death review is dated the day before the date of death, then it is refused
+    # (the date of death is a date: a review that day may precede the recording of the death)
+    before = post(
+        api,
+        runtime,
+        f"/v1/clients/{story.client_id}/events",
+        COUNSELOR,
+        type="PostventionReviewRecorded",
+        occurred_at=(died - timedelta(days=1)).isoformat(),
+        data={"kind": "death", "reviewers": [SUPERVISOR.sub]},
+    )
+    assert (before.status_code, before.json()["code"]) == (422, "review_before_crisis")
+
+    # when the supervisors' review follows within 72 h, then PV-1 is cleared for a person
+    read_side.clock.advance(hours=48)
+    told(story.at().postvention_review("death", SUPERVISOR, COUNSELOR), api, runtime)
+    data = history_data(api, runtime, story, story.last["event_id"])
+    assert (data["kind"], data["reviewers"]) == ("death", [SUPERVISOR.sub, COUNSELOR.sub])
     assert [f.status for f in flags(read_side, story, "PV-1")] == ["cleared"]
