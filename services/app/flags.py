@@ -55,6 +55,33 @@ def _admit(
     return client_id
 
 
+def _note_event(
+    kind: type[RiskFlagAcknowledged] | type[RiskFlagResolved],
+    gate: Gatekeeper,
+    principal: Principal,
+    flag_id: str,
+    client_id: UUID | None,
+    event_id: UUID | None,
+    note: str | None,
+    clock: Callable[[], datetime],
+    *,
+    purpose: str,
+    correlation_id: str | None,
+) -> RiskFlagAcknowledged | RiskFlagResolved:
+    """The person's note on the flag, once the gatekeeper let them write it for the client,
+    at the clock's time after that."""
+    client = _admit(
+        gate, principal, client_id, kind.__name__, purpose=purpose, correlation_id=correlation_id
+    )
+    return kind(
+        event_id=event_id or uuid4(),
+        client_id=client,
+        occurred_at=clock(),
+        actor=principal.as_actor(),
+        data=FlagNoteData(flag_id=flag_id, note=note),
+    )
+
+
 def acknowledge_flag(
     gate: Gatekeeper,
     handler: CareRecordHandler,
@@ -71,22 +98,19 @@ def acknowledge_flag(
     """Record the acknowledgement of the flag `flag_id` of `client_id` (None: no such flag);
     the same `event_id` again, or any acknowledgement of a flag acknowledged already, answers
     the first outcome (`created` False) and stores nothing."""
-    client = _admit(
+    event = _note_event(
+        RiskFlagAcknowledged,
         gate,
         principal,
+        flag_id,
         client_id,
-        "RiskFlagAcknowledged",
+        event_id,
+        note,
+        clock,
         purpose=purpose,
         correlation_id=correlation_id,
     )
-    now = clock()
-    event = RiskFlagAcknowledged(
-        event_id=event_id or uuid4(),
-        client_id=client,
-        occurred_at=now,
-        actor=principal.as_actor(),
-        data=FlagNoteData(flag_id=flag_id, note=note),
-    )
+    now = event.occurred_at
     try:
         return handler.record(RecordCareEvent(event, now=now))
     except FlagAlreadyAcknowledged as already:
@@ -111,20 +135,16 @@ def resolve_flag(
 ) -> Outcome:
     """Record that this person resolved the flag, with their note; the decider refuses a
     blank note (`note_required`) and a role that may not resolve a high or critical flag."""
-    client = _admit(
+    event = _note_event(
+        RiskFlagResolved,
         gate,
         principal,
+        flag_id,
         client_id,
-        "RiskFlagResolved",
+        event_id,
+        note,
+        clock,
         purpose=purpose,
         correlation_id=correlation_id,
     )
-    now = clock()
-    event = RiskFlagResolved(
-        event_id=event_id or uuid4(),
-        client_id=client,
-        occurred_at=now,
-        actor=principal.as_actor(),
-        data=FlagNoteData(flag_id=flag_id, note=note),
-    )
-    return handler.record(RecordCareEvent(event, now=now))
+    return handler.record(RecordCareEvent(event, now=event.occurred_at))
