@@ -156,13 +156,7 @@ async def enroll_client(
         expected_type="ClientEnrolled",
         guard=guard,
     )
-    return Enrolled(
-        client_id=outcome.client_id,
-        event_id=outcome.event_id,
-        version=outcome.version,
-        position=outcome.position,
-        recorded_at=outcome.recorded_at,
-    )
+    return Enrolled.model_validate(outcome, from_attributes=True)
 
 
 def _client_id_of(body: dict[str, Any], principal: Principal) -> UUID:
@@ -220,14 +214,7 @@ async def record_event(
         if_match=if_match,
         guard=guard,
     )
-    return RecordedAnswer(
-        event_id=outcome.event_id,
-        client_id=outcome.client_id,
-        type=outcome.type,
-        version=outcome.version,
-        position=outcome.position,
-        recorded_at=outcome.recorded_at,
-    )
+    return RecordedAnswer.model_validate(outcome, from_attributes=True)
 
 
 @router.get(
@@ -257,20 +244,7 @@ async def search(
         purpose=guard.purpose,
         correlation_id=guard.correlation_id,
     )
-    return ClientHits(
-        items=[
-            ClientHit(
-                client_id=h.client_id,
-                display_name=h.display_name,
-                given_name=h.given_name,
-                family_name=h.family_name,
-                program=h.program,
-                program_org=h.program_org,
-                enrolled_at=h.enrolled_at,
-            )
-            for h in hits
-        ]
-    )
+    return ClientHits(items=[ClientHit.model_validate(h, from_attributes=True) for h in hits])
 
 
 @router.get("/{client_id}", summary="The client's record, now or as of a past recorded time")

@@ -63,14 +63,7 @@ async def break_the_glass(
         purpose=guard.purpose,
         correlation_id=guard.correlation_id,
     )
-    return BreakGlassAnswer(
-        client_id=granted.client_id,
-        event_id=granted.event_id,
-        flag_id=granted.flag_id,
-        until=granted.until,
-        version=granted.version,
-        position=granted.position,
-    )
+    return BreakGlassAnswer.model_validate(granted, from_attributes=True)
 
 
 @router.get(

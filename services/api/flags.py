@@ -82,20 +82,7 @@ class Acknowledged(BaseModel):
 
 
 def _flag(view: FlagView) -> Flag:
-    return Flag(
-        flag_id=view.flag_id,
-        client_id=view.client_id,
-        rule_id=view.rule_id,
-        rule_version=view.rule_version,
-        severity=view.severity,
-        status=view.status,
-        reason=view.reason,
-        raised_at=view.raised_at,
-        evidence_event_ids=list(view.evidence_event_ids),
-        acknowledged_at=view.acknowledged_at,
-        resolved_at=view.resolved_at,
-        cleared_at=view.cleared_at,
-    )
+    return Flag.model_validate(view, from_attributes=True)
 
 
 @router.get("", summary="Flags, filtered; paged by `after` (the `next` of the previous page)")
