@@ -170,11 +170,30 @@ def live_parked(conn: Connection[Any]) -> list[Parked]:
 
 def parked_counts(pool: ConnectionPool[Any]) -> dict[str, int]:
     """Per projection, how many events its live version has parked (0s left out)."""
-    counts: dict[str, int] = {}
+    return {name: summary.count for name, summary in parked_summaries(pool).items()}
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedSummary:
+    """What one projection's live version has parked: how many, and the oldest position."""
+
+    count: int
+    oldest_position: int
+
+
+_LIVE_SUMMARY = SQL(
+    "SELECT f.name, count(*) AS count, min(f.position) AS oldest FROM {failures} f"
+    " JOIN projection_versions v ON v.name = f.name AND v.live = f.version"
+    " GROUP BY f.name ORDER BY f.name"
+).format(failures=FAILURES)
+
+
+def parked_summaries(pool: ConnectionPool[Any]) -> dict[str, ParkedSummary]:
+    """Per projection with parked events, how many and the oldest position (`status`,
+    /metrics); projections with none are left out."""
     with pool.connection() as conn:
-        for parked in live_parked(conn):
-            counts[parked.name] = counts.get(parked.name, 0) + 1
-    return counts
+        rows = conn.execute(_LIVE_SUMMARY).fetchall()
+    return {row["name"]: ParkedSummary(int(row["count"]), int(row["oldest"])) for row in rows}
 
 
 def drop_failures(conn: Connection[Any], name: str, version: int) -> None:

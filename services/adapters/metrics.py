@@ -19,7 +19,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from projections import CORE
-from projections.parking import parked_counts
+from projections.parking import ParkedSummary, parked_summaries
 from services.adapters.positions import Positions, positions
 from services.adapters.store import UNAVAILABLE_ERRORS, EventStore
 
@@ -115,12 +115,12 @@ class StorePositions(Collector):
     def __init__(self, store: EventStore) -> None:
         self._store = store
         self._last: Positions | None = None
-        self._parked: dict[str, int] | None = None
+        self._parked: dict[str, ParkedSummary] | None = None
 
     def refresh(self) -> None:
         try:
             self._last = positions(self._store)
-            self._parked = parked_counts(self._store.database.pool)
+            self._parked = parked_summaries(self._store.database.pool)
         except UNAVAILABLE_ERRORS as error:
             self._last = None
             self._parked = None
@@ -161,9 +161,19 @@ class StorePositions(Collector):
                 " (carecircle projections status; retry after a fix)",
                 labels=["projection"],
             )
+            oldest = GaugeMetricFamily(
+                "carecircle_projection_parked_oldest_position",
+                "Store position of the oldest event a projection's live version parked"
+                " (only projections with parked events)",
+                labels=["projection"],
+            )
             for name in PROJECTION_NAMES:
-                parked.add_metric([name], self._parked.get(name, 0))
+                summary = self._parked.get(name)
+                parked.add_metric([name], 0 if summary is None else summary.count)
+                if summary is not None:
+                    oldest.add_metric([name], summary.oldest_position)
             yield parked
+            yield oldest
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from consumers.deadletter import DeadLetter, list_dead_letters, replay
 from consumers.ingest import tracking_name
 from infra.embedded import running_tansu
+from projections.parking import ParkedSummary
 from services import wiring
 from services.settings import Settings
 from services.wiring import build_runtime, database
@@ -102,10 +104,12 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
         runtime = build_runtime(settings, url)
         try:
             found = wiring.store_positions(runtime)
+            parked = _parked(runtime)
         finally:
             runtime.close()
     out = sys.stdout
     out.write(f"store head position: {found.head}\n")
+    _write_parked(parked)
     out.write("tracking positions:\n")
     for name, position in found.tracked.items():
         out.write(f"  {name:<48} {position}\n")
@@ -122,6 +126,33 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     except KafkaError as error:
         out.write(f"consumer group: broker not reachable ({type(error).__name__})\n")
     return 0
+
+
+def _parked(runtime: wiring.Runtime) -> dict[str, ParkedSummary] | None:
+    """Parked events per projection; None when the read side is not migrated yet."""
+    try:
+        return wiring.parked_by_projection(runtime)
+    except psycopg.errors.UndefinedTable:
+        return None
+
+
+def _write_parked(parked: dict[str, ParkedSummary] | None) -> None:
+    out = sys.stdout
+    if parked is None:
+        out.write("parked events: none (the read side is not migrated yet)\n")
+        return
+    if not parked:
+        out.write("parked events: none\n")
+        return
+    total = sum(summary.count for summary in parked.values())
+    out.write(
+        f"parked events: {total} (carecircle projections status lists them;"
+        " carecircle projections retry after a fix)\n"
+    )
+    for name, summary in sorted(parked.items()):
+        out.write(
+            f"  {name:<48} {summary.count} event(s), oldest at position {summary.oldest_position}\n"
+        )
 
 
 def _group_lag(settings: Settings, bootstrap: str, found: wiring.Positions) -> None:

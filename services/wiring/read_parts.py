@@ -15,7 +15,7 @@ from projections.audit_trail import audit_trail
 from projections.early_warning import FlagEvaluator, migrate_evaluations
 from projections.engine import Pool, ReadModels, Runner, live_targets, versions_of
 from projections.engine import migrate as migrate_projections
-from projections.parking import Parked, live_parked, parked_counts
+from projections.parking import Parked, ParkedSummary, live_parked, parked_counts, parked_summaries
 from services.app.audit import Anchor, Anchoring, AuditReport, take_anchors, verify_all
 from services.app.read_side import ProjectionWorker, flag_recorder, rebuild_projection
 from services.app.read_side import retry_parked as retry_parked_events
@@ -159,6 +159,11 @@ def parked_summary(runtime: Runtime) -> str | None:
     if not counts:
         return None
     return "parked events: " + ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+
+
+def parked_by_projection(runtime: Runtime) -> dict[str, ParkedSummary]:
+    """Per projection with parked events, how many and the oldest position (`status`)."""
+    return parked_summaries(pool_of(runtime))
 
 
 def parked(runtime: Runtime) -> list[Parked]:

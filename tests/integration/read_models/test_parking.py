@@ -1,10 +1,11 @@
 """No poison pill in the read models (issue 10): an event a projection cannot apply is parked
 with its position and reason, the projection moves on for every other client, the parking shows
-in `projections status`, `/metrics` and `/readyz`, and a fix is replayed with `projections
+in `projections status`, `status`, `/metrics` and `/readyz`, and a fix is replayed with `projections
 retry` (a rebuild in position order)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from uuid import uuid4
 
@@ -60,8 +61,15 @@ def test_an_event_the_caseload_cannot_hold_is_parked_and_every_other_client_move
     code, out = cli(runtime.database_url, "projections", "status")
     assert code == 0
     assert f"position {position} (CareTeamMemberAssigned)" in out
+    code, out = cli(runtime.database_url, "status")
+    assert code == 0
+    assert re.search(rf"^  caseload +1 event\(s\), oldest at position {position}$", out, re.M), out
     metrics = api.get("/metrics").text
     assert 'carecircle_projection_parked_events{projection="caseload"} 1.0' in metrics
+    assert (
+        f'carecircle_projection_parked_oldest_position{{projection="caseload"}} {position}.0'
+        in (metrics)
+    )
     ready = api.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["status"] == "degraded"
