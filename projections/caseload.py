@@ -3,7 +3,10 @@
 Per care-team member: the clients they serve and in which role, the last contact with the
 client (anyone's, and this member's own), the next due touchpoint (the check-in plan's next
 check-in or the earliest booked appointment not yet attended or missed), open handoffs out of
-and into the member's organization, and the client's open flags with the highest severity.
+and into the member's organization, and the client's flags not yet resolved with the highest
+severity: how many nobody has acted on yet and how many are only cleared (the condition no longer
+holds, a person still resolves them). A discharged client stays on the caseload, out of care,
+while a flag of theirs is not resolved: nothing disappears without a clinician.
 Per organization (the supervisor's view): caseload size and overdue touchpoints per member.
 
 Each event type maps to a function running one or two statements; every statement is
@@ -22,7 +25,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
 from domain.enrollment import CareTeamMemberAssigned, CareTeamMemberReleased, CheckInPlanSet
-from domain.flags import RiskFlagRaised, RiskFlagResolved
+from domain.flags import RiskFlagAcknowledged, RiskFlagCleared, RiskFlagRaised, RiskFlagResolved
 from domain.handoff import HandoffCompleted, HandoffDeclined, HandoffFailed, HandoffInitiated
 from domain.recorded import Recorded
 from domain.sessions import AppointmentAttended, AppointmentMissed, AppointmentScheduled
@@ -30,7 +33,8 @@ from projections.engine import Handler, Projection, Statements, Tables
 
 NAME = "caseload"
 # 2: the next open appointment kept as a column (was a subquery per member row at read time)
-VERSION = 2
+# 3: a flag's status (open, acknowledged, cleared, resolved), not only whether it is open
+VERSION = 3
 
 # What counts as a contact with the client: someone was with them or heard from them.
 CONTACT_TYPES = frozenset(
@@ -94,9 +98,9 @@ DDL = (
         " flag_id text PRIMARY KEY,"
         " client_id uuid NOT NULL,"
         " severity text NOT NULL,"
-        " open boolean NOT NULL)"
+        " status text NOT NULL)"
     ),
-    SQL("CREATE INDEX ON {caseload_flags} (client_id) WHERE open"),
+    SQL("CREATE INDEX ON {caseload_flags} (client_id) WHERE status <> 'resolved'"),
 )
 TABLES = (
     "caseload_clients",
@@ -177,13 +181,16 @@ _HANDOFF_CLOSED = SQL(
     " WHERE h.client_id = v.client_id AND h.handoff_id = v.handoff_id"
 )
 _FLAG = SQL(
-    "INSERT INTO {caseload_flags} (flag_id, client_id, severity, open)"
-    " SELECT v.*, true FROM unnest(%b::text[], %b::uuid[], %b::text[]) AS v"
-    " ON CONFLICT (flag_id) DO UPDATE SET open = true, severity = EXCLUDED.severity"
+    "INSERT INTO {caseload_flags} (flag_id, client_id, severity, status)"
+    " SELECT v.*, 'open' FROM unnest(%b::text[], %b::uuid[], %b::text[]) AS v"
+    " ON CONFLICT (flag_id) DO UPDATE SET status = 'open', severity = EXCLUDED.severity"
 )
-_FLAG_CLOSED = SQL(
-    "UPDATE {caseload_flags} f SET open = false FROM unnest(%b::text[]) AS v(flag_id)"
-    " WHERE f.flag_id = v.flag_id"
+# the lifecycle of domain/flags.py: acknowledged from open; cleared from open or acknowledged
+# (an acknowledged flag that clears waits for a resolve like any other); resolved from any
+_FLAG_STATUS = SQL(
+    "UPDATE {caseload_flags} f SET status = v.status"
+    " FROM unnest(%b::text[], %b::text[], %b::text[]) AS v(flag_id, status, from_statuses)"
+    " WHERE f.flag_id = v.flag_id AND f.status = ANY(string_to_array(v.from_statuses, ','))"
 )
 
 
@@ -280,10 +287,18 @@ def on_flag_raised(cur: Statements, t: Tables, r: Recorded) -> None:
     _run(cur, _FLAG, t, (e.data.flag_id, e.client_id, e.data.severity))
 
 
-def on_flag_resolved(cur: Statements, t: Tables, r: Recorded) -> None:
+_FLAG_MOVES: dict[str, tuple[str, str]] = {
+    "RiskFlagAcknowledged": ("acknowledged", "open"),
+    "RiskFlagCleared": ("cleared", "open,acknowledged"),
+    "RiskFlagResolved": ("resolved", "open,acknowledged,cleared"),
+}
+
+
+def on_flag_status(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
-    assert isinstance(e, RiskFlagResolved)
-    _run(cur, _FLAG_CLOSED, t, (e.data.flag_id,))
+    assert isinstance(e, RiskFlagAcknowledged | RiskFlagCleared | RiskFlagResolved)
+    status, from_statuses = _FLAG_MOVES[e.type]
+    _run(cur, _FLAG_STATUS, t, (e.data.flag_id, status, from_statuses))
 
 
 HANDLERS: dict[str, Handler] = {
@@ -302,7 +317,9 @@ HANDLERS: dict[str, Handler] = {
     "HandoffCompleted": on_handoff_closed,
     "HandoffFailed": on_handoff_closed,
     "RiskFlagRaised": on_flag_raised,
-    "RiskFlagResolved": on_flag_resolved,
+    "RiskFlagAcknowledged": on_flag_status,
+    "RiskFlagCleared": on_flag_status,
+    "RiskFlagResolved": on_flag_status,
     **{
         kind: on_contact
         for kind in CONTACT_TYPES
@@ -324,10 +341,13 @@ class CaseloadClient:
     last_contact_at: datetime | None
     last_contact_by_member_at: datetime | None
     next_due_at: datetime | None
-    open_flags: int
+    open_flags: int  # every flag not resolved yet
     highest_severity: str | None
     open_handoffs_out: int
     open_handoffs_in: int
+    in_care: bool = True
+    unacknowledged_flags: int = 0  # raised and nobody has acted on it yet
+    cleared_flags: int = 0  # the condition no longer holds; a person still resolves it
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,20 +365,23 @@ _NEXT_DUE = (
 )
 
 _CASELOAD_OF = SQL(
-    "SELECT m.client_id, m.role, m.org, c.last_contact_at,"
+    "SELECT m.client_id, m.role, m.org, c.in_care, c.last_contact_at,"
     " m.last_contact_at AS member_last_contact_at,"
-    " " + _NEXT_DUE + " AS next_due_at,"
+    " CASE WHEN c.in_care THEN " + _NEXT_DUE + " END AS next_due_at,"
     " coalesce(f.open_flags, 0) AS open_flags, f.rank,"
+    " coalesce(f.unacknowledged, 0) AS unacknowledged, coalesce(f.cleared, 0) AS cleared,"
     " coalesce(h.outgoing, 0) AS outgoing, coalesce(h.incoming, 0) AS incoming"
     " FROM {caseload_members} m JOIN {caseload_clients} c ON c.client_id = m.client_id"
     " LEFT JOIN LATERAL (SELECT count(*) AS open_flags,"
+    "  count(*) FILTER (WHERE status = 'open') AS unacknowledged,"
+    "  count(*) FILTER (WHERE status = 'cleared') AS cleared,"
     "  max(CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'moderate' THEN 2"
     " ELSE 1 END) AS rank"
-    "  FROM {caseload_flags} WHERE client_id = m.client_id AND open) f ON true"
+    "  FROM {caseload_flags} WHERE client_id = m.client_id AND status <> 'resolved') f ON true"
     " LEFT JOIN LATERAL (SELECT count(*) FILTER (WHERE from_org = m.org) AS outgoing,"
     "  count(*) FILTER (WHERE to_org = m.org OR to_member_id = m.member_id) AS incoming"
     "  FROM {caseload_handoffs} WHERE client_id = m.client_id AND open) h ON true"
-    " WHERE m.member_id = %s AND c.in_care"
+    " WHERE m.member_id = %s AND (c.in_care OR f.open_flags > 0)"
     " ORDER BY next_due_at NULLS LAST, m.client_id, m.role"
 )
 
@@ -372,7 +395,8 @@ _ORG_CASELOADS = SQL(
 
 
 def caseload_of(conn: Connection[DictRow], tables: Tables, member_id: str) -> list[CaseloadClient]:
-    """The clients in care on a member's caseload, the most urgent touchpoint first."""
+    """The clients in care on a member's caseload, the most urgent touchpoint first, and the
+    discharged ones with a flag not resolved yet (out of care: no touchpoint due)."""
     rows = conn.execute(_CASELOAD_OF.format(**tables), (member_id,)).fetchall()
     return [
         CaseloadClient(
@@ -386,6 +410,9 @@ def caseload_of(conn: Connection[DictRow], tables: Tables, member_id: str) -> li
             highest_severity=SEVERITIES[row["rank"] - 1] if row["rank"] else None,
             open_handoffs_out=row["outgoing"],
             open_handoffs_in=row["incoming"],
+            in_care=row["in_care"],
+            unacknowledged_flags=row["unacknowledged"],
+            cleared_flags=row["cleared"],
         )
         for row in rows
     ]
@@ -433,12 +460,13 @@ def clients_related(
 _OPEN_FLAGS_BY_MEMBER = SQL(
     "SELECT m.member_id, count(DISTINCT f.flag_id) AS open_flags"
     " FROM {caseload_members} m JOIN {caseload_clients} c ON c.client_id = m.client_id"
-    " JOIN {caseload_flags} f ON f.client_id = m.client_id AND f.open"
-    " WHERE m.org = %s AND c.in_care GROUP BY m.member_id"
+    " JOIN {caseload_flags} f ON f.client_id = m.client_id AND f.status <> 'resolved'"
+    " WHERE m.org = %s GROUP BY m.member_id"
 )
 
 
 def open_flags_by_member(conn: Connection[DictRow], tables: Tables, org: str) -> dict[str, int]:
-    """Open flags of the clients in care on each caseload of the organization."""
+    """Flags not resolved yet of the clients on each caseload of the organization (a discharged
+    client's too: discharge resolves no flag)."""
     rows = conn.execute(_OPEN_FLAGS_BY_MEMBER.format(**tables), (org,)).fetchall()
     return {row["member_id"]: row["open_flags"] for row in rows}

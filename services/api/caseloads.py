@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from domain.access_policy import CASELOAD_DATA_CLASSES, Action
 from projections.caseload import caseload_of, caseloads_of_org
@@ -24,12 +24,26 @@ class CaseloadClient(BaseModel):
     role: str
     last_contact_at: datetime | None
     last_contact_by_member_at: datetime | None
-    next_due_at: datetime | None
-    open_flags: int
+    next_due_at: datetime | None = Field(description="None once the client is out of care")
+    open_flags: int = Field(
+        description="Flags not resolved yet (open, acknowledged or cleared): a cleared flag"
+        " still waits for a person to resolve it"
+    )
     highest_severity: str | None
     open_handoffs: int
     open_handoffs_in: int
     open_handoffs_out: int
+    in_care: bool = Field(
+        default=True,
+        description="False: discharged, kept on the caseload while a flag is not resolved",
+    )
+    unacknowledged_flags: int = Field(
+        default=0, description="Of the open flags, those nobody has acknowledged yet"
+    )
+    cleared_flags: int = Field(
+        default=0,
+        description="Of the open flags, those whose condition cleared; a person resolves them",
+    )
 
 
 class Caseload(BaseModel):
@@ -51,7 +65,11 @@ class OrgCaseloads(BaseModel):
     members: list[MemberCaseload]
 
 
-@router.get("/v1/caseloads/{member_id}", summary="A member's clients in care, most urgent first")
+@router.get(
+    "/v1/caseloads/{member_id}",
+    summary="A member's clients in care, and discharged ones with flags not resolved; most urgent"
+    " first",
+)
 def member_caseload(
     member_id: str,
     who: CurrentPrincipal,
@@ -81,6 +99,9 @@ def member_caseload(
                 open_handoffs=r.open_handoffs_in + r.open_handoffs_out,
                 open_handoffs_in=r.open_handoffs_in,
                 open_handoffs_out=r.open_handoffs_out,
+                in_care=r.in_care,
+                unacknowledged_flags=r.unacknowledged_flags,
+                cleared_flags=r.cleared_flags,
             )
             for r in rows
         ],

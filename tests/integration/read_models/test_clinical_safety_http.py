@@ -745,3 +745,64 @@ def test_a_death_review_before_the_death_is_refused_and_one_after_clears_pv_1(
     data = history_data(api, runtime, story, story.last["event_id"])
     assert (data["kind"], data["reviewers"]) == ("death", [SUPERVISOR.sub, COUNSELOR.sub])
     assert [f.status for f in flags(read_side, story, "PV-1")] == ["cleared"]
+
+
+# ---------------------------------------------------------------- the caseload and flag statuses
+
+
+def caseload_row(api: TestClient, runtime: Runtime, read_side: ReadSide, story: Story) -> Any:
+    """The story's client on the counselor's caseload (None: not on it)."""
+    read_side.settle()
+    answer = api.get(
+        f"/v1/caseloads/{COUNSELOR.sub}",
+        params={"min_position": runtime.store.head()},
+        headers=COUNSELOR.headers(runtime.settings),
+    )
+    assert answer.status_code == 200, answer.text
+    rows = [r for r in answer.json()["clients"] if r["client_id"] == str(story.client_id)]
+    return rows[0] if rows else None
+
+
+def flag_counts(row: Any) -> tuple[int, int, int, str | None]:
+    return (
+        row["open_flags"],
+        row["unacknowledged_flags"],
+        row["cleared_flags"],
+        row["highest_severity"],
+    )
+
+
+def test_a_cleared_flag_stays_on_the_caseload_until_a_person_resolves_it_even_after_discharge(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given a high C-SSRS screen: SUI-2 high, nobody has acted yet
+    story = a_client(read_side, api, runtime)
+    told(story.at().assessment("C-SSRS-SCREEN", [YES, YES, NO, YES, NO, NO]), api, runtime)
+    row = caseload_row(api, runtime, read_side, story)
+    assert (row["in_care"], *flag_counts(row)) == (True, 1, 1, 0, "high")
+
+    # when a negative screen clears it, then it still counts (a person must resolve it), no
+    # longer as unacknowledged but as cleared, and keeps its severity
+    read_side.clock.advance(minutes=10)
+    told(story.at().assessment("C-SSRS-SCREEN", [NO] * 6), api, runtime)
+    row = caseload_row(api, runtime, read_side, story)
+    assert flag_counts(row) == (1, 0, 1, "high")
+
+    # when the client is discharged, then the client stays on the caseload, out of care, with
+    # the cleared SUI-2 and the DIS-1 the discharge raised
+    told(story.at().discharged("moved away"), api, runtime)
+    row = caseload_row(api, runtime, read_side, story)
+    assert (row["in_care"], *flag_counts(row)) == (False, 2, 1, 1, "high")
+    assert row["next_due_at"] is None
+
+    # when the counselor resolves SUI-2 and the supervisor the DIS-1 it cleared
+    (sui_2,) = flags(read_side, story, "SUI-2")
+    resolve = post(api, runtime, f"/v1/flags/{sui_2.flag_id}/resolve", COUNSELOR, note="seen")
+    assert resolve.status_code == 201, resolve.text
+    (dis_1,) = flags(read_side, story, "DIS-1")
+    assert dis_1.status == "cleared"
+    resolve = post(api, runtime, f"/v1/flags/{dis_1.flag_id}/resolve", SUPERVISOR, note="ok")
+    assert resolve.status_code == 201, resolve.text
+
+    # then nothing is left open and the discharged client leaves the caseload
+    assert caseload_row(api, runtime, read_side, story) is None
