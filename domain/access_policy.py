@@ -95,6 +95,11 @@ SUPERVISOR_WRITES = frozenset(
         "RiskFlagResolved",
     }
 )
+# What the program organization's own supervisors also record: the postvention review of a
+# client's crisis or death is run by the program's supervisors (the Joint Commission's Sentinel
+# Event Policy: a comprehensive systematic analysis of a suicide or death in care by the
+# organization's leadership), not by a recipient organization's.
+PROGRAM_SUPERVISOR_WRITES = frozenset({"PostventionReviewRecorded"})
 # Consent is the program's to record: its clinicians, supervisors and services (not a recipient).
 CONSENT_WRITES = frozenset({"ConsentGranted", "ConsentRevoked"})
 # What the receiving side of an open handoff may record.
@@ -355,7 +360,8 @@ def _write(
         "break_glass": True,
         "service_org": True,
         "handoff": event_type in HANDOFF_WRITES,
-        "organization": event_type in SUPERVISOR_WRITES,
+        "organization": event_type in SUPERVISOR_WRITES
+        or (event_type in PROGRAM_SUPERVISOR_WRITES and principal.org == facts.program_org),
         "oversight": False,
     }[basis]
     if allowed:

@@ -101,6 +101,24 @@ def test_a_supervisor_may_staff_the_team_and_close_flags_but_not_chart() -> None
     assert (refused.outcome, refused.code) == ("denied", "forbidden")
 
 
+def test_the_programs_supervisor_records_the_postvention_review() -> None:
+    # given a client of the program, with a peer specialist of another organization on the team
+    team = a_team()
+    peer_supervisor = Principal("sup-peer", "supervisor", PEER_ORG)
+
+    # when the program's supervisor and the peer organization's supervisor record the review
+    program = decide_access(
+        SUPERVISOR, Action.WRITE_EVENT, team, now=NOW, event_type="PostventionReviewRecorded"
+    )
+    elsewhere = decide_access(
+        peer_supervisor, Action.WRITE_EVENT, team, now=NOW, event_type="PostventionReviewRecorded"
+    )
+
+    # then the program runs its death and crisis reviews; the other organization does not
+    assert (program.outcome, program.basis) == ("allowed", "organization")
+    assert (elsewhere.outcome, elsewhere.code) == ("denied", "forbidden")
+
+
 def test_the_enrolling_clinician_is_on_the_team_until_released() -> None:
     team = a_team(extra=(assigned(), released()))
 

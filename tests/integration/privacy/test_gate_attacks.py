@@ -257,3 +257,37 @@ def test_erasure_takes_effect_in_every_process_at_once(
             assert count["n"] == 0, table
     caseload = api.get(f"/v1/orgs/{SUPERVISOR.org}/caseloads", headers=headers(runtime, SUPERVISOR))
     assert str(client) not in caseload.text
+
+
+def test_the_programs_supervisor_records_a_death_review(api: TestClient, runtime: Runtime) -> None:
+    # given a client of harbor-counseling whose death the counselor recorded
+    client = enroll(api, runtime)
+    died_on = runtime.clock().date().isoformat()
+    record(
+        api,
+        runtime,
+        client,
+        COUNSELOR,
+        "ClientDied",
+        died_on=died_on,
+        cause="overdose",
+        source="ED",
+    )
+    review = body(
+        "PostventionReviewRecorded",
+        runtime.clock(),
+        kind="death",
+        reviewers=[SUPERVISOR.sub, COUNSELOR.sub],
+    )
+
+    # when the program's supervisor and the peer organization's supervisor record the review
+    path = f"/v1/clients/{client}/events"
+    program = api.post(path, json=review, headers=headers(runtime, SUPERVISOR))
+    elsewhere = api.post(
+        path, json={**review, "event_id": str(uuid4())}, headers=headers(runtime, PEER_SUPERVISOR)
+    )
+
+    # then the program's review is recorded (issue 12: the program's supervisors run it)
+    assert program.status_code == 201, program.text
+    assert elsewhere.status_code == 403, elsewhere.text
+    assert elsewhere.json()["code"] == "forbidden"
