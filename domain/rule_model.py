@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 from domain.flags import SERIOUS, SERIOUS_FLAG_RESOLVERS, Severity
@@ -112,6 +113,37 @@ class Finding:
     since: datetime
     reason: str
     evidence: tuple[UUID, ...]
+
+
+class Dated(Protocol):
+    """What a rule points at: a recorded event's id and its business time."""
+
+    @property
+    def event_id(self) -> UUID: ...
+
+    @property
+    def at(self) -> datetime: ...
+
+
+D = TypeVar("D", bound=Dated)
+
+
+def each_overdue(
+    rule: Rule,
+    severity: Severity,
+    reason: str,
+    marks: Iterable[D],
+    within: timedelta,
+    now: datetime,
+    still_open: Callable[[D], bool],
+) -> tuple[Finding, ...]:
+    """One finding per mark whose time (`within` after it) ran out by `now` while what it asks
+    for is still missing: the mark is its episode and its evidence, dated when time ran out."""
+    return tuple(
+        Finding(rule, severity, str(m.event_id), m.at + within, reason, (m.event_id,))
+        for m in marks
+        if still_open(m) and now >= m.at + within
+    )
 
 
 Check = Callable[[WarningSigns, datetime, Thresholds], tuple[Finding, ...]]

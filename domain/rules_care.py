@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from domain.rule_model import Finding, Rule, RuleDefinition, Thresholds, days, hours
+from domain.rule_model import Finding, Rule, RuleDefinition, Thresholds, days, each_overdue, hours
 from domain.warning_signs import Appointment, Crisis, KnownFlag, Mark, WarningSigns
 
 _TICK = timedelta(microseconds=1)
@@ -201,18 +201,14 @@ def _reviewed(signs: WarningSigns, crisis: Crisis) -> bool:
 
 def crs_1(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, ...]:
     """Each crisis contact with no postvention review once 72 h passed."""
-    within = hours(t.postvention_within_hours)
-    return tuple(
-        Finding(
-            CRS_1,
-            "moderate",
-            str(c.event_id),
-            c.at + within,
-            "Crisis contact without a postvention review within 72 h",
-            (c.event_id,),
-        )
-        for c in signs.crises
-        if not _reviewed(signs, c) and now >= c.at + within
+    return each_overdue(
+        CRS_1,
+        "moderate",
+        "Crisis contact without a postvention review within 72 h",
+        signs.crises,
+        hours(t.postvention_within_hours),
+        now,
+        lambda c: not _reviewed(signs, c),
     )
 
 
@@ -331,18 +327,14 @@ def dis_1(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, .
 
 def dis_2(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, ...]:
     """Each discharge from high-intensity care with no follow-up contact within 48 h."""
-    within = hours(t.discharge_follow_up_hours)
-    return tuple(
-        Finding(
-            DIS_2,
-            "high",
-            str(m.event_id),
-            m.at + within,
-            "No follow-up contact within 48 h of a discharge from acute care",
-            (m.event_id,),
-        )
-        for m in signs.discharges_due
-        if not signs.contacted_after(m.at) and now >= m.at + within
+    return each_overdue(
+        DIS_2,
+        "high",
+        "No follow-up contact within 48 h of a discharge from acute care",
+        signs.discharges_due,
+        hours(t.discharge_follow_up_hours),
+        now,
+        lambda m: not signs.contacted_after(m.at),
     )
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.flags import Severity
-from domain.rule_model import Finding, Rule, RuleDefinition, Thresholds, days, hours
+from domain.rule_model import Finding, Rule, RuleDefinition, Thresholds, days, each_overdue, hours
 from domain.warning_signs import CheckIn, WarningSigns, Window
 
 SUI_1 = Rule(
@@ -158,19 +158,7 @@ def _sui_3_moments(signs: WarningSigns, t: Thresholds) -> Iterable[datetime]:
 def crv_1(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, ...]:
     """Craving at or above 7, or 3 above the 14-day mean, on the last check-ins in a row."""
     run = _trailing_run(signs.check_ins, lambda i, c: _craving_elevated(signs.check_ins, i, c, t))
-    if len(run) < t.craving_consecutive:
-        return ()
-    evidence = run[: t.craving_consecutive]
-    return (
-        Finding(
-            CRV_1,
-            "moderate",
-            str(run[0].event_id),
-            evidence[-1].at,
-            f"Craving elevated on {len(run)} check-ins in a row",
-            tuple(c.event_id for c in evidence),
-        ),
-    )
+    return _in_a_row(CRV_1, "moderate", "Craving elevated", run, t.craving_consecutive)
 
 
 def _craving_elevated(history: Sequence[CheckIn], index: int, c: CheckIn, t: Thresholds) -> bool:
@@ -184,16 +172,24 @@ def _craving_elevated(history: Sequence[CheckIn], index: int, c: CheckIn, t: Thr
 def slp_1(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, ...]:
     """Sleep under 4 h on the last 3 check-ins in a row."""
     run = _trailing_run(signs.check_ins, lambda _i, c: c.sleep_hours < t.sleep_below_hours)
-    if len(run) < t.sleep_consecutive:
+    return _in_a_row(SLP_1, "low", "Short sleep", run, t.sleep_consecutive)
+
+
+def _in_a_row(
+    rule: Rule, severity: Severity, what: str, run: Sequence[CheckIn], needed: int
+) -> tuple[Finding, ...]:
+    """A finding when the run is long enough: its first check-in is the episode, the first
+    `needed` of it the evidence, dated when the last of those came in."""
+    if len(run) < needed:
         return ()
-    evidence = run[: t.sleep_consecutive]
+    evidence = run[:needed]
     return (
         Finding(
-            SLP_1,
-            "low",
+            rule,
+            severity,
             str(run[0].event_id),
             evidence[-1].at,
-            f"Short sleep on {len(run)} check-ins in a row",
+            f"{what} on {len(run)} check-ins in a row",
             tuple(c.event_id for c in evidence),
         ),
     )
@@ -278,20 +274,14 @@ def _use_1_moments(signs: WarningSigns, t: Thresholds) -> Iterable[datetime]:
 
 def spr_1(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, ...]:
     """Each high or imminent-risk crisis with no safety plan recorded or revised within 72 h."""
-    within = hours(t.plan_revision_within_hours)
-    return tuple(
-        Finding(
-            SPR_1,
-            "moderate",
-            str(c.event_id),
-            c.at + within,
-            "Safety plan not revised within 72 h of a high-risk crisis",
-            (c.event_id,),
-        )
-        for c in signs.crises
-        if c.risk_level in ("high", "imminent")
-        and not signs.planned_since(c.at)
-        and now >= c.at + within
+    return each_overdue(
+        SPR_1,
+        "moderate",
+        "Safety plan not revised within 72 h of a high-risk crisis",
+        signs.crises,
+        hours(t.plan_revision_within_hours),
+        now,
+        lambda c: c.risk_level in ("high", "imminent") and not signs.planned_since(c.at),
     )
 
 
