@@ -54,12 +54,16 @@ class ClientName:
 
 
 class NameCache:
-    """Names decrypted recently, for a short while (`seconds`), so a list or a search does not
-    decrypt the same enrollments on every request. Never a source of truth: an erased client is
-    refused by the gatekeeper before any cached name is shown (`named`), and entries expire
-    within the same bound as the client keys' own cache."""
+    """Names decrypted once, kept in memory (least recently used out past `size`), so a list or
+    a search does not decrypt the same enrollments on every request. A name is read from the
+    enrollment, which no later event rewrites, so an entry never goes stale; it is dropped when
+    the client is erased, at once, by the erasure notice every process listens for
+    (`forget`, `clear` on a reconnect), and it is never a source of truth: the gatekeeper
+    decides every client before a cached name is shown (`named`). `seconds` bounds an entry's
+    life when set (None: until erased or pushed out); an earlier 30 s bound made every list
+    decrypt its clients' enrollments again twice a minute, the console's slowest requests."""
 
-    def __init__(self, seconds: float = 30.0, size: int = 50_000) -> None:
+    def __init__(self, seconds: float | None = None, size: int = 100_000) -> None:
         self.seconds = seconds
         self.size = size
         self._items: OrderedDict[UUID, tuple[ClientName, float]] = OrderedDict()
@@ -72,8 +76,9 @@ class NameCache:
         with self._lock:
             for client_id in client_ids:
                 item = self._items.get(client_id)
-                if item is not None and now - item[1] < self.seconds:
+                if item is not None and (self.seconds is None or now - item[1] < self.seconds):
                     found[client_id] = item[0]
+                    self._items.move_to_end(client_id)
                 else:
                     missing.append(client_id)
         return found, missing
@@ -86,6 +91,16 @@ class NameCache:
                 self._items.move_to_end(name.client_id)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
+
+    def forget(self, client_id: UUID) -> None:
+        """Drop an erased client's name (the erasure notice)."""
+        with self._lock:
+            self._items.pop(client_id, None)
+
+    def clear(self) -> None:
+        """Drop every name (a reconnect of the erasure listener: a notice may have been missed)."""
+        with self._lock:
+            self._items.clear()
 
 
 NAMES = NameCache()

@@ -15,6 +15,7 @@ from uuid import UUID
 from infra.embedded import EmbeddedPostgres
 from services.adapters.erasure_notices import ErasureListener
 from services.adapters.store import Database, EventStore, open_database
+from services.app.clients import NAMES
 from services.app.privacy import Privacy, PrivacySchema
 from services.app.record import CareRecordHandler, StateCache
 from services.app.record_reads import RecordReads
@@ -66,6 +67,7 @@ class Runtime:
             self.privacy.keys.forget(client_id)
         self.privacy.gate.forget(client_id)
         self.handler.cache.forget(client_id)
+        NAMES.forget(client_id)
         if self.records is not None:
             self.records.forget(client_id)
 
@@ -74,6 +76,7 @@ class Runtime:
             self.privacy.keys.clear()
         self.privacy.gate.cache.clear()
         self.handler.cache.clear()
+        NAMES.clear()
         if self.records is not None:
             self.records.clear()
 

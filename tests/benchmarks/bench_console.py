@@ -97,7 +97,7 @@ def main() -> None:
 
 
 def run(url: str, clients: int, days: int, requests: int) -> None:
-    settings = Settings(database_url=url)
+    settings = Settings(database_url=url, log_level="warning")  # the table alone on stdout
     runtime = build_runtime(settings, url)
     migrate(runtime)
     start = (datetime.now(UTC) - timedelta(days=days + 1)).replace(microsecond=0)
@@ -133,7 +133,7 @@ def run(url: str, clients: int, days: int, requests: int) -> None:
             ),
             ("auditor's access log", auditor, lambda: "/console/audit"),
         ]
-        say(f"{'page':<40}{'p50 ms':>10}{'p99 ms':>10}{'bytes':>10}")
+        say(f"{'page':<40}{'first ms':>10}{'p50 ms':>10}{'p99 ms':>10}{'max ms':>10}{'bytes':>10}")
         for title, browser, path in pages:
             timings, size = [], 0
             for _ in range(requests):
@@ -143,9 +143,12 @@ def run(url: str, clients: int, days: int, requests: int) -> None:
                 assert answer.status_code == 200, (title, answer.status_code)
                 size = len(answer.content)
             say(
-                f"{title:<40}{statistics.median(timings):>10.1f}"
-                f"{percentile(timings, 0.99):>10.1f}{size:>10,}"
+                f"{title:<40}{timings[0]:>10.1f}{statistics.median(timings):>10.1f}"
+                f"{percentile(timings, 0.99):>10.1f}{max(timings):>10.1f}{size:>10,}"
             )
+            slow = sorted(range(len(timings)), key=lambda i: -timings[i])[:3]
+            worst = ", ".join(f"#{i} {timings[i]:.0f} ms" for i in slow)
+            say(f"    slowest requests: {worst}")
     runtime.close()
 
 

@@ -3,6 +3,7 @@ client shown is a logged read, and a stranger's client never appears (404 semant
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
@@ -10,6 +11,7 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
+from services.app.clients import NAMES
 from services.wiring import Runtime, build_api
 from tests.integration.read_models.support import ReadSide
 from tests.stories import (
@@ -125,3 +127,29 @@ def test_the_enrollment_names_a_client_without_reading_the_whole_history(
         told["alex"]: "ClientEnrolled",
     }
     assert Enrollee("Morgan", "Reyes").given == first[told["morgan"]].event.data.given_name  # type: ignore[union-attr]
+
+
+def test_an_erased_clients_name_leaves_every_cache_at_once_and_no_search_shows_it(
+    api: TestClient, runtime: Runtime, read_side: ReadSide
+) -> None:
+    # given Quinn Marsh, found by name by the supervisor (the name decrypted and kept in memory)
+    quinn = Story(clock=read_side.clock).by(COUNSELOR).at(days=-3)
+    quinn.enrolled("Quinn", "Marsh").over_http(api, runtime.settings)
+    read_side.settle()
+    assert quinn.client_id is not None
+    assert names(api, runtime, SUPERVISOR, "marsh") == ["Quinn Marsh"]
+    assert quinn.client_id in NAMES.get([quinn.client_id])[0]
+
+    # when an auditor asks for the erasure and the supervisor confirms it
+    erasures = runtime.privacy.erasures
+    code = erasures.request(AUDITOR.principal, quinn.client_id, "ticket PRIV-9")
+    erasures.confirm(SUPERVISOR.principal, quinn.client_id, code)
+
+    # then the erasure notice drops the cached name (no expiry to wait for) ...
+    deadline = time.monotonic() + 5
+    while quinn.client_id in NAMES.get([quinn.client_id])[0] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert NAMES.get([quinn.client_id]) == ({}, [quinn.client_id])
+    # ... and no search shows the client, by name or by id
+    assert names(api, runtime, SUPERVISOR, "marsh") == []
+    assert names(api, runtime, SUPERVISOR, str(quinn.client_id)) == []
