@@ -112,11 +112,25 @@ async def _send_problem(
     send: Send, status: int, code: str, correlation_id: str, extra: dict[str, Any] | None = None
 ) -> None:
     title = _TITLES[status][0]
+    detail = "See the logs under the correlation id." if status == 500 else title
+    await _send_problem_json(send, status, code, title, detail, correlation_id, extra)
+
+
+async def _send_problem_json(
+    send: Send,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    correlation_id: str | None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """The RFC 9457 problem document, sent as the whole response."""
     body: dict[str, Any] = {
         "type": "https://carecircle.dev/problems/" + code.replace("_", "-"),
         "title": title,
         "status": status,
-        "detail": "See the logs under the correlation id." if status == 500 else title,
+        "detail": detail,
         "instance": f"urn:carecircle:request:{correlation_id}",
         "code": code,
         "correlation_id": correlation_id,
@@ -219,27 +233,7 @@ async def _problem(
 ) -> None:
     """A problem answered before the app (and its exception handlers) saw the request."""
     correlation_id = scope.get("state", {}).get("correlation_id")
-    body: dict[str, Any] = {
-        "type": "https://carecircle.dev/problems/" + code.replace("_", "-"),
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": f"urn:carecircle:request:{correlation_id}",
-        "code": code,
-        "correlation_id": correlation_id,
-    }
-    payload = orjson.dumps(body)
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+    await _send_problem_json(send, status, code, title, detail, correlation_id)
 
 
 # Content-Security-Policy: no inline script anywhere; the console allows nothing but its own
