@@ -54,6 +54,10 @@ RULES_OF_THE_LIFECYCLE = """\
   after it (the engagement rules ENG-1 and ENG-2 answer as at the discharge).
 - After `ClientDied` every rule but PV-1 answers as at the death and raises nothing new.
 - `care.flags` carries `RiskFlagRaised`, `RiskFlagCleared` and `RiskFlagResolved`.
+- On a caseload (`GET /v1/caseloads/{member_id}`) a cleared flag still counts among
+  `open_flags` with its severity, and apart as `cleared_flags`, not among the
+  `unacknowledged_flags` nobody has acted on; a discharged client stays on the caseload
+  (`in_care` false) while a flag of theirs is not resolved.
 - Where a threshold is a local policy rather than a published rule, the source column says so;
   every number is a setting (`Thresholds`, below) and every rule carries a version.
 """

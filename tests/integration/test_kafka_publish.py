@@ -104,8 +104,10 @@ def test_given_stored_events_and_flags_when_published_then_each_is_on_care_event
     try:
         fill(runtime, clients=12, days=10)
         client = uuid4()
-        flag = "flag-" + uuid4().hex
-        raised, resolved = (
+        flag, critical = "flag-" + uuid4().hex, "flag-" + uuid4().hex
+        # a high flag raised, cleared by its rule and resolved by a person (the lifecycle of
+        # issue 12), and a critical one: care.flags carries the new status and severity
+        raised, cleared, resolved, imminent = (
             Story(client_id=client)
             .by(COUNSELOR)
             .on(START)
@@ -117,10 +119,20 @@ def test_given_stored_events_and_flags_when_published_then_each_is_on_care_event
                 severity="high",
                 reason="PHQ-9 item 9 answered above zero",
             )
+            .event("RiskFlagCleared", flag_id=flag)
             .event("RiskFlagResolved", flag_id=flag, note="C-SSRS done, no current risk")
+            .event(
+                "RiskFlagRaised",
+                flag_id=critical,
+                rule_id="CRS-2",
+                rule_version=2,
+                severity="critical",
+                reason="Imminent risk: safety plan and scheduled follow-up not yet in place",
+            )
             .on_kafka()
         )
-        for body in (enrollment(client), {**raised, "actor": RULE}, resolved):
+        by_rule = [{**body, "actor": RULE} for body in (raised, cleared, imminent)]
+        for body in (enrollment(client), by_rule[0], by_rule[1], resolved, by_rule[2]):
             _, refused = runtime.handler.record_batch(
                 [RecordCareEvent(parse_event(body), now=datetime.now(UTC))]
             )
@@ -130,7 +142,8 @@ def test_given_stored_events_and_flags_when_published_then_each_is_on_care_event
         with in_thread(lambda stop: run_publish(runtime, kafka_bootstrap, stop)):
             wait_until(published_through_head(runtime), "the checkpoint to reach the head")
         events = read_topic(kafka_bootstrap, settings.kafka_events_topic, expected=len(stored))
-        flags = read_topic(kafka_bootstrap, settings.kafka_flags_topic, expected=2)
+        flags = read_topic(kafka_bootstrap, settings.kafka_flags_topic, expected=4)
+        said = [opened_value(runtime, r.value) for r in flags]  # sealed under the client's key
     finally:
         runtime.close()
 
@@ -149,8 +162,16 @@ def test_given_stored_events_and_flags_when_published_then_each_is_on_care_event
     for record in events:
         per_client[record.key].append(int(header(record, "position")))
     assert all(positions == sorted(positions) for positions in per_client.values())
-    assert [header(r, "type") for r in flags] == ["RiskFlagRaised", "RiskFlagResolved"]
+    assert [header(r, "type") for r in flags] == [
+        "RiskFlagRaised",
+        "RiskFlagCleared",
+        "RiskFlagResolved",
+        "RiskFlagRaised",
+    ]
     assert {r.key for r in flags} == {str(client).encode()}
+    assert [v["opened_data"]["flag_id"] for v in said] == [flag, flag, flag, critical]
+    assert (said[1]["actor"]["kind"], said[2]["actor"]["kind"]) == ("rule", "human")
+    assert said[3]["opened_data"]["severity"] == "critical"
 
 
 def test_given_a_publisher_killed_at_random_points_then_every_event_is_published_in_order(
