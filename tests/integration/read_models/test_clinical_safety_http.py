@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from services.wiring import Runtime, build_api
 from tests.integration.read_models.support import ReadSide
-from tests.stories import CASE_MANAGER, COUNSELOR, PEER, Person, Story
+from tests.stories import CASE_MANAGER, COUNSELOR, PEER, PRESCRIBER, Person, Story
 
 SUPERVISOR = Person("sup-ana", "supervisor", COUNSELOR.org)
 NO, YES = False, True
@@ -806,3 +806,46 @@ def test_a_cleared_flag_stays_on_the_caseload_until_a_person_resolves_it_even_af
 
     # then nothing is left open and the discharged client leaves the caseload
     assert caseload_row(api, runtime, read_side, story) is None
+
+
+CRISIS_CLINICIAN = Person("crisis-omar", "crisis_clinician", "county-crisis-line")
+STRANGER = Person("counselor-far", "counselor", "elsewhere-counseling")
+
+
+def test_who_may_resolve_a_high_flag_the_clinical_roles_with_a_relationship(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given two clients with a high C-SSRS screen each: SUI-2 high, then cleared
+    first, second = a_client(read_side, api, runtime), a_client(read_side, api, runtime)
+    told(first.by(COUNSELOR).at().team(CASE_MANAGER, PRESCRIBER), api, runtime)
+    told(second.by(COUNSELOR).at().team(CRISIS_CLINICIAN), api, runtime)
+    for story in (first, second):
+        told(story.at().assessment("C-SSRS-SCREEN", [YES, YES, NO, YES, NO, NO]), api, runtime)
+    read_side.settle()  # the rules see the high screens
+    read_side.clock.advance(minutes=10)
+    for story in (first, second):
+        told(story.at().assessment("C-SSRS-SCREEN", [NO] * 6), api, runtime)
+    (high,) = flags(read_side, first, "SUI-2")
+    (other,) = flags(read_side, second, "SUI-2")
+    assert (high.severity, high.status) == ("high", "cleared")
+    resolve = f"/v1/flags/{high.flag_id}/resolve"
+
+    # when the case manager on the team resolves it: 403, as for a peer specialist
+    by_case_manager = post(api, runtime, resolve, CASE_MANAGER, note="called them")
+    assert (by_case_manager.status_code, by_case_manager.json()["code"]) == (403, "forbidden")
+    # when a counselor with no relationship to the client resolves it: refused, without even
+    # learning that the flag exists
+    by_stranger = post(api, runtime, resolve, STRANGER, note="not my client")
+    assert (by_stranger.status_code, by_stranger.json()["code"]) == (404, "not_found")
+    assert [f.status for f in flags(read_side, first, "SUI-2")] == ["cleared"]
+
+    # when the prescriber on the team resolves it with a note: resolved by the prescriber
+    by_prescriber = post(api, runtime, resolve, PRESCRIBER, note="seen at the clinic")
+    assert by_prescriber.status_code == 201, by_prescriber.text
+    (closed,) = flags(read_side, first, "SUI-2")
+    assert (closed.status, closed.resolved_by) == ("resolved", PRESCRIBER.sub)
+
+    # and a crisis clinician on the other client's team resolves theirs
+    path = f"/v1/flags/{other.flag_id}/resolve"
+    by_crisis_clinician = post(api, runtime, path, CRISIS_CLINICIAN, note="safety check done")
+    assert by_crisis_clinician.status_code == 201, by_crisis_clinician.text
