@@ -38,6 +38,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
 from projections.engine import BatchApply, Projection, Stored, Tables
+from projections.rows import from_row
 
 NAME = "audit_trail"
 VERSION = 2
@@ -98,22 +99,7 @@ class Link:
 
     @classmethod
     def of_row(cls, row: Mapping[str, Any]) -> Link:
-        return cls(
-            kind=row["kind"],
-            position=row["position"],
-            entry=row["entry"],
-            event_id=row["event_id"],
-            client_id=row["client_id"],
-            version=row["version"],
-            type=row["type"],
-            actor_id=row["actor_id"],
-            actor_role=row["actor_role"],
-            actor_org=row["actor_org"],
-            actor_kind=row["actor_kind"],
-            occurred_at=row["occurred_at"],
-            recorded_at=row["recorded_at"],
-            digest=bytes(row["digest"]),
-        )
+        return from_row(cls, row, digest=bytes(row["digest"]))
 
     def parts(self) -> tuple[bytes | None, ...]:
         return (
@@ -319,22 +305,7 @@ def audit_page(
     ).format(where=SQL(" AND ").join(where), **tables)
     rows = conn.execute(query, (*params, limit + 1)).fetchall()
     more = len(rows) > limit
-    items = [
-        AuditEntry(
-            position=row["position"],
-            event_id=row["event_id"],
-            type=row["type"],
-            client_id=row["client_id"],
-            actor_id=row["actor_id"],
-            actor_role=row["actor_role"],
-            actor_org=row["actor_org"],
-            actor_kind=row["actor_kind"],
-            occurred_at=row["occurred_at"],
-            recorded_at=row["recorded_at"],
-            hash=bytes(row["hash"]),
-        )
-        for row in rows[:limit]
-    ]
+    items = [from_row(AuditEntry, row, hash=bytes(row["hash"])) for row in rows[:limit]]
     return AuditPage(items=items, next=items[-1].position if more and items else None)
 
 

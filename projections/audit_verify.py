@@ -33,6 +33,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from projections.audit_trail import EVENT, GENESIS, Link, chain_hash, chain_hash_v1
 from projections.engine import Tables
+from projections.rows import from_row
 
 Problem = Literal["altered", "deleted", "inserted", "reordered", "chain_broken", "truncated"]
 
@@ -199,14 +200,12 @@ def _store_rows(conn: Connection[DictRow], scope: Scope, page: int) -> Iterator[
     while True:
         rows = conn.execute(query, (after, page)).fetchall()
         for row in rows:
-            yield _StoreRow(
+            yield from_row(
+                _StoreRow,
+                row,
                 position=row["notification_id"],
-                originator_id=row["originator_id"],
                 version=row["originator_version"],
-                topic=row["topic"],
                 digest=bytes(row["digest"]),
-                event_id=row["event_id"],
-                recorded_at=row["recorded_at"],
             )
         if len(rows) < page:
             return

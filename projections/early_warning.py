@@ -50,6 +50,7 @@ from projections.engine import (
     dispatch,
     versions_of,
 )
+from projections.rows import from_row
 
 log = structlog.get_logger(__name__)
 
@@ -456,22 +457,11 @@ _FLAG_COLUMNS = SQL(
 
 
 def _flag(row: DictRow) -> FlagView:
-    return FlagView(
-        flag_id=row["flag_id"],
-        client_id=row["client_id"],
-        rule_id=row["rule_id"],
-        rule_version=row["rule_version"],
-        severity=row["severity"],
-        status=row["status"],
-        reason=row["reason"],
-        raised_at=row["raised_at"],
+    return from_row(
+        FlagView,
+        row,
         evidence_event_ids=tuple(row["evidence_event_ids"]),
-        acknowledged_at=row["acknowledged_at"],
-        resolved_at=row["resolved_at"],
         position=row["raised_position"],
-        cleared_at=row["cleared_at"],
-        acknowledged_by=row["acknowledged_by"],
-        resolved_by=row["resolved_by"],
     )
 
 

@@ -38,6 +38,7 @@ from uuid import UUID
 import orjson
 from psycopg.sql import SQL, Composed, Identifier
 
+from projections.rows import from_row
 from services.adapters.store import Database
 
 ACCESS_LOG_TABLE = "access_log"
@@ -366,20 +367,7 @@ def _row(entry_id: int, e: AccessEntry, prev: str, digest: str) -> tuple[Any, ..
 
 
 def _logged(row: Any) -> LoggedAccess:
-    entry = AccessEntry(
-        at=row["at"],
-        actor_id=row["actor_id"],
-        actor_role=row["actor_role"],
-        actor_org=row["actor_org"],
-        client_id=row["client_id"],
-        action=row["action"],
-        data_classes=tuple(row["data_classes"]),
-        purpose=row["purpose"],
-        outcome=row["outcome"],
-        code=row["code"],
-        basis=row["basis"],
-        correlation_id=row["correlation_id"],
-    )
+    entry = from_row(AccessEntry, row, data_classes=tuple(row["data_classes"]))
     return LoggedAccess(row["entry_id"], entry, row["prev_hash"], row["hash"])
 
 
