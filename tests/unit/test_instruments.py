@@ -598,3 +598,146 @@ def test_the_cssrs_screener_takes_q3_to_q5_skipped_after_a_no_to_q2() -> None:
     assert result.band == "low"
     assert "item 6" in refusal("C-SSRS-SCREEN", [YES, NO, None, None, None, None])
     assert "items 3-5" in refusal("C-SSRS-SCREEN", [YES, YES, None, None, None, NO])
+
+
+# --- whole answer sheets scored as the published manuals score them ------------------------------
+# Each vector is a complete sheet, item by item, with the total and band the manual's own scoring
+# rules give by hand (not by this code): a regression here is a departure from the manual. The
+# C-SSRS screener publishes a triage, not a total (None: only the band is the manual's).
+
+MANUAL_VECTORS = [
+    pytest.param(
+        "PHQ-9",
+        [3, 3, 2, 2, 1, 1, 0, 0, 0],
+        None,
+        12,
+        "moderate",
+        id="PHQ-9 Kroenke 2001: items 0-3 summed, 10-14 moderate",
+    ),
+    pytest.param(
+        "PHQ-9",
+        [2, 2, 2, 2, 2, 2, 2, 1, 0],
+        None,
+        15,
+        "moderately_severe",
+        id="PHQ-9 Kroenke 2001: 15 starts moderately severe",
+    ),
+    pytest.param(
+        "GAD-7",
+        [1, 2, 1, 2, 1, 2, 1],
+        None,
+        10,
+        "moderate",
+        id="GAD-7 Spitzer 2006: 10 is the cut point and starts moderate",
+    ),
+    pytest.param(
+        "GAD-7",
+        [3, 3, 3, 2, 2, 1, 1],
+        None,
+        15,
+        "severe",
+        id="GAD-7 Spitzer 2006: 15 starts severe",
+    ),
+    pytest.param(
+        "AUDIT-C",
+        [2, 1, 0],
+        "female",
+        3,
+        "positive",
+        id="AUDIT-C Bradley 2007: a woman at 3 screens positive",
+    ),
+    pytest.param(
+        "AUDIT-C",
+        [2, 1, 0],
+        "male",
+        3,
+        "negative",
+        id="AUDIT-C Bush 1998 / Bradley 2007: a man at 3 does not",
+    ),
+    pytest.param(
+        "AUDIT-C",
+        [2, 1, 1],
+        "male",
+        4,
+        "positive",
+        id="AUDIT-C Bush 1998: a man at 4 screens positive",
+    ),
+    pytest.param(
+        "AUDIT",
+        [1, 1, 1, 0, 0, 0, 1, 1, 0, 2],
+        None,
+        7,
+        "low_risk",
+        id="AUDIT WHO Babor 2001: 7 is zone I (Q10 = 2 moves nothing)",
+    ),
+    pytest.param(
+        "AUDIT",
+        [2, 2, 2, 1, 1, 1, 1, 2, 2, 2],
+        None,
+        16,
+        "harmful",
+        id="AUDIT WHO Babor 2001: 16 is zone III",
+    ),
+    pytest.param(
+        "AUDIT",
+        [1, 1, 0, 2, 0, 0, 0, 0, 0, 0],
+        None,
+        4,
+        "hazardous",
+        id="AUDIT WHO Babor 2001 Table 4: Q4 = 2 gives the next zone",
+    ),
+    pytest.param(
+        "DAST-10",
+        [YES, YES, NO, YES, NO, NO, NO, NO, NO, NO],
+        None,
+        4,
+        "moderate",
+        id="DAST-10 Skinner 1982: yes scores 1, item 3 reversed; 3-5 moderate",
+    ),
+    pytest.param(
+        "C-SSRS-SCREEN",
+        [YES, YES, YES, NO, NO, NO],
+        None,
+        None,
+        "moderate",
+        id="C-SSRS screener Posner 2011 / Columbia triage: a method (Q3) is moderate",
+    ),
+    pytest.param(
+        "C-SSRS-SCREEN",
+        [YES, YES, NO, NO, YES, NO],
+        None,
+        None,
+        "high",
+        id="C-SSRS screener Columbia triage: a plan with intent (Q5) is high",
+    ),
+    pytest.param(
+        "C-SSRS-SCREEN",
+        [YES, NO, None, None, None, YES, NO],
+        None,
+        None,
+        "moderate",
+        id="C-SSRS lifetime/recent screen: behavior, not in the past 3 months, is moderate",
+    ),
+]
+
+
+@pytest.mark.parametrize(("instrument", "sheet", "sex", "total", "band"), MANUAL_VECTORS)
+def test_a_whole_sheet_scores_as_its_published_manual_scores_it(
+    instrument: str, sheet: list[int | None], sex: str | None, total: int | None, band: str
+) -> None:
+    result = score(instrument, sheet, sex_at_birth=sex)
+    assert result.band == band
+    if total is not None:
+        assert result.total == total
+
+
+def test_a_bam_sheet_scores_its_three_composites_as_the_va_bam_manual_cacciola_2013() -> None:
+    """Likert BAM: Use = items 4+5+6, Risk = 1+2+3+8+11+15, Protective = 9+10+12+13+14+16;
+    items 7 and 17 in none; attention at Use >= 1, Risk >= 12 or Protective <= 12."""
+    #        1  2  3  4  5  6  7  8  9 10 11 12 13 14 15 16 17
+    sheet = [2, 2, 2, 0, 0, 0, 3, 2, 4, 4, 2, 4, 4, 4, 2, 4, 4]
+    result = score("BAM", sheet)
+    assert result.subscales == (("use", 0), ("risk", 12), ("protective", 24))
+    assert result.band == "attention"  # abstinent and well supported, but Risk reaches 12
+    sheet[10] = 1  # risky situations: 2 -> 1, Risk 11
+    assert score("BAM", sheet).band == "stable"
