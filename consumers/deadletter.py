@@ -2,11 +2,15 @@
 
 A dead letter is the original message — key, bytes and headers untouched — plus headers
 `error-code` (the code an HTTP caller would get), `error-reason` (where and what is wrong, never
-a value), and `source-topic`, `source-partition`, `source-offset`. Ingest produces and flushes a
-batch's dead letters before it commits the batch's offsets to PostgreSQL, so a crash never loses
-one; a crash after the flush and before that commit may write the same dead letter twice, and the
-source headers say it is the same message. An operator lists them and, once the cause is fixed
-(the client enrolled, the sender corrected), re-drives them to the inbound topic unchanged.
+a value), and `source-topic`, `source-partition`, `source-offset`. A record batch the client
+cannot decode at all (a corrupt or undecompressable batch) has no message to keep: its dead
+letter (`undecodable`) carries the batch's raw bytes as the broker stores them, with
+`source-offset` the first offset not applied and `source-last-offset` the batch's last.
+Ingest produces and flushes a batch's dead letters before it commits the batch's offsets to
+PostgreSQL, so a crash never loses one; a crash after the flush and before that commit may write
+the same dead letter twice, and the source headers say it is the same message. An operator
+lists them and, once the cause is fixed (the client enrolled, the sender corrected), re-drives
+them to the inbound topic unchanged.
 """
 
 from __future__ import annotations
@@ -24,9 +28,18 @@ ERROR_REASON = "error-reason"
 SOURCE_TOPIC = "source-topic"
 SOURCE_PARTITION = "source-partition"
 SOURCE_OFFSET = "source-offset"
+SOURCE_LAST_OFFSET = "source-last-offset"
 REPLAYED_FROM = "replayed-from"
 OUR_HEADERS = frozenset(
-    {ERROR_CODE, ERROR_REASON, SOURCE_TOPIC, SOURCE_PARTITION, SOURCE_OFFSET, REPLAYED_FROM}
+    {
+        ERROR_CODE,
+        ERROR_REASON,
+        SOURCE_TOPIC,
+        SOURCE_PARTITION,
+        SOURCE_OFFSET,
+        SOURCE_LAST_OFFSET,
+        REPLAYED_FROM,
+    }
 )
 
 Headers = list[tuple[str, bytes]]
@@ -46,11 +59,13 @@ class Letter:
     headers: Sequence[tuple[str, bytes]]
     code: str
     reason: str
+    last_offset: int | None = None  # an undecodable batch: the last offset it covers
 
 
 def letter_headers(letter: Letter) -> Headers:
     """The original headers (less any of ours from an earlier round) plus the error and source."""
     kept = [(k, v) for k, v in letter.headers if k not in OUR_HEADERS]
+    last = [] if letter.last_offset is None else [(SOURCE_LAST_OFFSET, b"%d" % letter.last_offset)]
     return [
         *kept,
         (ERROR_CODE, letter.code.encode()),
@@ -58,6 +73,7 @@ def letter_headers(letter: Letter) -> Headers:
         (SOURCE_TOPIC, letter.topic.encode()),
         (SOURCE_PARTITION, str(letter.partition).encode()),
         (SOURCE_OFFSET, str(letter.offset).encode()),
+        *last,
     ]
 
 
@@ -100,6 +116,7 @@ class DeadLetter:
     source_topic: str
     source_partition: int | None
     source_offset: int | None
+    source_last_offset: int | None = None  # an undecodable batch's last offset
 
     @classmethod
     def of(cls, record: Any) -> DeadLetter:
@@ -116,6 +133,7 @@ class DeadLetter:
             source_topic=found.get(SOURCE_TOPIC, ""),
             source_partition=_int(found.get(SOURCE_PARTITION)),
             source_offset=_int(found.get(SOURCE_OFFSET)),
+            source_last_offset=_int(found.get(SOURCE_LAST_OFFSET)),
         )
 
     def original_headers(self) -> Headers:
@@ -173,12 +191,13 @@ def replay(
     timeout_s: float = 30.0,
 ) -> list[DeadLetter]:
     """Re-drive the chosen dead letters to the inbound topic: original key, bytes and headers,
-    plus `replayed-from` (`topic:partition:offset` of the dead letter); return those sent."""
+    plus `replayed-from` (`topic:partition:offset` of the dead letter); return those sent. An
+    undecodable batch's letter holds no message to re-send and is never re-driven."""
     sent: list[DeadLetter] = []
     futures = []
     for record in read_all(consumer, deadletter_topic):
         letter = DeadLetter.of(record)
-        if not chosen(letter):
+        if letter.source_last_offset is not None or not chosen(letter):
             continue
         origin = f"{deadletter_topic}:{letter.partition}:{letter.offset}".encode()
         headers = [*letter.original_headers(), (REPLAYED_FROM, origin)]

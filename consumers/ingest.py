@@ -9,10 +9,12 @@ crash between the database commit and the Kafka offset commit neither loses nor 
 A re-sent `event_id` stores nothing.
 
 A message that cannot be applied (not JSON, not the contract, refused by the care record) goes
-to the dead-letter topic, and the partition moves on; dead letters are produced and flushed
-before the batch's tracking commits (consumers/deadletter.py). A transient failure — the
-database or the broker away, the record busy — is retried with bounded backoff and never
-dead-lettered: the partitions wait rather than skip.
+to the dead-letter topic, and the partition moves on; so does a record batch the client cannot
+decode at all (kafka-python raises from `poll`), from its raw bytes read beside the consumer.
+Dead letters are produced and flushed before the batch's tracking commits
+(consumers/deadletter.py). A transient failure — the database or the broker away, the record
+busy — is retried with bounded backoff and never dead-lettered: the partitions wait rather than
+skip.
 
 The command handler and the positions come in through `CareRecord`, wired in services/.
 """
@@ -23,6 +25,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -40,6 +43,8 @@ from domain.errors import DomainError
 log = structlog.get_logger(__name__)
 
 Refusals = Sequence[tuple[int, DomainError]]
+
+UNDECODABLE = "undecodable"  # the dead-letter code of a record batch the client cannot decode
 
 
 def tracking_name(topic: str, partition: int) -> str:
@@ -67,6 +72,25 @@ class CareRecord(Protocol):
 
     def tracked(self, upstream: str) -> int | None:
         """The last offset stored for an upstream partition, None if none."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RawBatch:
+    """A record batch as the broker stores it: the offsets it covers, its bytes, and why the
+    client cannot decode it (an error type), or None if it can."""
+
+    first_offset: int
+    last_offset: int
+    data: bytes
+    error: str | None
+
+
+class RawBatches(Protocol):
+    """The broker's record batches, read raw (services/adapters/kafka.py)."""
+
+    def batch_at(self, topic: str, partition: int, offset: int) -> RawBatch | None:
+        """The batch holding `offset` (or the first after it); None if the log has none."""
         ...
 
 
@@ -115,8 +139,10 @@ class Ingest:
         metrics: IngestMetrics | None = None,
         backoff: Backoff | None = None,
         poll_timeout_ms: int = 500,
+        raw: RawBatches | None = None,
     ) -> None:
         self.consumer = consumer
+        self.raw = raw
         self.topic = topic
         self.record = record
         self.dead_letters = dead_letters
@@ -137,7 +163,7 @@ class Ingest:
         try:
             while not stop.is_set():
                 self._resolve_positions(stop)
-                polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms)
+                polled = self._poll(stop)
                 if polled:
                     self.apply(polled, stop)
                 self._report_lag()
@@ -223,6 +249,108 @@ class Ingest:
             refused=len(lettered),
             duration_ms=round(seconds * 1000),
         )
+
+    # ---------------------------------------------------------------- undecodable batches
+
+    def _poll(self, stop: threading.Event) -> Mapping[TopicPartition, Sequence[Any]]:
+        """One poll. A batch the client cannot decode (corrupt, an undecompressable codec, a
+        record it cannot parse) makes kafka-python raise from inside `poll`, every time: that
+        batch is dead-lettered from its raw bytes and passed, instead of ending the loop."""
+        try:
+            polled: Mapping[TopicPartition, Sequence[Any]] = self.consumer.poll(
+                timeout_ms=self.poll_timeout_ms
+            )
+        except Exception as error:
+            if isinstance(error, KafkaError) and error.retriable:
+                self._retried(error)
+                if stop.wait(self.backoff.first):
+                    raise Stopped from None
+                return {}
+            if not self._pass_undecodable(error, stop):
+                raise
+            return {}
+        return polled
+
+    def _pass_undecodable(self, error: Exception, stop: threading.Event) -> bool:
+        """Dead-letter the batch at each fetching partition's position that cannot be decoded;
+        whether there was one (else the poll's error was something else)."""
+        if self.raw is None:
+            return False
+        raw = self.raw
+        passed = False
+        paused = self.consumer.paused()
+        for tp in sorted(self.consumer.assignment(), key=lambda tp: tp.partition):
+            if tp in self._unresolved or tp in paused:
+                continue
+            position = int(self.consumer.position(tp))
+            batch = retrying(
+                functools.partial(raw.batch_at, tp.topic, tp.partition, position),
+                transient=self.transient,
+                stop=stop,
+                backoff=self.backoff,
+                what="ingest.raw_fetch",
+                on_retry=self._retried,
+            )
+            if batch is not None and batch.error is not None:
+                self._pass_batch(tp, position, batch, stop)
+                passed = True
+        if not passed:
+            log.error("ingest.poll_failed", error_type=type(error).__name__)
+        return passed
+
+    def _pass_batch(
+        self, tp: TopicPartition, position: int, batch: RawBatch, stop: threading.Event
+    ) -> None:
+        """Produce the batch's dead letter, then store the partition's offset past the batch."""
+        letter = Letter(
+            topic=tp.topic,
+            partition=tp.partition,
+            offset=position,
+            key=None,
+            value=batch.data,
+            headers=[],
+            code=UNDECODABLE,
+            reason=(
+                f"The record batch at offsets {batch.first_offset}-{batch.last_offset} cannot be"
+                f" decoded ({batch.error}); the value is the batch's raw bytes; offsets"
+                f" {position}-{batch.last_offset} were not applied."
+            ),
+            last_offset=batch.last_offset,
+        )
+        sent: list[bool] = []
+
+        def before_commit(_refusals: Refusals) -> None:
+            if not sent:
+                self.dead_letters.send(letter)
+                self.dead_letters.flush()
+                sent.append(True)
+
+        positions = {tracking_name(tp.topic, tp.partition): batch.last_offset}
+        try:
+            retrying(
+                lambda: self.record.record_batch([], positions, before_commit),
+                transient=self.transient,
+                stop=stop,
+                backoff=self.backoff,
+                what="ingest.undecodable",
+                on_retry=self._retried,
+            )
+        except PositionTaken:
+            self._unresolve({tp})
+            return
+        self.metrics.dead_lettered(UNDECODABLE)
+        log.warning(
+            "ingest.dead_lettered",
+            topic=tp.topic,
+            partition=tp.partition,
+            offset=position,
+            last_offset=batch.last_offset,
+            code=UNDECODABLE,
+            error_type=batch.error,
+        )
+        self._tracked[tp] = batch.last_offset
+        self._commit_offsets({tp: batch.last_offset})
+        self.consumer.seek(tp, batch.last_offset + 1)
 
     # ---------------------------------------------------------------- positions
 

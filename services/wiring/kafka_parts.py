@@ -15,7 +15,12 @@ from consumers.deadletter import DeadLetterProducer
 from consumers.ingest import Ingest
 from consumers.publish import ClearPayloads, Payloads, Publisher
 from infra.embedded import create_topics
-from services.adapters.kafka import TRANSIENT, ingest_consumer, reliable_producer
+from services.adapters.kafka import (
+    TRANSIENT,
+    BrokerBatches,
+    ingest_consumer,
+    reliable_producer,
+)
 from services.adapters.metrics import kafka_metrics
 from services.adapters.positions import Positions, positions
 from services.adapters.publish_payloads import DeidentifiedPayloads, SealedPayloads
@@ -54,6 +59,7 @@ def build_ingest(runtime: Runtime, bootstrap: str) -> tuple[Ingest, Callable[[],
     settings = runtime.settings
     consumer = ingest_consumer(settings, bootstrap)
     producer = reliable_producer(bootstrap, client_id="carecircle-deadletter")
+    raw = BrokerBatches(bootstrap)
     ingest = Ingest(
         consumer,
         topic=settings.kafka_inbound_topic,
@@ -63,11 +69,13 @@ def build_ingest(runtime: Runtime, bootstrap: str) -> tuple[Ingest, Callable[[],
         transient=TRANSIENT,
         metrics=kafka_metrics(),
         backoff=Backoff(),
+        raw=raw,
     )
 
     def close() -> None:
         consumer.close(autocommit=False)
         producer.close(timeout=10)
+        raw.close()
 
     return ingest, close
 
