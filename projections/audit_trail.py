@@ -38,7 +38,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
 from projections.engine import BatchApply, Projection, Stored, Tables
-from projections.rows import from_row
+from projections.rows import Where, from_row
 
 NAME = "audit_trail"
 VERSION = 2
@@ -284,26 +284,18 @@ def audit_page(
     limit: int = 100,
 ) -> AuditPage:
     """Chained events in global order, by client and/or actor, within recorded times."""
-    where = [SQL("kind = %s"), SQL("position > %s")]
-    params: list[Any] = [EVENT, after]
-    if client_id is not None:
-        where.append(SQL("client_id = %s"))
-        params.append(client_id)
-    if actor_id is not None:
-        where.append(SQL("actor_id = %s"))
-        params.append(actor_id)
-    if recorded_from is not None:
-        where.append(SQL("recorded_at >= %s"))
-        params.append(recorded_from)
-    if recorded_to is not None:
-        where.append(SQL("recorded_at < %s"))
-        params.append(recorded_to)
+    where = Where("kind = %s", EVENT)
+    where.add(SQL("position > %s"), after)
+    where.given("client_id = %s", client_id)
+    where.given("actor_id = %s", actor_id)
+    where.given("recorded_at >= %s", recorded_from)
+    where.given("recorded_at < %s", recorded_to)
     query = SQL(
         "SELECT position, event_id, type, client_id, actor_id, actor_role, actor_org,"
         " actor_kind, occurred_at, recorded_at, hash FROM {audit_trail} WHERE {where}"
         " ORDER BY position LIMIT %s"
-    ).format(where=SQL(" AND ").join(where), **tables)
-    rows = conn.execute(query, (*params, limit + 1)).fetchall()
+    ).format(where=where.sql(), **tables)
+    rows = conn.execute(query, (*where.params, limit + 1)).fetchall()
     more = len(rows) > limit
     items = [from_row(AuditEntry, row, hash=bytes(row["hash"])) for row in rows[:limit]]
     return AuditPage(items=items, next=items[-1].position if more and items else None)

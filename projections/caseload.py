@@ -30,6 +30,7 @@ from domain.handoff import HandoffCompleted, HandoffDeclined, HandoffFailed, Han
 from domain.recorded import Recorded
 from domain.sessions import AppointmentAttended, AppointmentMissed, AppointmentScheduled
 from projections.engine import Handler, Projection, Statements, Tables
+from projections.rows import from_row
 
 NAME = "caseload"
 # 2: the next open appointment kept as a column (was a subquery per member row at read time)
@@ -399,18 +400,13 @@ def caseload_of(conn: Connection[DictRow], tables: Tables, member_id: str) -> li
     discharged ones with a flag not resolved yet (out of care: no touchpoint due)."""
     rows = conn.execute(_CASELOAD_OF.format(**tables), (member_id,)).fetchall()
     return [
-        CaseloadClient(
-            client_id=row["client_id"],
-            role=row["role"],
-            org=row["org"],
-            last_contact_at=row["last_contact_at"],
+        from_row(
+            CaseloadClient,
+            row,
             last_contact_by_member_at=row["member_last_contact_at"],
-            next_due_at=row["next_due_at"],
-            open_flags=row["open_flags"],
             highest_severity=SEVERITIES[row["rank"] - 1] if row["rank"] else None,
             open_handoffs_out=row["outgoing"],
             open_handoffs_in=row["incoming"],
-            in_care=row["in_care"],
             unacknowledged_flags=row["unacknowledged"],
             cleared_flags=row["cleared"],
         )
@@ -423,15 +419,7 @@ def caseloads_of_org(
 ) -> list[MemberCaseload]:
     """The supervisor's view: each member's caseload size and touchpoints overdue at `now`."""
     rows = conn.execute(_ORG_CASELOADS.format(**tables), (now, org)).fetchall()
-    return [
-        MemberCaseload(
-            member_id=row["member_id"],
-            role=row["role"],
-            client_count=row["client_count"],
-            overdue_count=row["overdue_count"],
-        )
-        for row in rows
-    ]
+    return [from_row(MemberCaseload, row) for row in rows]
 
 
 _RELATED_TO_MEMBER = SQL(

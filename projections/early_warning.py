@@ -50,7 +50,7 @@ from projections.engine import (
     dispatch,
     versions_of,
 )
-from projections.rows import from_row
+from projections.rows import Where, from_row
 
 log = structlog.get_logger(__name__)
 
@@ -478,38 +478,32 @@ def flags_page(
     limit: int = 100,
 ) -> FlagPage:
     """Flags by client, organization, care-team member, severity and status, oldest first."""
-    where: list[Composable] = [SQL("f.raised_position > %s")]
-    params: list[Any] = [after]
-    if client_id is not None:
-        where.append(SQL("f.client_id = %s"))
-        params.append(client_id)
-    if severity is not None:
-        where.append(SQL("f.severity = %s"))
-        params.append(severity)
-    if status is not None:
-        where.append(SQL("f.status = %s"))
-        params.append(status)
+    where = Where("f.raised_position > %s", after)
+    where.given("f.client_id = %s", client_id)
+    where.given("f.severity = %s", severity)
+    where.given("f.status = %s", status)
     if member_id is not None:
-        where.append(
+        where.add(
             SQL(
                 "EXISTS (SELECT 1 FROM {flag_team} t"
                 " WHERE t.client_id = f.client_id AND t.member_id = %s)"
-            ).format(**tables)
+            ).format(**tables),
+            member_id,
         )
-        params.append(member_id)
     if org is not None:
-        where.append(
+        where.add(
             SQL(
                 "(EXISTS (SELECT 1 FROM {flag_team} t WHERE t.client_id = f.client_id"
                 " AND t.org = %s) OR EXISTS (SELECT 1 FROM {warning_signs} s"
                 " WHERE s.client_id = f.client_id AND s.org = %s))"
-            ).format(**tables)
+            ).format(**tables),
+            org,
+            org,
         )
-        params.extend((org, org))
     query = SQL(
         "SELECT {columns} FROM {flags} f WHERE {where} ORDER BY f.raised_position LIMIT %s"
-    ).format(columns=_FLAG_COLUMNS, where=SQL(" AND ").join(where), **tables)
-    rows = conn.execute(query, (*params, limit + 1)).fetchall()
+    ).format(columns=_FLAG_COLUMNS, where=where.sql(), **tables)
+    rows = conn.execute(query, (*where.params, limit + 1)).fetchall()
     items = [_flag(row) for row in rows[:limit]]
     more = len(rows) > limit
     return FlagPage(items=items, next=items[-1].position if more and items else None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -88,20 +89,8 @@ def member_caseload(
         member_id=member_id,
         disclosure=guard.last_rows_notice,
         clients=[
-            CaseloadClient(
-                client_id=r.client_id,
-                role=r.role,
-                last_contact_at=r.last_contact_at,
-                last_contact_by_member_at=r.last_contact_by_member_at,
-                next_due_at=r.next_due_at,
-                open_flags=r.open_flags,
-                highest_severity=r.highest_severity,
-                open_handoffs=r.open_handoffs_in + r.open_handoffs_out,
-                open_handoffs_in=r.open_handoffs_in,
-                open_handoffs_out=r.open_handoffs_out,
-                in_care=r.in_care,
-                unacknowledged_flags=r.unacknowledged_flags,
-                cleared_flags=r.cleared_flags,
+            CaseloadClient.model_validate(
+                {**asdict(r), "open_handoffs": r.open_handoffs_in + r.open_handoffs_out}
             )
             for r in rows
         ],
@@ -122,13 +111,5 @@ def org_caseloads(
         rows = caseloads_of_org(conn, tables["caseload"], org, clock())
     return OrgCaseloads(
         org=org,
-        members=[
-            MemberCaseload(
-                member_id=r.member_id,
-                role=r.role,
-                client_count=r.client_count,
-                overdue_count=r.overdue_count,
-            )
-            for r in rows
-        ],
+        members=[MemberCaseload.model_validate(r, from_attributes=True) for r in rows],
     )

@@ -1,6 +1,6 @@
-"""The bounded per-client memory behind the process's caches of client state, access facts and
-record folds: the most recently used entries by client id, under one lock, with the hit and miss
-counts /metrics shows (services/adapters/metrics.py `CacheReading`).
+"""The bounded per-client memory behind the process's caches of client state, access facts,
+record folds and names: the most recently used entries by client id, under one lock, with the
+hit and miss counts /metrics shows (services/adapters/metrics.py `CacheReading`).
 
 Each cache says which entry stays when two writers race (`stays`): the store is append-only, so
 an entry at a later version is never replaced by one at an earlier version.

@@ -17,9 +17,7 @@ A client the caller has no relationship with never appears, whether or not it ex
 from __future__ import annotations
 
 import re
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -30,6 +28,7 @@ from domain.enrollment import ClientEnrolled
 from projections.audit_trail import enrolled_by
 from projections.caseload import clients_related
 from projections.engine import ReadModels
+from services.app.client_lru import ClientLru
 from services.app.gatekeeper import AccessRequest, Gatekeeper
 from services.app.ports import ClientHistory
 
@@ -53,7 +52,7 @@ class ClientName:
         return f"{self.given_name} {self.family_name}"
 
 
-class NameCache:
+class NameCache(ClientLru[tuple[ClientName, float]]):
     """Names decrypted once, kept in memory (least recently used out past `size`), so a list or
     a search does not decrypt the same enrollments on every request. A name is read from the
     enrollment, which no later event rewrites, so an entry never goes stale; it is dropped when
@@ -64,43 +63,25 @@ class NameCache:
     decrypt its clients' enrollments again twice a minute, the console's slowest requests."""
 
     def __init__(self, seconds: float | None = None, size: int = 100_000) -> None:
+        super().__init__(size)
         self.seconds = seconds
-        self.size = size
-        self._items: OrderedDict[UUID, tuple[ClientName, float]] = OrderedDict()
-        self._lock = threading.Lock()
 
     def get(self, client_ids: Iterable[UUID]) -> tuple[dict[UUID, ClientName], list[UUID]]:
         now = time.monotonic()
         found: dict[UUID, ClientName] = {}
         missing: list[UUID] = []
-        with self._lock:
-            for client_id in client_ids:
-                item = self._items.get(client_id)
-                if item is not None and (self.seconds is None or now - item[1] < self.seconds):
-                    found[client_id] = item[0]
-                    self._items.move_to_end(client_id)
-                else:
-                    missing.append(client_id)
+        for client_id in client_ids:
+            item = self.lookup(client_id)
+            if item is not None and (self.seconds is None or now - item[1] < self.seconds):
+                found[client_id] = item[0]
+            else:
+                missing.append(client_id)
         return found, missing
 
     def put(self, names: Iterable[ClientName]) -> None:
         now = time.monotonic()
-        with self._lock:
-            for name in names:
-                self._items[name.client_id] = (name, now)
-                self._items.move_to_end(name.client_id)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-
-    def forget(self, client_id: UUID) -> None:
-        """Drop an erased client's name (the erasure notice)."""
-        with self._lock:
-            self._items.pop(client_id, None)
-
-    def clear(self) -> None:
-        """Drop every name (a reconnect of the erasure listener: a notice may have been missed)."""
-        with self._lock:
-            self._items.clear()
+        for name in names:
+            self.keep(name.client_id, (name, now))
 
 
 NAMES = NameCache()
