@@ -849,3 +849,152 @@ def test_who_may_resolve_a_high_flag_the_clinical_roles_with_a_relationship(
     path = f"/v1/flags/{other.flag_id}/resolve"
     by_crisis_clinician = post(api, runtime, path, CRISIS_CLINICIAN, note="safety check done")
     assert by_crisis_clinician.status_code == 201, by_crisis_clinician.text
+
+
+# ---------------------------------------------------------------- corrections and escalation
+
+
+def withdrawn(story: Story, event_id: str) -> Story:
+    return (
+        story.by(COUNSELOR)
+        .at()
+        .event(
+            "EntryEnteredInError", target_event_id=event_id, reason="recorded for the wrong client"
+        )
+    )
+
+
+def test_withdrawn_naloxone_reopens_od_1(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given a non-fatal overdose (OD-1 open), and naloxone distributed after it
+    story = a_client(read_side, api, runtime)
+    told(story.at().overdose(fatal=False, naloxone_used=True, ed_visit=False), api, runtime)
+    assert [f.status for f in flags(read_side, story, "OD-1")] == ["open"]
+    told(
+        story.by(PEER).at().naloxone(kits=1, recipient="client", training_given=True), api, runtime
+    )
+    kit = story.last["event_id"]
+    assert [f.status for f in flags(read_side, story, "OD-1")] == ["cleared"]
+
+    # when the distribution is marked entered in error, then OD-1 is open again
+    read_side.clock.advance(minutes=30)
+    told(withdrawn(story, kit), api, runtime)
+    assert [f.status for f in flags(read_side, story, "OD-1")] == ["open"]
+
+
+def test_a_withdrawn_follow_up_session_reopens_crs_2(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given a crisis with a follow-up due in 24 h, and a follow-up session 2 h after it
+    story = a_client(read_side, api, runtime)
+    start = read_side.clock()
+    due = start + timedelta(hours=24)
+    details = crisis_details("moderate", follow_up_due_at=due.isoformat())
+    told(story.on(start).crisis("followed-1", **details), api, runtime)
+    read_side.clock.now = start + timedelta(hours=2)
+    told(story.at().session("counseling", "phone", 15), api, runtime)
+    session = story.last["event_id"]
+    read_side.clock.now = due + timedelta(hours=1)
+    assert flags(read_side, story, "CRS-2") == []
+
+    # when the session is marked entered in error, then CRS-2 fires: no follow-up by the due time
+    told(withdrawn(story, session), api, runtime)
+    (crs_2,) = flags(read_side, story, "CRS-2")
+    assert (crs_2.severity, crs_2.status) == ("high", "open")
+
+
+def test_a_withdrawn_postvention_review_reopens_crs_1(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given a crisis reviewed 10 h later, and 73 h gone by
+    story = a_client(read_side, api, runtime)
+    start = read_side.clock()
+    told(story.on(start).crisis("reviewed-2", **crisis_details("moderate")), api, runtime)
+    read_side.clock.now = start + timedelta(hours=10)
+    told(story.at().postvention_review("crisis", COUNSELOR, crisis_id="reviewed-2"), api, runtime)
+    review_id = story.last["event_id"]
+    read_side.clock.now = start + timedelta(hours=73)
+    assert flags(read_side, story, "CRS-1") == []
+
+    # when the review is marked entered in error, then CRS-1 fires: the crisis is unreviewed
+    told(withdrawn(story, review_id), api, runtime)
+    (crs_1,) = flags(read_side, story, "CRS-1")
+    assert (crs_1.severity, crs_1.status) == ("moderate", "open")
+
+
+def test_a_high_flag_nobody_acknowledges_overnight_raises_esc_1_after_24_hours(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given two clients with PHQ-9 item 9 positive (SUI-1 high) in the evening
+    unseen, seen = a_client(read_side, api, runtime), a_client(read_side, api, runtime)
+    for story in (unseen, seen):
+        told(story.at().assessment("PHQ-9", [1, 1, 1, 1, 0, 0, 0, 0, 1]), api, runtime)
+    (ignored,) = flags(read_side, unseen, "SUI-1")
+    (answered,) = flags(read_side, seen, "SUI-1")
+    # and the counselor acknowledges one of them that night
+    ack = post(api, runtime, f"/v1/flags/{answered.flag_id}/acknowledge", COUNSELOR, note="call")
+    assert ack.status_code == 201, ack.text
+
+    # when the night and the next day pass, then the unacknowledged one escalates at 24 h
+    read_side.clock.now = ignored.raised_at + timedelta(hours=24) - timedelta(seconds=1)
+    assert flags(read_side, unseen, "ESC-1") == []
+    read_side.clock.now = ignored.raised_at + timedelta(hours=24)
+    (escalated,) = flags(read_side, unseen, "ESC-1")
+    assert (escalated.severity, escalated.status) == ("high", "open")
+    assert ignored.flag_id in escalated.reason
+    # and the acknowledged one does not
+    assert flags(read_side, seen, "ESC-1") == []
+
+
+def test_crs_2_defaults_to_48_hours_for_a_high_risk_crisis_without_a_due_time(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    story = a_client(read_side, api, runtime)
+    start = read_side.clock()
+    told(story.on(start).crisis("high-1", **crisis_details("high")), api, runtime)
+    read_side.clock.now = start + timedelta(hours=48) - timedelta(seconds=1)
+    assert flags(read_side, story, "CRS-2") == []
+    read_side.clock.now = start + timedelta(hours=48)
+    (late,) = flags(read_side, story, "CRS-2")
+    assert (late.severity, late.status) == ("high", "open")
+
+
+def test_pv_1_asks_for_a_root_cause_review_within_45_days_of_a_death(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given a death and the postvention review two days later
+    story = a_client(read_side, api, runtime)
+    died = read_side.clock()
+    told(story.on(died).died(died.date(), "overdose", "medical examiner"), api, runtime)
+    assert [f.severity for f in flags(read_side, story, "PV-1")] == ["critical"]
+    read_side.clock.now = died + timedelta(days=2)
+    told(story.at().postvention_review("death", SUPERVISOR), api, runtime)
+    assert [f.status for f in flags(read_side, story, "PV-1")] == ["cleared"]
+
+    # when 45 days pass without a second review, then PV-1 asks for the root-cause review (high)
+    read_side.clock.now = died + timedelta(days=45) - timedelta(seconds=1)
+    assert [f.severity for f in flags(read_side, story, "PV-1")] == ["critical"]
+    read_side.clock.now = died + timedelta(days=45)
+    root_cause = [f for f in flags(read_side, story, "PV-1") if f.severity == "high"]
+    assert [f.status for f in root_cause] == ["open"]
+
+    # when the root-cause review is recorded, then it is cleared for a supervisor to resolve
+    told(story.at().postvention_review("death", SUPERVISOR, COUNSELOR), api, runtime)
+    root_cause = [f for f in flags(read_side, story, "PV-1") if f.severity == "high"]
+    assert [f.status for f in root_cause] == ["cleared"]
+
+
+def test_audit_moves_to_the_next_zone_on_dependence_or_harm_answers_who_table_4(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given a client whose AUDIT totals 4 (zone I) but answers 2 on question 4
+    story = a_client(read_side, api, runtime)
+    told(story.at().assessment("AUDIT", [1, 1, 0, 2, 0, 0, 0, 0, 0, 0]), api, runtime)
+    # then the record puts them in zone II, as the WHO manual's next-zone rule says
+    scored = latest(api, runtime, story, "AUDIT")
+    assert (scored["total"], scored["band"]) == (4, "hazardous")
+    # and 4 on question 10 (injury) moves a zone II total of 8 to zone III
+    told(story.at().assessment("AUDIT", [2, 2, 0, 0, 0, 0, 0, 0, 0, 4]), api, runtime)
+    scored = latest(api, runtime, story, "AUDIT")
+    assert (scored["total"], scored["band"]) == (8, "harmful")
