@@ -22,8 +22,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, fields
 from uuid import UUID
 
 import structlog
@@ -47,15 +46,10 @@ log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
-    """What a command left in the store: its first event, and whether this call stored it."""
+class Outcome(IndexEntry):
+    """What a command left in the store: where its first event stands (the event_id index's
+    entry), and whether this call stored it."""
 
-    event_id: UUID
-    client_id: UUID
-    type: str
-    version: int
-    position: int
-    recorded_at: datetime
     created: bool
     events: tuple[Recorded, ...] = ()
 
@@ -69,15 +63,8 @@ class Refused:
 
 
 def _outcome_of(entry: IndexEntry) -> Outcome:
-    return Outcome(
-        event_id=entry.event_id,
-        client_id=entry.client_id,
-        type=entry.type,
-        version=entry.version,
-        position=entry.position,
-        recorded_at=entry.recorded_at,
-        created=False,
-    )
+    """A command stored before (`created` False): where its first event stands."""
+    return Outcome(**{f.name: getattr(entry, f.name) for f in fields(IndexEntry)}, created=False)
 
 
 class StateCache(ClientLru[tuple[int, ClientState]]):
@@ -384,14 +371,6 @@ class CareRecordHandler:
             if item.same_as is not None:
                 earlier = items[item.same_as].result
                 if isinstance(earlier, Outcome):
-                    item.result = Outcome(
-                        event_id=earlier.event_id,
-                        client_id=earlier.client_id,
-                        type=earlier.type,
-                        version=earlier.version,
-                        position=earlier.position,
-                        recorded_at=earlier.recorded_at,
-                        created=False,
-                    )
+                    item.result = _outcome_of(earlier)
                 else:
                     item.result = earlier
