@@ -29,8 +29,8 @@ def _correlation_id(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-class CorrelationMiddleware:
-    """Binds `correlation_id`, echoes it in `X-Correlation-Id`, logs `request.finished` once."""
+class _HttpMiddleware:
+    """Pure ASGI middleware that acts on HTTP requests only (lifespan and others pass through)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -39,6 +39,16 @@ class CorrelationMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class CorrelationMiddleware(_HttpMiddleware):
+    """Binds `correlation_id`, echoes it in `X-Correlation-Id`, logs `request.finished` once."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         structlog.contextvars.clear_contextvars()
         correlation_id = _correlation_id(scope)
         structlog.contextvars.bind_contextvars(correlation_id=correlation_id)
@@ -150,18 +160,15 @@ async def _send_problem_json(
     await send({"type": "http.response.body", "body": payload})
 
 
-class BodyLimitMiddleware:
+class BodyLimitMiddleware(_HttpMiddleware):
     """Refuses a request body over the limit with 413 (naming the limit) before the app reads it
     whole, and a body that is not JSON with 415."""
 
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
+        super().__init__(app)
         self.max_bytes = max_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers", ()))
         length = headers.get(b"content-length", b"")
         if length.isdigit() and int(length) > self.max_bytes:
@@ -257,16 +264,10 @@ def _policy(path: str) -> bytes | None:
     return None
 
 
-class SecurityHeadersMiddleware:
+class SecurityHeadersMiddleware(_HttpMiddleware):
     """Every answer: nosniff and no framing; pages (console, docs): their CSP and no referrer."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         policy = _policy(scope.get("path", ""))
 
         async def send_with_headers(message: Message) -> None:
