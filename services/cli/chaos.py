@@ -50,6 +50,8 @@ from services.wiring import (
     build_runtime,
     keyed_projections,
     pool_of,
+    projection_lag,
+    slowest_projection,
     verify_audit,
 )
 
@@ -175,12 +177,7 @@ class Chaos:
 
     def _progress(self, runtime: Runtime) -> tuple[int, int, int, int]:
         head = runtime.store.head()
-        with runtime.db.connection() as conn:
-            row = conn.execute(
-                "SELECT min(p.position) AS low FROM projection_positions p"
-                " JOIN projection_versions v ON v.name = p.name AND v.live = p.version"
-            ).fetchone()
-        projected = int(row["low"]) if row and row["low"] is not None else 0
+        projected = slowest_projection(runtime)
         published = runtime.store.tracked(_publish_upstream(runtime.settings)) or 0
         return head, projected, published, int(self._kafka_tracked(runtime))
 
@@ -399,7 +396,7 @@ def soak_run(base: Path, *, seconds: float, callers: int, seed: int) -> Soak:
         try:
             with _runtime(cluster.settings(), cluster.url) as runtime:
                 while (elapsed := time.monotonic() - started) < seconds:
-                    lag.append((round(elapsed), _lag(runtime)))
+                    lag.append((round(elapsed), projection_lag(runtime)))
                     time.sleep(min(10.0, max(0.0, seconds - elapsed)))
         finally:
             load.halt()
@@ -414,16 +411,6 @@ def soak_run(base: Path, *, seconds: float, callers: int, seed: int) -> Soak:
         )
     finally:
         cluster.stop()
-
-
-def _lag(runtime: Runtime) -> int:
-    head = runtime.store.head()
-    with runtime.db.connection() as conn:
-        row = conn.execute(
-            "SELECT min(p.position) AS low FROM projection_positions p"
-            " JOIN projection_versions v ON v.name = p.name AND v.live = p.version"
-        ).fetchone()
-    return head - (int(row["low"]) if row and row["low"] is not None else 0)
 
 
 def cmd_chaos(args: argparse.Namespace, settings: Settings) -> int:

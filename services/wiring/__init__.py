@@ -51,6 +51,7 @@ from services.wiring.read_parts import (
     rebuild,
     rebuild_outdated,
     retry_parked,
+    slowest_projection,
     verify_audit,
 )
 from services.wiring.runtime import Runtime, build_runtime, database, tune_garbage_collector
@@ -90,6 +91,7 @@ __all__ = [
     "roles",
     "run_ingest",
     "run_publish",
+    "slowest_projection",
     "store_positions",
     "tune_garbage_collector",
     "verify_audit",

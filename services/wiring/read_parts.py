@@ -94,13 +94,17 @@ def run_projections(runtime: Runtime, _bootstrap: str | None, stop: threading.Ev
 def projection_lag(runtime: Runtime) -> int:
     """Events between the store's head and the slowest live projection (0: all caught up)."""
     head = runtime.store.head()
+    return max(0, head - slowest_projection(runtime))
+
+
+def slowest_projection(runtime: Runtime) -> int:
+    """The position the slowest live projection reached (0 before any)."""
     with runtime.db.connection() as conn:
         row = conn.execute(
             "SELECT min(p.position) AS position FROM projection_positions p"
             " JOIN projection_versions v ON v.name = p.name AND v.live = p.version"
         ).fetchone()
-    slowest = 0 if row is None or row["position"] is None else int(row["position"])
-    return max(0, head - slowest)
+    return 0 if row is None or row["position"] is None else int(row["position"])
 
 
 def verify_audit(runtime: Runtime, anchors: Sequence[Anchor] = ()) -> AuditReport:
