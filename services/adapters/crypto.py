@@ -167,6 +167,9 @@ class ClientKeys:
         self._size = cache_size
         self._monotonic = monotonic
         self._cache: OrderedDict[UUID, _Cached] = OrderedDict()
+        # Clients this process knows were erased: a key fetched before the erasure committed
+        # by a request still in flight is never cached (nor used) after it (`forget`).
+        self._erased: set[UUID] = set()
         self._lock = threading.Lock()
         table = SQL("{}.{}").format(Identifier(database.schema), Identifier(KEYS_TABLE))
         self._select = SQL("SELECT key_id, wrapped FROM {table} WHERE client_id = %s").format(
@@ -217,6 +220,8 @@ class ClientKeys:
         if cipher is None and not erased:
             return None  # no key yet, and none asked for
         with self._lock:
+            if client_id in self._erased:  # erased while this fetch was in flight
+                cipher = None
             self._cache[client_id] = _Cached(cipher, now)
             self._cache.move_to_end(client_id)
             while len(self._cache) > self._size:
@@ -272,7 +277,8 @@ class ClientKeys:
             fetched[client_id] = _Cached(cipher, now)
         with self._lock:
             for client_id, cached in fetched.items():
-                self._cache[client_id] = cached
+                erased = client_id in self._erased
+                self._cache[client_id] = _Cached(None, now) if erased else cached
                 self._cache.move_to_end(client_id)
             while len(self._cache) > self._size:
                 self._cache.popitem(last=False)
@@ -311,8 +317,10 @@ class ClientKeys:
             if cached is not None and now - cached.fetched < self._ttl:
                 return cached.cipher is None
         cipher, erased = self._fetch(client_id, create=False)
-        if cipher is not None or erased:
-            with self._lock:
+        with self._lock:
+            if client_id in self._erased:
+                cipher, erased = None, True
+            if cipher is not None or erased:
                 self._cache[client_id] = _Cached(cipher, now)
         return erased
 
@@ -323,7 +331,10 @@ class ClientKeys:
         return row is not None and row["wrapped"] is None
 
     def forget(self, client_id: UUID) -> None:
+        """The client was erased (this process's erasure, or another's notice): drop the key,
+        and never cache one again for them (erasure is for good)."""
         with self._lock:
+            self._erased.add(client_id)
             self._cache.pop(client_id, None)
 
     def clear(self) -> None:
@@ -383,6 +394,10 @@ class EncryptingCodec:
     def prefetch(self, client_ids: Iterable[UUID]) -> None:
         """Called by the store before decoding a page of many clients' events."""
         self.keys.prefetch(client_ids)
+
+    def erased(self, client_id: UUID) -> None:
+        """Called by the store when an append met the client's erasure."""
+        self.keys.forget(client_id)
 
     def prepare(self, client_ids: Iterable[UUID]) -> None:
         """Called by the store before encoding a batch: every client's key in a few queries."""

@@ -91,6 +91,31 @@ class TrackingConflict(Exception):
     """A tracked upstream position was already recorded (a redelivered batch)."""
 
 
+# The message of the index's trigger (services/app/erasure.py) when an append names an erased
+# client; its DETAIL lists their ids.
+ERASED_CLIENT_MESSAGE = "client_erased"
+
+
+class ErasedOnAppend(StreamConflict):
+    """An append named clients erased since the writer decided (the index's trigger refused it,
+    whatever this process had cached). A StreamConflict: the handler decides again on fresh
+    state, where those clients read as erased and their commands are refused."""
+
+    def __init__(self, client_ids: frozenset[UUID]) -> None:
+        super().__init__(f"{len(client_ids)} erased client(s)")
+        self.client_ids = client_ids
+
+
+def _erased_on_append(error: BaseException) -> ErasedOnAppend | None:
+    """The trigger's refusal, found on the error or its cause (never any row text but ids)."""
+    for candidate in (error, error.__cause__):
+        diag = getattr(candidate, "diag", None)
+        if diag is not None and diag.message_primary == ERASED_CLIENT_MESSAGE:
+            ids = (diag.message_detail or "").split(",")
+            return ErasedOnAppend(frozenset(UUID(i) for i in ids if i))
+    return None
+
+
 class PayloadCodec(Protocol):
     """Turns an event and its recording time into stored bytes and back."""
 
@@ -447,6 +472,15 @@ class EventStore:
             )
         except IntegrityError as e:
             raise _conflict_kind(e)() from None
+        except Exception as e:
+            erased = _erased_on_append(e)
+            if erased is None:
+                raise
+            forget = getattr(self._codec, "erased", None)  # the key cache learns it at once
+            if forget is not None:
+                for client_id in erased.client_ids:
+                    forget(client_id)
+            raise erased from None
         return [
             Recorded(event, version, position, recorded_at)
             for event, version, position in zip(events, versions, positions, strict=True)

@@ -12,7 +12,9 @@ The confirmation's transaction also deletes every read-model row about the clien
 (projections/erasure.py) and sends a notice on commit that makes every other process drop its
 cached key, access facts and decider state for the client at once
 (services/adapters/erasure_notices.py): no process serves the client's data, or takes a new
-event for them, after the erasure commits.
+event for them, after the erasure commits. A write already decided when the erasure commits is
+refused by the store's index trigger (`refuse_erased_ddl`): the erasure records itself under the
+store's append lock, so every append either committed before it or sees it.
 
 The reason is stored in clear as part of the audit: it must name no PHI (use a ticket number).
 """
@@ -27,12 +29,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
-from psycopg.sql import SQL, Composed, Identifier
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from projections.erasure import forget_client
 from services.adapters.crypto import ClientKeys, is_sealed
 from services.adapters.erasure_notices import notify_sql
-from services.adapters.store import EVENTS_TABLE, Database
+from services.adapters.store import ERASED_CLIENT_MESSAGE, EVENTS_TABLE, INDEX_TABLE, Database
 from services.adapters.tokens import Principal
 from services.app.gatekeeper import AccessRequest, Action, Gatekeeper
 from services.app.record import CareRecordHandler
@@ -89,6 +91,53 @@ def erasure_ddl(schema_name: str) -> list[Composed]:
             " reason text NOT NULL,"
             " erased_at timestamptz NOT NULL)"
         ).format(erasures=erasures),
+        # the store's head when the erasure committed: no event of the client lies after it
+        SQL("ALTER TABLE {erasures} ADD COLUMN IF NOT EXISTS erased_after_position bigint").format(
+            erasures=erasures
+        ),
+        *refuse_erased_ddl(schema_name),
+    ]
+
+
+REFUSE_ERASED_TRIGGER = "care_event_index_refuses_erased"
+
+
+def refuse_erased_ddl(schema_name: str) -> list[Composed]:
+    """A statement trigger on the store's event index: an append that names an erased client
+    fails (`client_erased`, DETAIL the ids), in whatever process it was decided. The erasure
+    takes the store's append lock before it records itself, so every append either committed
+    before the erasure (its data goes with the key) or sees the erasure and stores nothing."""
+    schema = Identifier(schema_name)
+    index = SQL("{}.{}").format(schema, Identifier(INDEX_TABLE))
+    function = SQL("{}.{}").format(schema, Identifier("care_refuse_erased_clients"))
+    erasures = SQL("{}.{}").format(schema, Identifier(ERASURES_TABLE))
+    return [
+        SQL(
+            "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $fn$"
+            " DECLARE erased text;"
+            " BEGIN"
+            "  SELECT string_agg(DISTINCT n.client_id::text, ',') INTO erased"
+            "   FROM new_rows n JOIN {erasures} e ON e.client_id = n.client_id;"
+            "  IF erased IS NOT NULL THEN"
+            "   RAISE EXCEPTION USING MESSAGE = {message}, DETAIL = erased;"
+            "  END IF;"
+            "  RETURN NULL;"
+            " END $fn$"
+        ).format(function=function, erasures=erasures, message=Literal(ERASED_CLIENT_MESSAGE)),
+        SQL(
+            "DO $do$ BEGIN"
+            " IF to_regclass({index_name}) IS NOT NULL THEN"
+            "  CREATE OR REPLACE TRIGGER {trigger} AFTER INSERT ON {index}"
+            "  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT"
+            "  EXECUTE FUNCTION {function}();"
+            " END IF;"
+            " END $do$"
+        ).format(
+            index_name=Literal(f"{schema_name}.{INDEX_TABLE}"),
+            trigger=Identifier(REFUSE_ERASED_TRIGGER),
+            index=index,
+            function=function,
+        ),
     ]
 
 
@@ -121,6 +170,8 @@ class Erasures:
         self._requests = SQL("{}.{}").format(schema, Identifier(REQUESTS_TABLE))
         self._erasures = SQL("{}.{}").format(schema, Identifier(ERASURES_TABLE))
         self._events = SQL("{}.{}").format(schema, Identifier(EVENTS_TABLE))
+        # the mode the store's appends lock the events table in (services/adapters/store.py)
+        self._lock_appends = SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self._events)
 
     def request(self, principal: Principal, client_id: UUID, reason: str) -> str:
         """Step one: record the request; returns the code a second person must confirm with."""
@@ -184,12 +235,18 @@ class Erasures:
                 ).format(requests=self._requests),
                 (principal.sub, now, match["request_id"]),
             )
+            curs.execute(self.keys.erase_sql, (client_id,))  # the key goes with the records
+            forget_client(curs, client_id)  # and the read models' rows about the client
+            # Last, under the store's append lock (held to commit): an append decided before
+            # now either committed already, or waits and then meets the marker (the trigger).
+            curs.execute(self._lock_appends)
             curs.execute(
                 SQL(
                     "INSERT INTO {erasures} (client_id, request_id, requested_by, confirmed_by,"
-                    " reason, erased_at) VALUES (%s, %s, %s, %s, %s, %s)"
-                    " ON CONFLICT (client_id) DO NOTHING"
-                ).format(erasures=self._erasures),
+                    " reason, erased_at, erased_after_position)"
+                    " SELECT %s, %s, %s, %s, %s, %s, coalesce(max(notification_id), 0)"
+                    " FROM {events} ON CONFLICT (client_id) DO NOTHING"
+                ).format(erasures=self._erasures, events=self._events),
                 (
                     client_id,
                     match["request_id"],
@@ -199,8 +256,6 @@ class Erasures:
                     now,
                 ),
             )
-            curs.execute(self.keys.erase_sql, (client_id,))  # the key goes with the records
-            forget_client(curs, client_id)  # and the read models' rows about the client
             curs.execute(notify_sql(client_id))  # every process drops its caches on commit
         self.keys.forget(client_id)
         self.gate.forget(client_id)

@@ -16,8 +16,14 @@ from psycopg.sql import SQL, Composed
 from domain.deidentify import Deidentifier
 from services.adapters.access_log import ACCESS_LOG_TABLE, AccessLog, access_log_ddl
 from services.adapters.crypto import KEYS_TABLE, ClientKeys, client_keys_ddl
-from services.adapters.store import Database
-from services.app.erasure import ERASURES_TABLE, REQUESTS_TABLE, Erasures, erasure_ddl
+from services.adapters.store import INDEX_TABLE, Database
+from services.app.erasure import (
+    ERASURES_TABLE,
+    REFUSE_ERASED_TRIGGER,
+    REQUESTS_TABLE,
+    Erasures,
+    erasure_ddl,
+)
 from services.app.gatekeeper import Gatekeeper
 from services.settings import Settings
 
@@ -54,10 +60,12 @@ class PrivacySchema:
             names = [f"{self.db.schema}.{table}" for table in TABLES]
             with self.db.connection() as conn:
                 found = conn.execute(
-                    "SELECT count(to_regclass(name)) AS n FROM unnest(%s::text[]) AS name",
-                    (names,),
+                    "SELECT (SELECT count(to_regclass(name)) FROM unnest(%s::text[]) AS name) AS n,"
+                    " EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = %s"
+                    " AND tgrelid = to_regclass(%s)) AS guarded",
+                    (names, REFUSE_ERASED_TRIGGER, f"{self.db.schema}.{INDEX_TABLE}"),
                 ).fetchone()
-            if found is None or int(found["n"]) < len(TABLES):
+            if found is None or int(found["n"]) < len(TABLES) or not found["guarded"]:
                 self.migrate()
             self._ready = True
 
