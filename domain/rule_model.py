@@ -67,6 +67,16 @@ def thresholds_from(overrides: Mapping[str, float]) -> Thresholds:
     return replace(Thresholds(), **typed)  # type: ignore[arg-type]  # names checked above
 
 
+def in_hours(value: float) -> str:
+    """A threshold in hours as a flag's reason says it: `72 h`."""
+    return f"{value:g} h"
+
+
+def in_days(value: float) -> str:
+    """A threshold in days as a flag's reason says it: `14 days` (`1 day`)."""
+    return f"{value:g} day" if value == 1 else f"{value:g} days"
+
+
 def hours(value: float) -> timedelta:
     return timedelta(hours=value)
 

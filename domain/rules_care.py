@@ -12,7 +12,17 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from domain.rule_model import Finding, Rule, RuleDefinition, Thresholds, days, each_overdue, hours
+from domain.rule_model import (
+    Finding,
+    Rule,
+    RuleDefinition,
+    Thresholds,
+    days,
+    each_overdue,
+    hours,
+    in_days,
+    in_hours,
+)
 from domain.warning_signs import Appointment, Crisis, KnownFlag, Mark, WarningSigns
 
 _TICK = timedelta(microseconds=1)
@@ -182,7 +192,7 @@ def eng_2(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, .
             "moderate",
             f"{recent[0].event_id}:moderate",
             recent[t.missed_appointments - 1].at,
-            f"{len(recent)} missed appointments in 14 days",
+            f"{len(recent)} missed appointments in {in_days(t.missed_window_hours / 24)}",
             tuple(a.event_id for a in recent),
         ),
     )
@@ -204,7 +214,8 @@ def crs_1(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, .
     return each_overdue(
         CRS_1,
         "moderate",
-        "Crisis contact without a postvention review within 72 h",
+        "Crisis contact without a postvention review within"
+        f" {in_hours(t.postvention_within_hours)}",
         signs.crises,
         hours(t.postvention_within_hours),
         now,
@@ -274,11 +285,13 @@ def hnd_1(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, .
     for h in signs.handoffs:
         if h.accepted is None:
             due = h.initiated.at + hours(t.handoff_accept_within_hours)
-            reason, start = "not accepted within 48 h", h.initiated
+            reason = f"not accepted within {in_hours(t.handoff_accept_within_hours)}"
+            start = h.initiated
             evidence: tuple[Mark, ...] = (h.initiated,)
         else:
             due = h.accepted.at + hours(t.handoff_complete_within_hours)
-            reason, start = "accepted but not completed within 14 days", h.accepted
+            within = in_days(t.handoff_complete_within_hours / 24)
+            reason, start = f"accepted but not completed within {within}", h.accepted
             evidence = (h.initiated, h.accepted)
         if now >= due:
             found.append(
@@ -330,7 +343,8 @@ def dis_2(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, .
     return each_overdue(
         DIS_2,
         "high",
-        "No follow-up contact within 48 h of a discharge from acute care",
+        f"No follow-up contact within {in_hours(t.discharge_follow_up_hours)} of a discharge from"
+        " acute care",
         signs.discharges_due,
         hours(t.discharge_follow_up_hours),
         now,
@@ -363,7 +377,8 @@ def cc_1(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, ..
             "moderate",
             str(reference.event_id),
             due,
-            "No caring contact for 7 days in the first month after discharge",
+            f"No caring contact for {in_days(t.caring_contact_every_days)} in the first"
+            f" {in_days(t.caring_contact_for_days)} after discharge",
             (signs.discharged.event_id,),
         ),
     )
@@ -389,7 +404,8 @@ def pv_1(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, ..
                 "critical",
                 f"{died.event_id}:review",
                 died.at,
-                "Client died: postvention review due within 72 h",
+                f"Client died: postvention review due within"
+                f" {in_hours(t.death_review_within_hours)}",
                 (died.event_id,),
             )
         )
@@ -401,7 +417,7 @@ def pv_1(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, ..
                 "high",
                 f"{died.event_id}:root-cause",
                 due,
-                "Client died: no root-cause review within 45 days",
+                f"Client died: no root-cause review within {in_days(t.root_cause_within_days)}",
                 (died.event_id,),
             )
         )

@@ -12,7 +12,17 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.flags import Severity
-from domain.rule_model import Finding, Rule, RuleDefinition, Thresholds, days, each_overdue, hours
+from domain.rule_model import (
+    Finding,
+    Rule,
+    RuleDefinition,
+    Thresholds,
+    days,
+    each_overdue,
+    hours,
+    in_days,
+    in_hours,
+)
 from domain.warning_signs import CheckIn, WarningSigns, Window
 
 SUI_1 = Rule(
@@ -145,7 +155,8 @@ def sui_3(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, .
             "high",
             str(first_id),
             due,
-            "Suicide risk without a safety plan recorded within 24 h",
+            "Suicide risk without a safety plan recorded within"
+            f" {in_hours(t.safety_plan_within_hours)}",
             tuple(event_id for event_id, _ in risks),
         ),
     )
@@ -262,7 +273,8 @@ def use_1(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, .
             severity,
             str(latest.event_id),
             latest.at,
-            "Use reported after 30 days or more without use: tolerance may be lost",
+            f"Use reported after {in_days(t.abstinent_days)} or more without use: tolerance may"
+            " be lost",
             (latest.event_id,),
         ),
     )
@@ -277,7 +289,8 @@ def spr_1(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, .
     return each_overdue(
         SPR_1,
         "moderate",
-        "Safety plan not revised within 72 h of a high-risk crisis",
+        f"Safety plan not revised within {in_hours(t.plan_revision_within_hours)} of a high-risk"
+        " crisis",
         signs.crises,
         hours(t.plan_revision_within_hours),
         now,
