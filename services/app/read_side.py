@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import KW_ONLY, dataclass, field
 from typing import TextIO
 
 import structlog
@@ -55,6 +56,7 @@ def flag_recorder(handler: CareRecordHandler) -> RecordFlags:
     return record
 
 
+@dataclass
 class ProjectionWorker:
     """Catch up, follow live, and keep the early-warning flags in step with the clock.
 
@@ -65,26 +67,16 @@ class ProjectionWorker:
     and every `full_sweep_seconds` everything that changed, in case a bookmark was lost.
     """
 
-    def __init__(
-        self,
-        runner: Runner,
-        flags: FlagEvaluator | None,
-        *,
-        channel: str = EVENTS_TABLE,
-        poll_seconds: float = 1.0,
-        full_sweep_seconds: float = 60.0,
-        monotonic: Callable[[], float] = time.monotonic,
-        unavailable: tuple[type[Exception], ...] = UNAVAILABLE_ERRORS,
-    ) -> None:
-        self.unavailable = unavailable
-        self.runner = runner
-        self.flags = flags
-        self.channel = channel
-        self.poll_seconds = poll_seconds
-        self.full_sweep_seconds = full_sweep_seconds
-        self._monotonic = monotonic
-        self._sweep_pending = True
-        self._next_full = 0.0
+    runner: Runner
+    flags: FlagEvaluator | None
+    _: KW_ONLY
+    channel: str = EVENTS_TABLE
+    poll_seconds: float = 1.0
+    full_sweep_seconds: float = 60.0
+    monotonic: Callable[[], float] = time.monotonic
+    unavailable: tuple[type[Exception], ...] = UNAVAILABLE_ERRORS
+    _sweep_pending: bool = field(default=True, init=False)
+    _next_full: float = field(default=0.0, init=False)
 
     def run(self, stop: threading.Event) -> None:
         """Until `stop`: the one catch-all of this process boundary, with a short, capped pause.
@@ -144,10 +136,10 @@ class ProjectionWorker:
     def _when_idle(self) -> None:
         if self.flags is None:
             return
-        if self._sweep_pending or self._monotonic() >= self._next_full:
+        if self._sweep_pending or self.monotonic() >= self._next_full:
             self.flags.sweep()
             self._sweep_pending = False
-            self._next_full = self._monotonic() + self.full_sweep_seconds
+            self._next_full = self.monotonic() + self.full_sweep_seconds
         else:
             self.flags.sweep_due()
 
