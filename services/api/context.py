@@ -13,12 +13,19 @@ from services.app.ports import ClientHistory, MetricsSource
 from services.app.privacy import Privacy
 from services.app.record import CareRecordHandler
 from services.app.record_reads import RecordReads
+from services.app.workers import WorkerState
 from services.settings import Settings
 
 ReadinessCheck = Callable[[], None]
 # answers why the service is degraded (still ready: e.g. a projection parked events), or None
 DegradationCheck = Callable[[], str | None]
 MintToken = Callable[[str, str, str], str]  # (sub, role, org) -> a development bearer token
+# the worker threads of this process by name (`carecircle up`); none in `carecircle serve`
+WorkerStates = Callable[[], dict[str, WorkerState]]
+
+
+def no_workers() -> dict[str, WorkerState]:
+    return {}
 
 
 @dataclass
@@ -36,6 +43,7 @@ class ApiContext:
     unavailable_errors: tuple[type[Exception], ...] = ()
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
     degradation: dict[str, DegradationCheck] = field(default_factory=dict)
+    workers: WorkerStates = no_workers
     # The console (services/api/console): the key of its CSRF tokens, the development sign-in
     # (mints a token for a chosen person; None in production), the thresholds its charts draw.
     console_key: bytes = b""

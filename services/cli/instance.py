@@ -73,6 +73,15 @@ def probe(data_dir: Path) -> None:
         fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def running(data_dir: Path) -> dict[str, Any] | None:
+    """Who holds `data_dir` now (`pid`, `api`), or None if no `up` does; creates nothing."""
+    try:
+        probe(data_dir)
+    except AlreadyRunning:
+        return _holder(data_dir)
+    return None
+
+
 def _holder(data_dir: Path) -> dict[str, Any]:
     try:
         holder = json.loads((data_dir / INFO_FILE).read_text())

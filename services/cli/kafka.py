@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -22,6 +26,7 @@ from consumers.ingest import tracking_name
 from infra.embedded import running_tansu
 from projections.parking import ParkedSummary
 from services import wiring
+from services.cli import instance
 from services.settings import Settings
 from services.wiring import build_runtime, database
 
@@ -110,6 +115,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     out = sys.stdout
     out.write(f"store head position: {found.head}\n")
     _write_parked(parked)
+    _write_workers(settings)
     out.write("tracking positions:\n")
     for name, position in found.tracked.items():
         out.write(f"  {name:<48} {position}\n")
@@ -153,6 +159,52 @@ def _write_parked(parked: dict[str, ParkedSummary] | None) -> None:
         out.write(
             f"  {name:<48} {summary.count} event(s), oldest at position {summary.oldest_position}\n"
         )
+
+
+def _write_workers(settings: Settings) -> None:
+    """The worker threads of the `carecircle up` holding the data directory, from its /readyz:
+    which run, which died and of what (error type and place, never a message)."""
+    out = sys.stdout
+    data_dir = Path(settings.data_dir).resolve()
+    holder = instance.running(data_dir)
+    if holder is None or not holder.get("api"):
+        out.write(
+            f"workers: no carecircle up holds {data_dir} (a `carecircle worker` process"
+            " exits when its loop dies: its supervisor shows it)\n"
+        )
+        return
+    api = str(holder["api"])
+    try:
+        ready = _get_json(f"{api}/readyz")
+    except (OSError, ValueError) as error:
+        out.write(
+            f"workers: the API of carecircle up at {api} did not answer ({type(error).__name__})\n"
+        )
+        return
+    workers = ready.get("workers") or {}
+    out.write(
+        f"workers (carecircle up, pid {holder.get('pid')}, API at {api}: {ready.get('status')}):\n"
+    )
+    for name, worker in sorted(workers.items()):
+        status = str(worker.get("status"))
+        if status == "died":
+            status += f": {worker.get('error_type')}"
+            if worker.get("where"):
+                status += f" at {worker['where']}"
+        out.write(f"  {name:<12} {status} (since {worker.get('since')})\n")
+
+
+def _get_json(url: str) -> dict[str, Any]:
+    """GET a JSON body, whatever the status (/readyz answers 503 with one)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - our own API
+            body = answer.read()
+    except urllib.error.HTTPError as error:
+        body = error.read()
+    found = json.loads(body)
+    if not isinstance(found, dict):
+        raise ValueError("not a JSON object")
+    return found
 
 
 def _group_lag(settings: Settings, bootstrap: str, found: wiring.Positions) -> None:

@@ -39,6 +39,7 @@ from services.wiring import (
     development_token,
     migrate,
     roles,
+    run_supervised,
     tune_garbage_collector,
 )
 
@@ -182,8 +183,8 @@ def _start_roles(
     threads = []
     for role in selected:
         thread = threading.Thread(
-            target=role.run,
-            args=(runtime, bootstrap, stop),
+            target=run_supervised,
+            args=(role, runtime, bootstrap, stop),
             name=f"worker-{role.name}",
             daemon=True,
         )

@@ -55,7 +55,7 @@ from services.wiring.read_parts import (
     verify_audit,
 )
 from services.wiring.runtime import Runtime, build_runtime, database, tune_garbage_collector
-from services.wiring.workers import WorkerRole, migrate, roles
+from services.wiring.workers import WorkerRole, migrate, roles, run_supervised
 
 __all__ = [
     "BY_NAME",
@@ -91,6 +91,7 @@ __all__ = [
     "roles",
     "run_ingest",
     "run_publish",
+    "run_supervised",
     "slowest_projection",
     "store_positions",
     "tune_garbage_collector",

@@ -77,6 +77,7 @@ def build_api(runtime: Runtime) -> FastAPI:
         unavailable_errors=UNAVAILABLE_ERRORS,
         readiness={"postgres": runtime.ping_database},
         degradation={"projections": partial(parked_summary, runtime)},
+        workers=runtime.workers.states,
         console_key=console_key(runtime.settings),
         mint_token=development_minter(runtime.settings),
         thresholds=thresholds_of(runtime.settings),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
@@ -19,6 +19,7 @@ from services.app.clients import NAMES
 from services.app.privacy import Privacy, PrivacySchema
 from services.app.record import CareRecordHandler, StateCache
 from services.app.record_reads import RecordReads
+from services.app.workers import WorkerHealth
 from services.settings import Settings
 from services.wiring.privacy_parts import build_privacy, check_keys, client_keys, payload_codec
 
@@ -47,6 +48,8 @@ class Runtime:
     privacy: Privacy
     erasure_listener: ErasureListener | None = None
     records: RecordReads | None = None  # the API's record snapshots, once it is built
+    # the worker threads of this process (`carecircle up`): /readyz and `status` report them
+    workers: WorkerHealth = field(default_factory=lambda: WorkerHealth(utc_now))
 
     @property
     def db(self) -> Database:
@@ -124,4 +127,6 @@ def build_runtime(
         cache=StateCache(settings.state_cache_size),
     )
     privacy = build_privacy(settings, store, handler, clock, keys=keys, schema=schema)
-    return Runtime(settings, database_url, store, handler, clock, privacy)
+    return Runtime(
+        settings, database_url, store, handler, clock, privacy, workers=WorkerHealth(clock)
+    )

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.app.workers import supervised
 from services.wiring.kafka_parts import run_ingest, run_publish
 from services.wiring.read_parts import migrate_read_side, run_projections
 from services.wiring.runtime import Runtime
@@ -31,6 +32,15 @@ class WorkerRole:
     name: str
     needs_kafka: bool
     run: RunRole
+
+
+def run_supervised(
+    role: WorkerRole, runtime: Runtime, bootstrap: str | None, stop: threading.Event
+) -> None:
+    """A role as a thread of `carecircle up`: its health reported to the runtime's
+    WorkerHealth (/readyz fails while it is dead; `carecircle status` shows why)."""
+    run = supervised(role.name, lambda halt: role.run(runtime, bootstrap, halt), runtime.workers)
+    run(stop)
 
 
 def roles() -> dict[str, WorkerRole]:
