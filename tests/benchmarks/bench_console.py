@@ -36,6 +36,7 @@ import uvicorn
 from demo.simulate import care_events, command_for
 from demo.staff import COUNSELING_ORG
 from infra.embedded import create_database, database_url_or_embedded, drop_database
+from services.adapters.logging import configure_logging
 from services.settings import Settings
 from services.wiring import (
     Runtime,
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
+    configure_logging("warning", cache=False)  # JSON on stderr, warnings only: the table alone
     with (
         tempfile.TemporaryDirectory() as tmp,
         database_url_or_embedded(pgdata=Path(tmp) / "pgdata") as server_url,
@@ -97,7 +99,7 @@ def main() -> None:
 
 
 def run(url: str, clients: int, days: int, requests: int) -> None:
-    settings = Settings(database_url=url, log_level="warning")  # the table alone on stdout
+    settings = Settings(database_url=url, log_level="warning")
     runtime = build_runtime(settings, url)
     migrate(runtime)
     start = (datetime.now(UTC) - timedelta(days=days + 1)).replace(microsecond=0)
