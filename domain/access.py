@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from functools import reduce
 from uuid import UUID
 
+from domain.break_glass import Grant
 from domain.catalogue import CareEvent, data_class_of
 from domain.consent import BreakGlassInvoked, ConsentGranted, ConsentRevoked
 from domain.enrollment import (
@@ -71,15 +72,6 @@ class TeamMember:
 
 
 @dataclass(frozen=True, slots=True)
-class Grant:
-    """Emergency access of one person to this client, until a time."""
-
-    member_id: str
-    org: str
-    until: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class PendingHandoff:
     handoff_id: str
     to_org: str
@@ -120,10 +112,15 @@ class AccessFacts:
     def grant_of(self, member_id: str, org: str, now: datetime) -> Grant | None:
         """The member's break-the-glass grant (same person and organization) still running at
         `now`, if any."""
-        running = [
-            g for g in self.grants if (g.member_id, g.org) == (member_id, org) and g.until > now
-        ]
+        running = self.grants_of(member_id, org, now)
         return max(running, key=lambda g: g.until) if running else None
+
+    def grants_of(self, member_id: str, org: str, now: datetime) -> tuple[Grant, ...]:
+        """Every break-the-glass grant of the member (same person and organization) still
+        running at `now`."""
+        return tuple(
+            g for g in self.grants if (g.member_id, g.org) == (member_id, org) and g.until > now
+        )
 
     def open_handoff_to(self, org: str, member_id: str) -> PendingHandoff | None:
         for handoff in self.handoffs:
@@ -179,10 +176,16 @@ def evolve_access(facts: AccessFacts, event: CareEvent) -> AccessFacts:
             )
             return replace(facts, care_team=team, enroller=enroller)
         case BreakGlassInvoked():
+            to = event.data.disclosed_to
             grant = Grant(
                 member_id=event.actor.id,
                 org=event.actor.org,
                 until=event.occurred_at + timedelta(minutes=event.data.minutes),
+                grant_id=str(event.event_id),
+                reason=event.data.reason,
+                data_classes=event.data.data_classes,
+                recipient_name=None if to is None else to.name,
+                recipient_affiliation=None if to is None else to.affiliation,
             )
             return replace(facts, grants=(*facts.grants, grant))
         case HandoffInitiated():

@@ -42,6 +42,7 @@ from enum import StrEnum
 from typing import Literal, get_args
 
 from domain.access import AccessFacts
+from domain.break_glass import DEFAULT_POLICY, BreakGlassPolicy, opened_classes
 from domain.client import COUNSELING_NOTE_LABEL
 from domain.consent_policy import (
     ConsentTerms,
@@ -206,6 +207,8 @@ class Decision:
     disclosure: Disclosure | None = None
     erased: bool = False
     detail: str | None = None
+    # the answer shows only `data_classes` (a break-the-glass grant's scope, 42 CFR 2.51(a))
+    scoped: bool = False
 
     @property
     def allowed(self) -> bool:
@@ -274,8 +277,12 @@ def decide_access(
     purpose: str = "treatment",
     data_classes: Iterable[str] | None = None,
     event_type: str | None = None,
+    break_glass: BreakGlassPolicy = DEFAULT_POLICY,
 ) -> Decision:
-    """The decision for one request; pure, so the table of roles × actions is unit-testable."""
+    """The decision for one request; pure, so the table of roles × actions is unit-testable.
+    `break_glass` says who may break the glass into which program's records."""
+    if action is Action.BREAK_GLASS and not break_glass.may_invoke_anywhere(principal.role):
+        return _forbidden(None, "This role may not break the glass.")  # whoever the client
     if facts is None or not facts.enrolled:
         if action is Action.ENROLL and facts is None:
             return _enrollment(principal)
@@ -283,7 +290,7 @@ def decide_access(
     if action is Action.ENROLL:
         action, event_type = Action.WRITE_EVENT, "ClientEnrolled"
     if action is Action.BREAK_GLASS:
-        return _break_glass(principal, facts, now)
+        return _break_glass(principal, facts, now, break_glass)
     basis = relationship(principal, facts, now)
     if basis is None:
         return _not_found()
@@ -339,13 +346,21 @@ def decide_stream(
     return Decision(outcome="allowed", basis=basis)
 
 
-def _break_glass(principal: Principal, facts: AccessFacts, now: datetime) -> Decision:
+def _break_glass(
+    principal: Principal, facts: AccessFacts, now: datetime, policy: BreakGlassPolicy
+) -> Decision:
+    """Who may invoke is the program organization's setting (domain/break_glass.py). A role no
+    organization names was refused before the client was looked at; a role this program does
+    not name is `forbidden` to those related to the client, and the unknown client's answer to
+    everyone else (42 CFR 2.13(c))."""
     basis = relationship(principal, facts, now)
-    if principal.role == "crisis_clinician" and not facts.erased:
-        return Decision(outcome="allowed", basis=basis or "break_glass")
-    if basis is None or facts.erased:
+    if facts.erased:
         return _not_found()
-    return _forbidden(basis, "Only a crisis clinician may break the glass.")
+    if policy.may_invoke(principal.role, facts.program_org):
+        return Decision(outcome="allowed", basis=basis or "break_glass")
+    if basis is None:
+        return _not_found()
+    return _forbidden(basis, "This role may not break the glass into this program's records.")
 
 
 def _write(
@@ -391,11 +406,18 @@ def _clinical_read(
     if basis in ("oversight", "service_org"):
         return _forbidden(basis, "This role does not read clinical records.")
     erased = facts.erased
+    scoped = basis == "break_glass"
+    if scoped:  # only the classes the grants open (42 CFR 2.51(a): to the extent necessary)
+        wanted = opened_classes(facts.grants_of(principal.sub, principal.org, now), wanted)
     if not facts.part2 or principal.org == facts.program_org or erased:
-        return Decision(outcome="allowed", basis=basis, data_classes=wanted, erased=erased)
-    if basis == "break_glass":  # medical emergency, 42 CFR 2.51: no consent needed, recorded
+        return Decision(
+            outcome="allowed", basis=basis, data_classes=wanted, erased=erased, scoped=scoped
+        )
+    if scoped:  # medical emergency, 42 CFR 2.51: no consent needed, recorded
         disclosure = Disclosure(program_org=facts.program_org or "", consent=None, break_glass=True)
-        return Decision(outcome="allowed", basis=basis, data_classes=wanted, disclosure=disclosure)
+        return Decision(
+            outcome="allowed", basis=basis, data_classes=wanted, disclosure=disclosure, scoped=True
+        )
     return _under_consent(principal, facts, basis, purpose, wanted, now)
 
 

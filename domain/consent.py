@@ -7,7 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import AwareDatetime, Field
 
-from domain.envelope import Envelope, Frozen, Identifier, Label, PurposeOfUse, ShortText
+from domain.envelope import Actor, Envelope, Frozen, Identifier, Label, PurposeOfUse, ShortText
 
 # 42 CFR 2.31(a)(5) purposes a consent names; "operations" is health care operations.
 ConsentPurpose = Literal["treatment", "payment", "operations", "research", "other"]
@@ -83,9 +83,28 @@ class ConsentRevoked(Envelope):
     data: ConsentRef
 
 
+class EmergencyRecipient(Frozen):
+    """42 CFR 2.51(c)(1): the medical personnel the disclosure is made to, by name, and their
+    affiliation with a health care facility; `id` is their token's `sub` when they read it."""
+
+    name: ShortText
+    affiliation: ShortText
+    id: Identifier | None = None
+
+
 class BreakGlassData(Frozen):
+    """A grant of emergency access. `reason` is the nature of the emergency (42 CFR 2.51(c)(4)).
+    The fields below it came with the 2.51 elements; a grant recorded before them has none
+    and keeps its old meaning: its actor is the person, every data class is open."""
+
     reason: ShortText
     minutes: int = Field(ge=1, le=24 * 60)
+    # 2.51(c)(2): the person making the disclosure (the clinician of the token, never a service)
+    disclosed_by: Actor | None = None
+    # 2.51(c)(1): to whom, by name and affiliation
+    disclosed_to: EmergencyRecipient | None = None
+    # 2.51(a) "to the extent necessary": the data classes the grant opens (None: every class)
+    data_classes: frozenset[Label] | None = None
 
 
 class BreakGlassInvoked(Envelope):
@@ -104,6 +123,16 @@ class DisclosureData(Frozen):
     data_classes: frozenset[Label]
     consent_id: Identifier | None = None
     break_glass: bool = False
+    # Came with the accounting's names (45 CFR 164.528(b)(2)(ii)); absent on older entries,
+    # which the accounting names from the consent (or shows by ids).
+    recipient_name: ShortText | None = None
+    recipient_affiliation: ShortText | None = None
+    # the break-the-glass grant (its event id) a disclosure in an emergency was made under
+    grant_id: Identifier | None = None
+    # how it left: a read through the API, or `care.events` to a registered consumer (one entry
+    # per consumer, client and publish batch, `event_count` events in it)
+    channel: Literal["api", "kafka"] = "api"
+    event_count: int | None = Field(default=None, ge=1)
 
 
 class DisclosureMade(Envelope):

@@ -95,6 +95,12 @@ FIELD_POLICY: Mapping[str, Treatment] = {
     "minutes": KEEP,
     "recipient_id": STAFF,
     "break_glass": KEEP,
+    "disclosed_by": DROP,  # a person (the envelope's actor is pseudonymised already)
+    "disclosed_to": DROP,  # a name and a facility, as typed
+    "recipient_name": DROP,
+    "recipient_affiliation": DROP,
+    "grant_id": EVENT,
+    "event_count": KEEP,
     # monitoring
     "instrument": KEEP,
     "answers": KEEP,

@@ -118,6 +118,11 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(default=30.0, ge=0)
     deidentify_key: SecretStr = SecretStr(DEVELOPMENT_DEIDENTIFY_KEY)
     break_glass_max_minutes: int = Field(default=240, ge=1, le=24 * 60)
+    break_glass_default_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    # Who may break the glass (42 CFR 2.51): the roles of every program organization, comma
+    # separated, and (JSON) the roles of the organizations that set their own.
+    break_glass_roles: str = "crisis_clinician,prescriber"
+    break_glass_roles_by_org: dict[str, list[str]] = Field(default_factory=dict)
     erasure_confirm_hours: float = Field(default=24.0, gt=0)
     # The web console (issue 15): the key of its CSRF tokens (derived from master_key if unset).
     console_secret: SecretStr = SecretStr("")

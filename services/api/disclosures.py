@@ -11,9 +11,10 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from domain.envelope import ShortText
+from domain.envelope import Label, ShortText
 from services.api.access import Guarded
 from services.api.deps import Clock, CurrentPrincipal, Handle, Store
+from services.app.break_glass import EmergencyRequest
 from services.app.break_glass import break_the_glass as break_glass
 from services.app.consent import consents_of, disclosures_of
 
@@ -21,10 +22,25 @@ router = APIRouter(prefix="/v1/clients", tags=["privacy"])
 
 
 class BreakGlassBody(BaseModel):
+    """A grant of emergency access (42 CFR 2.51): the nature of the emergency, and optionally
+    the recipient when it is not the caller, the minutes (CARE_BREAK_GLASS_DEFAULT_MINUTES,
+    60, when absent) and the data classes (the emergency set when absent)."""
+
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
-    reason: ShortText
-    minutes: int = Field(ge=1, le=24 * 60)
+    reason: ShortText = Field(description="The nature of the emergency (42 CFR 2.51(c)(4))")
+    minutes: int | None = Field(default=None, ge=1, le=24 * 60)
+    recipient_name: ShortText | None = Field(
+        default=None, description="Who receives the information, when not the caller"
+    )
+    recipient_affiliation: ShortText | None = Field(
+        default=None, description="Their health care facility (the caller's organization if absent)"
+    )
+    data_classes: frozenset[Label] | None = Field(
+        default=None,
+        min_length=1,
+        description="safety_plan, medication, crisis, care_team when absent",
+    )
 
 
 class BreakGlassAnswer(BaseModel):
@@ -34,6 +50,12 @@ class BreakGlassAnswer(BaseModel):
     until: datetime
     version: int
     position: int
+    minutes: int
+    data_classes: list[str]
+    disclosed_by: str
+    recipient_name: str
+    recipient_affiliation: str
+    accounting: str
 
 
 @router.post(
@@ -56,9 +78,15 @@ async def break_the_glass(
         handle,
         principal,
         client_id,
-        reason=body.reason,
-        minutes=body.minutes,
+        EmergencyRequest(
+            reason=body.reason,
+            minutes=body.minutes,
+            recipient_name=body.recipient_name,
+            recipient_affiliation=body.recipient_affiliation,
+            data_classes=body.data_classes,
+        ),
         longest=guard.privacy.settings.break_glass_max_minutes,
+        default_minutes=guard.privacy.settings.break_glass_default_minutes,
         clock=clock,
         purpose=guard.purpose,
         correlation_id=guard.correlation_id,
@@ -71,7 +99,13 @@ async def break_the_glass(
     summary="Accounting of disclosures (42 CFR 2.25, 45 CFR 164.528)",
 )
 async def accounting_of_disclosures(
-    client_id: UUID, guard: Guarded, store: Store, principal: CurrentPrincipal
+    client_id: UUID,
+    guard: Guarded,
+    store: Store,
+    principal: CurrentPrincipal,
+    grant_id: Annotated[
+        str | None, Query(description="Only the disclosures one break-the-glass grant enabled")
+    ] = None,
 ) -> dict[str, Any]:
     entries = await run_in_threadpool(
         disclosures_of,
@@ -93,9 +127,13 @@ async def accounting_of_disclosures(
             "data_classes": sorted(e.event.data.data_classes),
             "consent_id": e.event.data.consent_id,
             "break_glass": e.event.data.break_glass,
+            "grant_id": e.event.data.grant_id,
+            "recipient_name": e.event.data.recipient_name,
+            "recipient_affiliation": e.event.data.recipient_affiliation,
             "program_org": e.event.actor.org,
         }
         for e in entries
+        if grant_id is None or e.event.data.grant_id == grant_id
     ]
     return {"client_id": str(client_id), "items": items}
 

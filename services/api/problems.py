@@ -64,6 +64,8 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "counseling_notes_consent_must_stand_alone": (422, "Counseling notes need their own consent"),
     "consent_revocation_incomplete": (422, "Revocation says not who revoked or how"),
     "event_not_recordable": (422, "Event type is recorded by the system"),
+    # 42 CFR 2.51: the same emergency again while its grant runs extends nothing
+    "break_glass_running": (409, "Break-the-glass grant already running"),
     "event_id_reused": (409, "event_id already used"),
     "version_conflict": (409, "Version conflict"),
     "domain_error": (422, "Refused by the care record"),

@@ -77,8 +77,9 @@ RECORD_SECTIONS: Mapping[str, str] = {
 
 
 def narrowed(decision: Decision, named: bool) -> bool:
-    """Whether the answer shows only the decision's data classes (named, or disclosed)."""
-    return named or decision.disclosure is not None
+    """Whether the answer shows only the decision's data classes (named, disclosed, or under
+    a break-the-glass grant's scope)."""
+    return named or decision.disclosure is not None or decision.scoped
 
 
 def record_view(record: dict[str, Any], decision: Decision, *, named: bool) -> dict[str, Any]:

@@ -32,6 +32,8 @@ from domain.access_policy import (
     decide_access,
     decide_stream,
 )
+from domain.accounting import recipient_named
+from domain.break_glass import DEFAULT_POLICY, BreakGlassPolicy
 from domain.commands import RecordCareEvent
 from domain.consent import DisclosureData, DisclosureMade
 from domain.envelope import Actor
@@ -137,8 +139,10 @@ class Gatekeeper:
         erased: Callable[[UUID], bool] = lambda _client: False,
         write_freshness: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        break_glass: BreakGlassPolicy = DEFAULT_POLICY,
     ) -> None:
         self.store = store
+        self.break_glass = break_glass  # who may invoke it, per program organization
         self.handler = handler
         self.access_log = access_log
         self.clock = clock
@@ -270,6 +274,7 @@ class Gatekeeper:
                 purpose=request.purpose,
                 data_classes=request.data_classes,
                 event_type=request.event_type,
+                break_glass=self.break_glass,
             )
         if not decision.allowed or request.action not in WRITES - {Action.BREAK_GLASS}:
             self.log(request, decision, now)
@@ -331,6 +336,15 @@ class Gatekeeper:
     ) -> None:
         assert request.client_id is not None
         principal = request.principal
+        grant = (
+            facts.grant_of(principal.sub, principal.org, now) if disclosure.break_glass else None
+        )
+        if grant is not None:  # 42 CFR 2.51(c)(1): the recipient the grant named
+            name = grant.recipient_name or principal.sub
+            affiliation = grant.recipient_affiliation or principal.org
+        else:
+            form = None if disclosure.consent is None else disclosure.consent.form
+            name, affiliation = recipient_named(form, principal.org, principal.sub)
         event = DisclosureMade(
             event_id=uuid4(),
             client_id=request.client_id,
@@ -347,6 +361,9 @@ class Gatekeeper:
                 data_classes=decision.data_classes,
                 consent_id=None if disclosure.consent is None else disclosure.consent.consent_id,
                 break_glass=disclosure.break_glass,
+                recipient_name=name,
+                recipient_affiliation=affiliation,
+                grant_id=None if grant is None else grant.grant_id,
             ),
         )
         self.handler.record(RecordCareEvent(event, now=now))

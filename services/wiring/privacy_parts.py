@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from domain.break_glass import BreakGlassPolicy
 from domain.deidentify import Deidentifier
 from services.adapters.access_log import AccessLog
 from services.adapters.crypto import ClientKeys, EncryptingCodec, MasterKeys, decode_master_key
@@ -17,6 +18,14 @@ from services.app.gatekeeper import FactsCache, Gatekeeper
 from services.app.privacy import Privacy, PrivacySchema
 from services.app.record import CareRecordHandler
 from services.settings import Settings, key_bytes
+
+
+def break_glass_policy(settings: Settings) -> BreakGlassPolicy:
+    """Who may break the glass into which program's records (CARE_BREAK_GLASS_ROLES,
+    CARE_BREAK_GLASS_ROLES_BY_ORG)."""
+    default = frozenset(r.strip() for r in settings.break_glass_roles.split(",") if r.strip())
+    by_org = {org: frozenset(roles) for org, roles in settings.break_glass_roles_by_org.items()}
+    return BreakGlassPolicy(default_roles=default, by_org=by_org)
 
 
 def master_keys(settings: Settings) -> MasterKeys:
@@ -90,6 +99,7 @@ def build_privacy(
         clock,
         cache=FactsCache(size=settings.facts_cache_size),
         erased=keys.known_erased if keys is not None else lambda _client: False,
+        break_glass=break_glass_policy(settings),
     )
     erasures = Erasures(
         db,

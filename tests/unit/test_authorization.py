@@ -203,9 +203,11 @@ def test_break_the_glass_opens_for_a_crisis_clinician_until_it_expires() -> None
     assert decide_access(CRISIS, Action.READ_RECORD, team, now=later).outcome == "not_found"
 
 
-def test_break_the_glass_is_for_crisis_clinicians_only() -> None:
-    assert outcome(STRANGER, Action.BREAK_GLASS, a_team()) == ("not_found", "client_not_enrolled")
+def test_break_the_glass_is_refused_to_a_role_no_program_allows_whoever_the_client() -> None:
+    # a role the policy names nowhere is refused before the client is looked at (no oracle)
+    assert outcome(STRANGER, Action.BREAK_GLASS, a_team()) == ("denied", "forbidden")
     assert outcome(COUNSELOR, Action.BREAK_GLASS, a_team()) == ("denied", "forbidden")
+    assert decide_access(STRANGER, Action.BREAK_GLASS, None, now=NOW).code == "forbidden"
 
 
 def test_a_part2_break_the_glass_read_from_another_org_is_an_emergency_disclosure() -> None:
