@@ -51,6 +51,9 @@ PLAN_CATEGORY: Final = "urn:carecircle:codes:care-plan-category"
 SAFETY_PLAN_SECTION: Final = "urn:carecircle:codes:safety-plan-section"
 DATA_CLASS: Final = "urn:carecircle:codes:data-class"
 SECURITY_LABEL: Final = "urn:carecircle:codes:security-label"
+# The 42 CFR 2.32 notice a disclosing Bundle carries on its `meta` (a Bundle has no extensions
+# of its own): the statements, and the consent relied on (or the emergency) with its scope.
+REDISCLOSURE_NOTICE: Final = "urn:carecircle:extension:redisclosure-notice"
 
 PART2_LABEL: Final = "42CFRPart2"
 

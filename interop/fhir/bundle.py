@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from interop.fhir.datatypes import (
 )
 from interop.fhir.flags import flags
 from interop.fhir.handoffs import handoffs
+from interop.fhir.notice import notice_extension
 from interop.fhir.observations import assessments, check_ins
 from interop.fhir.patient import care_team, episodes, patient
 from interop.fhir.plans import recovery_plan, safety_plan
@@ -36,10 +37,12 @@ def client_bundle(
     *,
     now: datetime,
     data_classes: frozenset[str] | None = None,
+    notice: Mapping[str, Any] | None = None,
 ) -> Any | None:
     """The client's Bundle (a `fhir.resources.R4B` Bundle), None when the history holds no
     enrollment. With `data_classes`, only resources of those classes (a consent's scope); the
-    Patient then keeps its identifiers only unless `demographics` is among them."""
+    Patient then keeps its identifiers only unless `demographics` is among them. With `notice`
+    (a disclosure of Part 2 data), the 42 CFR 2.32 notice rides on `Bundle.meta` (notice.py)."""
     record = client_record(history)
     if record is None:
         return None
@@ -53,7 +56,7 @@ def client_bundle(
     check_ins(builder)
     handoffs(builder, consents(builder))
     flags(builder)
-    return _bundle(builder, data_classes)
+    return _bundle(builder, data_classes, notice)
 
 
 def bundle_json(bundle: Any) -> str:
@@ -62,7 +65,9 @@ def bundle_json(bundle: Any) -> str:
     return text
 
 
-def _bundle(builder: Builder, data_classes: frozenset[str] | None) -> Any:
+def _bundle(
+    builder: Builder, data_classes: frozenset[str] | None, notice: Mapping[str, Any] | None
+) -> Any:
     """The entries a consent's data classes show (the Patient always), with their provenance."""
     shown = [
         entry
@@ -87,6 +92,8 @@ def _bundle(builder: Builder, data_classes: frozenset[str] | None) -> Any:
     tags = security(labels)
     if tags:
         meta["security"] = tags
+    if notice is not None:
+        meta["extension"] = [notice_extension(notice)]
     return build(
         Bundle,
         id=bundle_id,

@@ -13,13 +13,13 @@ from dataclasses import replace
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from domain.access_policy import Action, Decision, Principal
 from services.api.context import ApiContext
 from services.api.deps import Context, CurrentPrincipal
-from services.app.disclosure import rows_notice
+from services.app.disclosure import disclosure_block, notice_headers, rows_notice
 from services.app.gatekeeper import AccessRequest
 from services.app.privacy import Privacy
 
@@ -121,6 +121,15 @@ class Guard:
         )
         self.last_rows_notice = rows_notice(decisions)
         return {client for client, decision in decisions.items() if decision.allowed}
+
+
+def noticed(response: Response, decision: Decision | None) -> dict[str, Any] | None:
+    """A one-client answer's 42 CFR 2.32 notice: its headers set on `response`, and the body's
+    `disclosure` block returned (None when the read discloses nothing)."""
+    if decision is None:
+        return None
+    response.headers.update(notice_headers(decision))
+    return disclosure_block(decision)
 
 
 async def guard(

@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 
 from domain.access_policy import Action
-from services.api.access import Guarded
+from services.api.access import Guarded, noticed
 from services.api.deps import CurrentPrincipal
 
 router = APIRouter(prefix="/v1/access-log", tags=["privacy"])
@@ -28,11 +28,13 @@ async def access_log(
     actor_id: Annotated[str | None, Query(max_length=128)] = None,
     after: Annotated[int, Query(ge=0, description="The last entry_id already read")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    *,
+    response: Response,
 ) -> dict[str, Any]:
     if client_id is not None:
-        await guard.read(client_id, Action.READ_ACCESS_LOG)
+        decision = await guard.read(client_id, Action.READ_ACCESS_LOG)
     else:
-        await guard.stream(Action.READ_ACCESS_LOG)
+        decision = await guard.stream(Action.READ_ACCESS_LOG)
     own_org = None if principal.role == "auditor" or client_id is not None else principal.org
     rows = await run_in_threadpool(
         guard.privacy.access_log.entries,
@@ -45,4 +47,6 @@ async def access_log(
     return {
         "items": [row.to_dict() for row in rows],
         "next": rows[-1].entry_id if len(rows) == limit else None,
+        # 42 CFR 2.32: a Part 2 client's access log read by another organization is a disclosure
+        "disclosure": noticed(response, decision),
     }

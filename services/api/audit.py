@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import AwareDatetime, BaseModel
 
 from domain.access_policy import Action
 from projections.audit_trail import audit_page
-from services.api.access import Guarded
+from services.api.access import Guarded, noticed
 from services.api.deps import CurrentPrincipal
 from services.api.reads import MinPosition, Reads, caught_up
 
@@ -39,6 +39,8 @@ class AuditItem(BaseModel):
 class AuditPage(BaseModel):
     items: list[AuditItem]
     next: int | None
+    # 42 CFR 2.32: present when the trail is a Part 2 client's, read by another organization
+    disclosure: dict[str, Any] | None = None
 
 
 @router.get("", summary="The audit trail by client and/or actor; `from`/`to` on recorded time")
@@ -54,9 +56,10 @@ def audit_trail(
     min_position: MinPosition = None,
     *,
     guard: Guarded,
+    response: Response,
 ) -> AuditPage:
     # auditors: all; supervisors: a client of their organization, or a member of their staff
-    guard.require(Action.READ_AUDIT, client_id, actor_id=actor_id)
+    decision = guard.require(Action.READ_AUDIT, client_id, actor_id=actor_id)
     own_staff_only = who.role == "supervisor" and client_id is None
     with caught_up(reads, ["audit_trail"], min_position) as (conn, tables):
         page = audit_page(
@@ -87,4 +90,5 @@ def audit_trail(
             if not own_staff_only or e.actor_org == who.org
         ],
         next=page.next,
+        disclosure=noticed(response, decision),
     )

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel
 
-from domain.access_policy import Action, Principal, may_name_client_id
+from domain.access_policy import Action, Decision, Principal, may_name_client_id
 from domain.catalogue import event_json_schema
 from domain.commands import RecordCareEvent
 from domain.record import client_record
@@ -28,6 +28,8 @@ from services.app.disclosure import (
     history_item,
     notice_headers,
     record_view,
+    rows_notice,
+    rows_notice_headers,
 )
 from services.app.record import Outcome
 
@@ -63,6 +65,7 @@ class ClientHit(BaseModel):
 
 class ClientHits(BaseModel):
     items: list[ClientHit]
+    disclosure: dict[str, Any] | None = None  # the 42 CFR 2.32 notice when a hit discloses
 
 
 class HistoryPage(BaseModel):
@@ -230,9 +233,11 @@ async def record_event(
 async def search(
     guard: Guarded,
     context: Context,
+    response: Response,
     q: Annotated[str, Query(max_length=MAX_QUERY, description="Name words or a client id")] = "",
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ClientHits:
+    decided: dict[UUID, Decision] = {}
     hits = await run_in_threadpool(
         search_clients,
         guard.privacy.gate,
@@ -243,8 +248,13 @@ async def search(
         limit=limit,
         purpose=guard.purpose,
         correlation_id=guard.correlation_id,
+        decided=decided,
     )
-    return ClientHits(items=[ClientHit.model_validate(h, from_attributes=True) for h in hits])
+    notice = rows_notice(decided)
+    response.headers.update(rows_notice_headers(notice))
+    return ClientHits(
+        items=[ClientHit.model_validate(h, from_attributes=True) for h in hits], disclosure=notice
+    )
 
 
 @router.get("/{client_id}", summary="The client's record, now or as of a past recorded time")

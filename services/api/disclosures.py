@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from domain.access_policy import Decision
 from domain.envelope import Label, ShortText
-from services.api.access import Guarded
+from services.api.access import Guarded, noticed
 from services.api.deps import Clock, CurrentPrincipal, Handle, Store
 from services.app.break_glass import EmergencyRequest
 from services.app.break_glass import break_the_glass as break_glass
@@ -103,10 +104,12 @@ async def accounting_of_disclosures(
     guard: Guarded,
     store: Store,
     principal: CurrentPrincipal,
+    response: Response,
     grant_id: Annotated[
         str | None, Query(description="Only the disclosures one break-the-glass grant enabled")
     ] = None,
 ) -> dict[str, Any]:
+    decided: dict[UUID, Decision] = {}  # the 42 CFR 2.32 notice when this read discloses
     entries = await run_in_threadpool(
         disclosures_of,
         guard.privacy.gate,
@@ -115,6 +118,7 @@ async def accounting_of_disclosures(
         client_id,
         purpose=guard.purpose,
         correlation_id=guard.correlation_id,
+        decided=decided,
     )
     items = [
         {
@@ -135,7 +139,8 @@ async def accounting_of_disclosures(
         for e in entries
         if grant_id is None or e.event.data.grant_id == grant_id
     ]
-    return {"client_id": str(client_id), "items": items}
+    notice = noticed(response, decided.get(client_id))
+    return {"client_id": str(client_id), "items": items, "disclosure": notice}
 
 
 @router.get("/{client_id}/consents", summary="Consents in force at a time (now by default)")
@@ -144,8 +149,10 @@ async def consents(
     guard: Guarded,
     store: Store,
     principal: CurrentPrincipal,
+    response: Response,
     at: Annotated[AwareDatetime | None, Query(description="Any past or present time")] = None,
 ) -> dict[str, Any]:
+    decided: dict[UUID, Decision] = {}  # the 42 CFR 2.32 notice when this read discloses
     found = await run_in_threadpool(
         consents_of,
         guard.privacy.gate,
@@ -155,6 +162,7 @@ async def consents(
         at=at,
         purpose=guard.purpose,
         correlation_id=guard.correlation_id,
+        decided=decided,
     )
     return {
         "client_id": str(client_id),
@@ -173,4 +181,5 @@ async def consents(
         "events": [e.model_dump(mode="json") for e in found.events],
         # each consent in force as the patient signed it (42 CFR 2.31(a), element by element)
         "forms": found.forms(),
+        "disclosure": noticed(response, decided.get(client_id)),
     }

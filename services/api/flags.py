@@ -19,7 +19,7 @@ from services.api.access import Guard, Guarded
 from services.api.context import ApiContext
 from services.api.deps import Context, CurrentPrincipal
 from services.api.reads import MinPosition, Reads, caught_up
-from services.app.disclosure import rows_notice_headers
+from services.app.disclosure import rows_notice, rows_notice_headers
 from services.app.flags import acknowledge_flag as acknowledge
 from services.app.flags import resolve_flag as resolve
 from services.app.record import Outcome
@@ -102,7 +102,7 @@ def list_flags(
     response: Response,
 ) -> FlagPage:
     if client_id is not None:  # one client: 404 / 403 as for the record
-        guard.require(Action.READ_FLAGS, client_id)
+        decision = guard.require(Action.READ_FLAGS, client_id)
     else:  # a clinician's own clients, a supervisor's organization
         guard.require(Action.READ_FLAGS, member_id=member_id, org=org)
         member_id = who.sub if who.role != "supervisor" else member_id
@@ -121,7 +121,7 @@ def list_flags(
         )
     clients = {v.client_id for v in page.items}
     shown = clients if client_id else guard.visible(Action.READ_FLAGS, clients, FLAG_DATA_CLASSES)
-    notice = None if client_id else guard.last_rows_notice
+    notice = rows_notice({client_id: decision}) if client_id else guard.last_rows_notice
     response.headers.update(rows_notice_headers(notice))
     return FlagPage(
         items=[_flag(v) for v in page.items if v.client_id in shown],

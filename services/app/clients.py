@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
-from domain.access_policy import Action, Principal
+from domain.access_policy import Action, Decision, Principal
 from domain.enrollment import ClientEnrolled
 from projections.audit_trail import enrolled_by
 from projections.caseload import clients_related
@@ -123,9 +123,12 @@ def named(
     purpose: str,
     correlation_id: str | None,
     data_classes: frozenset[str] = frozenset(),
+    decided: dict[UUID, Decision] | None = None,
 ) -> dict[UUID, ClientName]:
     """The clients of a list this caller may see named, each decided and logged as a read of
-    their `demographics` (and of `data_classes`, what the row shows besides the name)."""
+    their `demographics` (and of `data_classes`, what the row shows besides the name). The
+    decisions of the clients named go into `decided` when given (a disclosure among them needs
+    the 42 CFR 2.32 notice: services/app/disclosure.py `rows_notice`)."""
     decisions = gate.check_many(
         principal,
         action,
@@ -135,7 +138,10 @@ def named(
         correlation_id=correlation_id,
     )
     allowed = [c for c, d in decisions.items() if d.allowed and not d.erased]
-    return names_of(store, allowed)
+    names = names_of(store, allowed)
+    if decided is not None:
+        decided.update((client, decisions[client]) for client in names)
+    return names
 
 
 def _terms(query: str) -> list[str]:
@@ -157,10 +163,12 @@ def search_clients(
     limit: int,
     purpose: str,
     correlation_id: str | None,
+    decided: dict[UUID, Decision] | None = None,
 ) -> list[ClientName]:
     """Clients the caller has a relationship with whose name holds every word of `query` (or
     whose id it is), sorted by family then given name; at most `limit`. An empty query lists
-    them all (up to `limit`)."""
+    them all (up to `limit`). The decisions of the clients shown go into `decided`."""
+    decisions: dict[UUID, Decision] = {}
     asking = AccessRequest(principal, Action.SEARCH_CLIENTS, None, purpose)
     gate.check(replace(asking, correlation_id=correlation_id))
     text = query.strip()[:MAX_QUERY]
@@ -188,9 +196,12 @@ def search_clients(
         action=Action.READ_RECORD,
         purpose=purpose,
         correlation_id=correlation_id,
+        decided=decisions,
     )
-    ordered = [shown[c] for c in wanted if c in shown]
-    return ordered[:limit]
+    ordered = [shown[c] for c in wanted if c in shown][:limit]
+    if decided is not None:
+        decided.update((n.client_id, decisions[n.client_id]) for n in ordered)
+    return ordered
 
 
 def _candidates(reads: ReadModels, principal: Principal) -> list[UUID]:

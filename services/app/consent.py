@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from domain.access_policy import Action, Principal
+from domain.access_policy import Action, Decision, Principal
 from domain.consent import ConsentGranted, ConsentRevoked, DisclosureMade
 from domain.consent_form import consent_form
 from domain.consent_policy import ConsentTerms, consents_in_force
@@ -54,9 +54,11 @@ def disclosures_of(
     *,
     purpose: str,
     correlation_id: str | None,
+    decided: dict[UUID, Decision] | None = None,
 ) -> list[DisclosureEntry]:
-    """Every disclosure of the client's records, oldest first."""
-    gate.check(
+    """Every disclosure of the client's records, oldest first (the read's decision goes into
+    `decided`: the answer needs the 42 CFR 2.32 notice when it is itself a disclosure)."""
+    decision = gate.check(
         AccessRequest(
             principal,
             Action.READ_DISCLOSURES,
@@ -65,6 +67,8 @@ def disclosures_of(
             correlation_id=correlation_id,
         )
     )
+    if decided is not None:
+        decided[client_id] = decision
     return [
         DisclosureEntry(r.event, r.recorded_at)
         for r in store.load(client_id)
@@ -81,9 +85,11 @@ def consents_of(
     at: datetime | None,
     purpose: str,
     correlation_id: str | None,
+    decided: dict[UUID, Decision] | None = None,
 ) -> ConsentsAt:
-    """The client's consents in force at `at` (now when None), with the events behind them."""
-    gate.check(
+    """The client's consents in force at `at` (now when None), with the events behind them
+    (the read's decision goes into `decided`, as for `disclosures_of`)."""
+    decision = gate.check(
         AccessRequest(
             principal,
             Action.READ_CONSENTS,
@@ -92,6 +98,8 @@ def consents_of(
             correlation_id=correlation_id,
         )
     )
+    if decided is not None:
+        decided[client_id] = decision
     history = store.load(client_id)
     moment = at or gate.clock()
     folded = [r.event for r in history if isinstance(r.event, ConsentGranted | ConsentRevoked)]

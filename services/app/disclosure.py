@@ -126,7 +126,11 @@ def _mask_notes(event: CareEvent, principal: Principal, decision: Decision) -> b
 
 
 def disclosure_block(decision: Decision) -> dict[str, Any] | None:
-    """The 2.32 notice and the scope of the consent relied on (or the emergency), for a body."""
+    """The 2.32 notice and the scope of the consent relied on (or the emergency), for a body.
+
+    The one function that builds the notice: every answer that discloses Part 2 data to another
+    organization carries it or what is made from it (`rows_notice` for list answers, the
+    headers, the FHIR Bundle's `meta` extension: interop/fhir/notice.py)."""
     disclosure = decision.disclosure
     if disclosure is None:
         return None
@@ -195,14 +199,15 @@ def rows_notice_headers(notice: dict[str, Any] | None) -> dict[str, str]:
 
 
 def notice_headers(decision: Decision) -> dict[str, str]:
-    """Headers every disclosing answer carries: the short 2.32 statement and the consent id."""
-    disclosure = decision.disclosure
-    if disclosure is None:
+    """Headers every disclosing answer carries: the short 2.32 statement and the consent id,
+    taken from the one notice (`disclosure_block`)."""
+    block = disclosure_block(decision)
+    if block is None:
         return {}
-    consent = disclosure.consent
+    consent = block["consent"]
     return {
-        NOTICE_HEADER: NOTICE_HEADER_TEXT,
-        CONSENT_HEADER: "emergency" if consent is None else consent.consent_id,
+        NOTICE_HEADER: block["statement"],
+        CONSENT_HEADER: "emergency" if consent is None else consent["consent_id"],
     }
 
 
