@@ -3,10 +3,9 @@
 Authorization (services/app/gatekeeper.py) asks this fold, never a read model: the write side is
 the truth about who is on the care team. Facts:
 
-- the **program organization** is the organization of whoever enrolled the client; the enrolling
-  clinician counts as a member of the care team in the role of their enrollment, until a
-  `CareTeamMemberReleased` names them (assign, then release, to take them off);
-- the **care team**: members assigned and not released, each with their own organization;
+- the **program organization** is the organization of whoever enrolled the client;
+- the **care team** (domain/care_team.py, the one fold the read models share): the enrolling
+  clinician and the members assigned, each with their own organization, until released;
 - **break-the-glass grants**: a crisis clinician's emergency access, until `occurred_at + minutes`;
 - **open handoffs**: the receiving organization (or member) may answer and complete them;
 - the **consent events** (and discharges, which end consents that expire on them), for
@@ -14,7 +13,8 @@ the truth about who is on the care team. Facts:
 - whether the client is in a **Part 2** program (the `42CFRPart2` label every entry carries).
 
 The enrollment's actor and labels are envelope facts, so they survive crypto-shredding: an
-erased client's program organization and Part 2 status are still known, its team is not.
+erased client's program organization, Part 2 status and enrolling clinician are still known,
+its assigned members are not.
 """
 
 from __future__ import annotations
@@ -26,16 +26,11 @@ from functools import reduce
 from uuid import UUID
 
 from domain.break_glass import Grant
+from domain.care_team import CareTeam, evolve_team
 from domain.catalogue import CareEvent, data_class_of
 from domain.consent import BreakGlassInvoked, ConsentGranted, ConsentRevoked
-from domain.enrollment import (
-    CareTeamMemberAssigned,
-    CareTeamMemberReleased,
-    ClientEnrolled,
-    ClientReadmitted,
-    EpisodeClosed,
-)
-from domain.envelope import CARE_TEAM_ROLES, PART2_LABEL
+from domain.enrollment import ClientEnrolled, ClientReadmitted, EpisodeClosed
+from domain.envelope import PART2_LABEL
 from domain.erasure import ErasedEntry
 from domain.handoff import (
     HandoffAccepted,
@@ -46,29 +41,6 @@ from domain.handoff import (
 )
 
 OPEN_HANDOFF_PHASES = frozenset({"initiated", "accepted"})
-
-
-@dataclass(frozen=True, slots=True)
-class TeamMember:
-    """One member of the care team as the assignment named them: the person (their token's
-    `sub`), the clinical role, the organization, and the token issuer when the assignment
-    names one (None: the issuer the deployment pins, CARE_JWT_ISSUER)."""
-
-    member_id: str
-    role: str
-    org: str
-    issuer: str | None = None
-
-    def is_(self, member_id: str, org: str, role: str, issuer: str | None) -> bool:
-        """Whether a caller is this member: same person, organization and role (and issuer
-        when the assignment names one). A token with the same `sub` and another `org` or
-        `role` is someone else."""
-        return (
-            self.member_id == member_id
-            and self.org == org
-            and self.role == role
-            and (self.issuer is None or self.issuer == issuer)
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,11 +58,10 @@ class AccessFacts:
     client_id: UUID
     enrolled: bool = False
     program_org: str | None = None
-    enroller: TeamMember | None = None
     part2: bool = False
     discharged: bool = False
     erased: bool = False
-    care_team: frozenset[TeamMember] = frozenset()
+    care_team: CareTeam = ()
     grants: tuple[Grant, ...] = ()
     handoffs: tuple[PendingHandoff, ...] = ()
     consent_events: tuple[ConsentGranted | ConsentRevoked | EpisodeClosed, ...] = ()
@@ -99,15 +70,10 @@ class AccessFacts:
 
     def is_on_team(self, member_id: str, org: str, role: str, issuer: str | None = None) -> bool:
         """Whether the caller (sub, org, role, issuer) is a member the team names."""
-        if self.enroller is not None and self.enroller.is_(member_id, org, role, issuer):
-            return True
         return any(m.is_(member_id, org, role, issuer) for m in self.care_team)
 
     def team_orgs(self) -> frozenset[str]:
-        orgs = {m.org for m in self.care_team}
-        if self.enroller is not None:
-            orgs.add(self.enroller.org)
-        return frozenset(orgs)
+        return frozenset(m.org for m in self.care_team)
 
     def grant_of(self, member_id: str, org: str, now: datetime) -> Grant | None:
         """The member's break-the-glass grant (same person and organization) still running at
@@ -146,6 +112,7 @@ def evolve_access(facts: AccessFacts, event: CareEvent) -> AccessFacts:
         facts,
         version=facts.version + 1,
         data_classes=facts.data_classes | {data_class_of(event.type)},
+        care_team=evolve_team(facts.care_team, event),
     )
     match event:
         case ClientEnrolled():
@@ -159,22 +126,6 @@ def evolve_access(facts: AccessFacts, event: CareEvent) -> AccessFacts:
             return replace(facts, discharged=True, consent_events=(*facts.consent_events, event))
         case ClientReadmitted():
             return replace(facts, discharged=False)
-        case CareTeamMemberAssigned():
-            member = TeamMember(
-                event.data.member_id, event.data.role, event.data.org, event.data.issuer
-            )
-            return replace(facts, care_team=facts.care_team | {member})
-        case CareTeamMemberReleased():
-            member = TeamMember(event.data.member_id, event.data.role, event.data.org)
-            enroller = facts.enroller
-            if enroller is not None and enroller.member_id == member.member_id:
-                enroller = None
-            team = frozenset(
-                m
-                for m in facts.care_team
-                if (m.member_id, m.role) != (member.member_id, member.role)
-            )
-            return replace(facts, care_team=team, enroller=enroller)
         case BreakGlassInvoked():
             to = event.data.disclosed_to
             grant = Grant(
@@ -210,14 +161,10 @@ def evolve_access(facts: AccessFacts, event: CareEvent) -> AccessFacts:
 def _enrolled(facts: AccessFacts, event: ClientEnrolled | ErasedEntry) -> AccessFacts:
     if facts.enrolled:
         return facts
-    actor = event.actor
-    is_clinician = actor.kind == "human" and actor.role in CARE_TEAM_ROLES
-    enroller = TeamMember(actor.id, actor.role, actor.org) if is_clinician else None
     return replace(
         facts,
         enrolled=True,
-        program_org=actor.org,
-        enroller=enroller,
+        program_org=event.actor.org,
         part2=PART2_LABEL in event.security_labels,
     )
 

@@ -17,6 +17,7 @@ from typing import assert_never
 from uuid import UUID, uuid5
 
 from domain.aftercare import CaringContactSent, ClientDied
+from domain.care_team import CareTeam, evolve_team
 from domain.catalogue import CareEvent
 from domain.commands import RecordCareEvent
 from domain.consent import BreakGlassInvoked, ConsentGranted, ConsentRevoked, DisclosureMade
@@ -156,7 +157,7 @@ class Chart:
     sex_at_birth: str | None = None
     acknowledged_flags: Mapping[str, UUID] = field(default_factory=dict)
     active_consents: frozenset[str] = frozenset()
-    care_team: frozenset[tuple[str, str]] = frozenset()
+    care_team: CareTeam = ()  # domain/care_team.py: the enrolling clinician and assignments
     handoffs: Mapping[str, HandoffState] = field(default_factory=dict)
 
 
@@ -261,7 +262,7 @@ def _check_against_chart(event: CareEvent, chart: Chart) -> None:
                 raise UnknownConsent
             check_new_revocation(event.data)
         case CareTeamMemberReleased():
-            if (event.data.member_id, event.data.role) not in chart.care_team:
+            if (event.data.member_id, event.data.role) not in {m.key for m in chart.care_team}:
                 raise NotOnCareTeam
         case HandoffInitiated() | HandoffAccepted() | HandoffDeclined():
             decide_handoff(event, chart.handoffs.get(event.data.handoff_id))
@@ -389,6 +390,7 @@ def evolve(state: ClientState, event: CareEvent) -> ClientState:
                     part2=event.data.part2,
                     sex_at_birth=event.data.sex_at_birth,
                     event_ids=frozenset({event.event_id}),
+                    care_team=evolve_team((), event),
                 )
                 return InCare(chart)
             return state
@@ -455,14 +457,8 @@ def _evolve_chart(chart: Chart, event: CareEvent) -> Chart:
             return replace(chart, active_consents=active)
         case ConsentRevoked():
             return replace(chart, active_consents=chart.active_consents - {event.data.consent_id})
-        case CareTeamMemberAssigned():
-            return replace(
-                chart, care_team=chart.care_team | {(event.data.member_id, event.data.role)}
-            )
-        case CareTeamMemberReleased():
-            return replace(
-                chart, care_team=chart.care_team - {(event.data.member_id, event.data.role)}
-            )
+        case CareTeamMemberAssigned() | CareTeamMemberReleased():
+            return replace(chart, care_team=evolve_team(chart.care_team, event))
         case EntryEnteredInError():
             return replace(chart, in_error=chart.in_error | {event.data.target_event_id})
         case EntryCorrected():

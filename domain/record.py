@@ -23,6 +23,7 @@ from typing import assert_never
 from uuid import UUID
 
 from domain.aftercare import CaringContactSent, ClientDied
+from domain.care_team import CareTeam, evolve_team
 from domain.consent import BreakGlassInvoked, ConsentGranted, ConsentRevoked, DisclosureMade
 from domain.corrections import EntryCorrected, EntryEnteredInError
 from domain.enrollment import (
@@ -237,7 +238,7 @@ class _Draft:
     last: Recorded
     status: Status = "in_care"
     episodes: list[Episode] = field(default_factory=list)
-    care_team: dict[tuple[str, str], CareTeamMember] = field(default_factory=dict)
+    care_team: CareTeam = ()  # domain/care_team.py: the enrolling clinician and assignments
     check_in_plan: CheckInPlan | None = None
     last_check_in: CheckIn | None = None
     assessments: dict[str, Assessment] = field(default_factory=dict)
@@ -263,7 +264,6 @@ class _Draft:
         return replace(
             self,
             episodes=list(self.episodes),
-            care_team=dict(self.care_team),
             assessments=dict(self.assessments),
             appointments=dict(self.appointments),
             goals=dict(self.goals),
@@ -291,6 +291,7 @@ class _Draft:
                 phone=data.phone,
             ),
             last=item,
+            care_team=evolve_team((), event),
         )
 
     def apply(self, item: Recorded) -> None:
@@ -313,14 +314,8 @@ class _Draft:
                     )
             case ClientReadmitted():
                 self.status = "in_care"
-            case CareTeamMemberAssigned():
-                key = (event.data.member_id, event.data.role)
-                if key not in self.care_team:
-                    self.care_team[key] = CareTeamMember(
-                        event.data.member_id, event.data.role, event.data.org, at
-                    )
-            case CareTeamMemberReleased():
-                self.care_team.pop((event.data.member_id, event.data.role), None)
+            case CareTeamMemberAssigned() | CareTeamMemberReleased():
+                self.care_team = evolve_team(self.care_team, event)
             case CheckInPlanSet():
                 self.check_in_plan = CheckInPlan(event.data.cadence_hours, event.data.channel, at)
             case CheckInRecorded():
@@ -497,7 +492,9 @@ class _Draft:
             last_recorded_at=self.last.recorded_at,
             demographics=self.demographics,
             episodes=tuple(self.episodes),
-            care_team=tuple(self.care_team.values()),
+            care_team=tuple(
+                CareTeamMember(m.member_id, m.role, m.org, m.since) for m in self.care_team
+            ),
             check_in_plan=self.check_in_plan,
             last_check_in=self.last_check_in,
             assessments=tuple(self.assessments[name] for name in sorted(self.assessments)),

@@ -301,18 +301,6 @@ def audit_page(
     return AuditPage(items=items, next=items[-1].position if more and items else None)
 
 
-def enrolled_by(conn: Connection[DictRow], tables: Tables, actor_id: str) -> list[UUID]:
-    """The clients this actor enrolled (the enrolling clinician is on the care team)."""
-    rows = conn.execute(
-        SQL(
-            "SELECT client_id FROM {audit_trail} WHERE actor_id = %s AND type = 'ClientEnrolled'"
-            " AND kind = %s"
-        ).format(**tables),
-        (actor_id, EVENT),
-    ).fetchall()
-    return [row["client_id"] for row in rows]
-
-
 def chain_head(conn: Connection[DictRow], tables: Tables) -> tuple[int, bytes] | None:
     """The last chained entry's position and hash, None for an empty chain."""
     row = conn.execute(

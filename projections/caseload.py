@@ -24,7 +24,8 @@ from psycopg import Connection
 from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
-from domain.enrollment import CareTeamMemberAssigned, CareTeamMemberReleased, CheckInPlanSet
+from domain.care_team import Joined, Left, team_change
+from domain.enrollment import CheckInPlanSet
 from domain.flags import RiskFlagAcknowledged, RiskFlagCleared, RiskFlagRaised, RiskFlagResolved
 from domain.handoff import HandoffCompleted, HandoffDeclined, HandoffFailed, HandoffInitiated
 from domain.recorded import Recorded
@@ -35,7 +36,8 @@ from projections.rows import from_row
 NAME = "caseload"
 # 2: the next open appointment kept as a column (was a subquery per member row at read time)
 # 3: a flag's status (open, acknowledged, cleared, resolved), not only whether it is open
-VERSION = 3
+# 4: the enrolling clinician is a member (domain/care_team.py), as authorization has them
+VERSION = 4
 
 # What counts as a contact with the client: someone was with them or heard from them.
 CONTACT_TYPES = frozenset(
@@ -210,6 +212,7 @@ def _raise(out: Statements, statement: SQL, params: Any) -> None:
 def on_enrolled(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     _run(cur, _ENROLL, t, (e.client_id, e.actor.org))
+    on_team_change(cur, t, r)  # the enrolling clinician joins the team
 
 
 def on_episode_closed(cur: Statements, t: Tables, r: Recorded) -> None:
@@ -220,17 +223,16 @@ def on_readmitted(cur: Statements, t: Tables, r: Recorded) -> None:
     _run(cur, _IN_CARE, t, (True, r.event.client_id))
 
 
-def on_assigned(cur: Statements, t: Tables, r: Recorded) -> None:
-    e = r.event
-    assert isinstance(e, CareTeamMemberAssigned)
-    d = e.data
-    _run(cur, _ASSIGN, t, (d.member_id, e.client_id, d.role, d.org, e.occurred_at))
-
-
-def on_released(cur: Statements, t: Tables, r: Recorded) -> None:
-    e = r.event
-    assert isinstance(e, CareTeamMemberReleased)
-    _run(cur, _RELEASE, t, (e.data.member_id, e.client_id, e.data.role))
+def on_team_change(cur: Statements, t: Tables, r: Recorded) -> None:
+    """A member joins or leaves the caseloads as domain/care_team.py folds the team."""
+    client_id = r.event.client_id
+    match team_change(r.event):
+        case Joined(m):
+            _run(cur, _ASSIGN, t, (m.member_id, client_id, m.role, m.org, m.since))
+        case Left(member_id, role):
+            _run(cur, _RELEASE, t, (member_id, client_id, role))
+        case None:
+            pass
 
 
 def on_plan_set(cur: Statements, t: Tables, r: Recorded) -> None:
@@ -306,8 +308,8 @@ HANDLERS: dict[str, Handler] = {
     "ClientEnrolled": on_enrolled,
     "EpisodeClosed": on_episode_closed,
     "ClientReadmitted": on_readmitted,
-    "CareTeamMemberAssigned": on_assigned,
-    "CareTeamMemberReleased": on_released,
+    "CareTeamMemberAssigned": on_team_change,
+    "CareTeamMemberReleased": on_team_change,
     "CheckInPlanSet": on_plan_set,
     "CheckInRecorded": on_checked_in,
     "AppointmentScheduled": on_appointment_scheduled,
@@ -439,7 +441,7 @@ def clients_related(
     """Who a member (assigned to the care team, or receiving an open handoff) or, without a
     member, an organization (its program's clients and those its staff serve) stands in a
     relationship with, in care or not. A candidate list only: authorization decides each one
-    again (the enrolling clinician is found apart, in the audit trail's enrollments)."""
+    again."""
     query = _RELATED_TO_MEMBER if member_id is not None else _RELATED_TO_ORG
     rows = conn.execute(query.format(**tables), {"member": member_id, "org": org}).fetchall()
     return [row["client_id"] for row in rows]

@@ -29,9 +29,9 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composable, Identifier
 from pydantic import TypeAdapter
 
+from domain.care_team import TEAM_EVENT_TYPES, Joined, Left, team_change
 from domain.commands import RecordCareEvent
 from domain.early_warning import Thresholds, evaluate, flag_events, next_moment
-from domain.enrollment import CareTeamMemberAssigned, CareTeamMemberReleased
 from domain.flags import (
     RiskFlagAcknowledged,
     RiskFlagCleared,
@@ -55,7 +55,9 @@ from projections.rows import Where, from_row
 log = structlog.get_logger(__name__)
 
 NAME = "early_warning"
-VERSION = 3  # 2: flags can be cleared and reopen; 3: the signs keep facts, not conclusions
+# 2: flags can be cleared and reopen; 3: the signs keep facts, not conclusions; 4: the
+# enrolling clinician is on the flag team (domain/care_team.py), as authorization has them
+VERSION = 4
 SIGNS: TypeAdapter[WarningSigns] = TypeAdapter(WarningSigns)
 EVALUATIONS = Identifier("early_warning_evaluations")
 
@@ -202,16 +204,16 @@ def on_flag_resolved(cur: Statements, t: Tables, r: Recorded) -> None:
     cur.execute(_RESOLVED, (e.data.flag_id, e.occurred_at, e.actor.id, r.position))
 
 
-def on_member_assigned(cur: Statements, t: Tables, r: Recorded) -> None:
-    e = r.event
-    assert isinstance(e, CareTeamMemberAssigned)
-    cur.execute(_MEMBER_IN, (e.client_id, e.data.member_id, e.data.role, e.data.org))
-
-
-def on_member_released(cur: Statements, t: Tables, r: Recorded) -> None:
-    e = r.event
-    assert isinstance(e, CareTeamMemberReleased)
-    cur.execute(_MEMBER_OUT, (e.client_id, e.data.member_id, e.data.role))
+def on_team_change(cur: Statements, t: Tables, r: Recorded) -> None:
+    """A member joins or leaves the flag team as domain/care_team.py folds the team."""
+    client_id = r.event.client_id
+    match team_change(r.event):
+        case Joined(m):
+            cur.execute(_MEMBER_IN, (client_id, m.member_id, m.role, m.org))
+        case Left(member_id, role):
+            cur.execute(_MEMBER_OUT, (client_id, member_id, role))
+        case None:
+            pass
 
 
 HANDLERS: dict[str, Handler] = {
@@ -219,8 +221,7 @@ HANDLERS: dict[str, Handler] = {
     "RiskFlagAcknowledged": on_flag_acknowledged,
     "RiskFlagCleared": on_flag_cleared,
     "RiskFlagResolved": on_flag_resolved,
-    "CareTeamMemberAssigned": on_member_assigned,
-    "CareTeamMemberReleased": on_member_released,
+    **dict.fromkeys(TEAM_EVENT_TYPES, on_team_change),
 }
 
 

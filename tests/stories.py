@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from fastapi.testclient import TestClient
+import httpx
 
 from services.adapters.tokens import Principal
 from services.settings import Settings
@@ -330,9 +330,10 @@ class Story:
 
     # ------------------------------------------------------------ telling it
 
-    def over_http(self, api: TestClient, settings: Settings) -> list[Body]:
+    def over_http(self, api: httpx.Client, settings: Settings) -> list[Body]:
         """Post every step not told yet, each as its person, and answer the API's answers; an
-        enrollment is posted to /v1/clients and names the story's client."""
+        enrollment is posted to /v1/clients and names the story's client. `api` is a
+        TestClient, or an httpx client of a live server."""
         answers: list[Body] = []
         for step in self.steps[self.told :]:
             if step.enrolls:

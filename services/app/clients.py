@@ -25,7 +25,6 @@ from uuid import UUID
 
 from domain.access_policy import Action, Decision, Principal
 from domain.enrollment import ClientEnrolled
-from projections.audit_trail import enrolled_by
 from projections.caseload import clients_related
 from projections.engine import ReadModels
 from services.app.client_lru import ClientLru
@@ -206,8 +205,6 @@ def search_clients(
 
 def _candidates(reads: ReadModels, principal: Principal) -> list[UUID]:
     member = None if principal.role == "supervisor" else principal.sub
-    with reads.reading(["caseload", "audit_trail"]) as (conn, tables):
+    with reads.reading(["caseload"]) as (conn, tables):
         found = clients_related(conn, tables["caseload"], member_id=member, org=principal.org)
-        if member is not None:
-            found += enrolled_by(conn, tables["audit_trail"], member)
     return list(dict.fromkeys(found))

@@ -18,6 +18,7 @@ from tests.unit.builders import (
     NOW,
     a_counselor,
     a_rule,
+    a_service,
     after,
     appointment_attended,
     appointment_missed,
@@ -353,7 +354,17 @@ def test_an_entry_in_error_is_not_superseded_afterwards() -> None:
 
 
 def test_only_a_member_on_the_care_team_is_released() -> None:
-    given(enrolled()).when(released("counselor-1")).then_refused("not_on_care_team")
+    given(enrolled()).when(released("counselor-9")).then_refused("not_on_care_team")
+
+
+def test_the_enrolling_counselor_is_released_like_an_assigned_member() -> None:
+    # given a client counselor-1 enrolled (nobody assigned them)
+    release = released("counselor-1")
+    given(enrolled(actor=a_counselor("counselor-1"))).when(release).then(release)
+
+
+def test_a_service_that_enrolls_is_not_on_the_team() -> None:
+    given(enrolled(actor=a_service())).when(released("ehr-bridge")).then_refused("not_on_care_team")
 
 
 def test_a_member_is_released_in_the_role_they_hold() -> None:

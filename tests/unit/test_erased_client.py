@@ -51,12 +51,14 @@ def test_the_record_fold_skips_erased_entries() -> None:
     assert client_record(with_erased).last_check_in == client_record(history).last_check_in
 
 
-def test_an_erased_client_keeps_its_program_organization_and_part2_label_but_not_its_team() -> None:
+def test_an_erased_client_keeps_its_program_org_part2_label_and_enroller_not_its_team() -> None:
     facts = access_facts(CLIENT, ERASED_HISTORY)
 
     assert facts.erased
     assert facts.enrolled
     assert facts.program_org == a_counselor().org
     assert facts.part2
-    assert facts.care_team == frozenset()
-    assert facts.enroller is not None
+    # the enrolling clinician is an envelope fact; the assigned member is erased
+    assert [(m.member_id, m.role, m.org) for m in facts.care_team] == [
+        (a_counselor().id, a_counselor().role, a_counselor().org)
+    ]
