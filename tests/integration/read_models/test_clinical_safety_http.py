@@ -998,3 +998,23 @@ def test_audit_moves_to_the_next_zone_on_dependence_or_harm_answers_who_table_4(
     told(story.at().assessment("AUDIT", [2, 2, 0, 0, 0, 0, 0, 0, 0, 4]), api, runtime)
     scored = latest(api, runtime, story, "AUDIT")
     assert (scored["total"], scored["band"]) == (8, "harmful")
+
+
+def test_a_crisis_after_discharge_raises_its_flags_as_before(
+    read_side: ReadSide, api: TestClient, runtime: Runtime
+) -> None:
+    # given a client discharged with nothing open
+    story = a_client(read_side, api, runtime)
+    told(story.at().discharged("completed treatment"), api, runtime)
+    assert story.client_id is not None
+    read_side.settle()
+    assert read_side.open_flags(story.client_id) == {}
+
+    # when the crisis line takes an imminent-risk call from them two days later
+    read_side.clock.advance(days=2)
+    details = crisis_details("imminent", suicidality=True, disposition="mobile team sent")
+    told(story.by(COUNSELOR).at().crisis("after-discharge-1", **details), api, runtime)
+
+    # then CRS-2 is critical at once, as for a client in care
+    (critical,) = [f for f in flags(read_side, story, "CRS-2") if f.severity == "critical"]
+    assert critical.status == "open"
