@@ -9,7 +9,13 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
 from domain.aftercare import CaringContactSent, ClientDied
-from domain.consent import BreakGlassInvoked, ConsentGranted, ConsentRevoked, DisclosureMade
+from domain.consent import (
+    AccountingProvided,
+    BreakGlassInvoked,
+    ConsentGranted,
+    ConsentRevoked,
+    DisclosureMade,
+)
 from domain.corrections import EntryCorrected, EntryEnteredInError
 from domain.enrollment import (
     CareTeamMemberAssigned,
@@ -73,6 +79,7 @@ CareEvent = (
     | ConsentRevoked
     | BreakGlassInvoked
     | DisclosureMade
+    | AccountingProvided
     | AssessmentRecorded
     | CheckInRecorded
     | CheckInMissed
@@ -126,6 +133,7 @@ SYSTEM_EVENT_TYPES: frozenset[str] = frozenset(
     {
         "EpisodeOpened",
         "DisclosureMade",
+        "AccountingProvided",
         "RiskFlagRaised",
         "RiskFlagCleared",
         "BreakGlassInvoked",

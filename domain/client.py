@@ -20,7 +20,13 @@ from domain.aftercare import CaringContactSent, ClientDied
 from domain.care_team import CareTeam, evolve_team
 from domain.catalogue import CareEvent
 from domain.commands import RecordCareEvent
-from domain.consent import BreakGlassInvoked, ConsentGranted, ConsentRevoked, DisclosureMade
+from domain.consent import (
+    AccountingProvided,
+    BreakGlassInvoked,
+    ConsentGranted,
+    ConsentRevoked,
+    DisclosureMade,
+)
 from domain.consent_form import check_new_consent, check_new_revocation
 from domain.corrections import EntryCorrected, EntryEnteredInError
 from domain.enrollment import (
@@ -125,6 +131,7 @@ AFTER_DISCHARGE: frozenset[str] = frozenset(
         "ConsentGranted",
         "ConsentRevoked",
         "DisclosureMade",
+        "AccountingProvided",
         "RiskFlagRaised",
         "RiskFlagAcknowledged",
         "RiskFlagCleared",
@@ -482,6 +489,7 @@ def _evolve_chart(chart: Chart, event: CareEvent) -> Chart:
             | CheckInPlanSet()
             | BreakGlassInvoked()
             | DisclosureMade()
+            | AccountingProvided()
             | AssessmentRecorded()
             | CheckInRecorded()
             | CheckInMissed()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import ClassVar, Literal
+from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
@@ -142,3 +143,27 @@ class DisclosureMade(Envelope):
     type: Literal["DisclosureMade"] = "DisclosureMade"
     schema_version: Literal[1] = 1
     data: DisclosureData
+
+
+class AccountingData(Frozen):
+    """An accounting of disclosures handed to the patient or their representative
+    (45 CFR 164.528(d)(2): the written accounting provided is documented): to whom, in which
+    form, the window it covers, the disclosures listed and a digest of the very document."""
+
+    provided_to: Literal["patient", "representative"]
+    representative_authority: ShortText | None = None
+    format: Literal["json", "csv"]
+    since: AwareDatetime | None = None
+    until: AwareDatetime
+    entries: int = Field(ge=0)
+    disclosure_event_ids: tuple[UUID, ...] = ()
+    digest: Identifier  # "sha256:" + hex of the document's bytes
+
+
+class AccountingProvided(Envelope):
+    """The accounting of disclosures was handed to the patient (42 CFR 2.25, 45 CFR 164.528)."""
+
+    data_class: ClassVar[str] = "access"
+    type: Literal["AccountingProvided"] = "AccountingProvided"
+    schema_version: Literal[1] = 1
+    data: AccountingData

@@ -100,6 +100,13 @@ FIELD_POLICY: Mapping[str, Treatment] = {
     "recipient_name": DROP,
     "recipient_affiliation": DROP,
     "grant_id": EVENT,
+    "provided_to": KEEP,
+    "format": KEEP,
+    "since": DATE,
+    "until": DATE,
+    "entries": KEEP,
+    "disclosure_event_ids": EVENT,
+    "digest": DROP,
     "event_count": KEEP,
     # monitoring
     "instrument": KEEP,

@@ -24,7 +24,13 @@ from uuid import UUID
 
 from domain.aftercare import CaringContactSent, ClientDied
 from domain.care_team import CareTeam, evolve_team
-from domain.consent import BreakGlassInvoked, ConsentGranted, ConsentRevoked, DisclosureMade
+from domain.consent import (
+    AccountingProvided,
+    BreakGlassInvoked,
+    ConsentGranted,
+    ConsentRevoked,
+    DisclosureMade,
+)
 from domain.corrections import EntryCorrected, EntryEnteredInError
 from domain.enrollment import (
     CareTeamMemberAssigned,
@@ -460,6 +466,7 @@ class _Draft:
                 | MedicationConsultRecorded()
                 | BreakGlassInvoked()
                 | DisclosureMade()
+                | AccountingProvided()
                 | ErasedEntry()
             ):
                 pass  # not part of the clinician's record (access log, history, erased)

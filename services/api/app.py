@@ -9,6 +9,7 @@ from fastapi.openapi.utils import get_openapi
 
 from services.api import audit, caseloads, clients, docs, flags, health
 from services.api.access_log import router as access_log_router
+from services.api.accounting import router as accounting_router
 from services.api.console import ROUTERS as CONSOLE_ROUTERS
 from services.api.context import ApiContext
 from services.api.disclosures import router as disclosures_router
@@ -27,7 +28,7 @@ ROUTERS = [health.router, clients.router, caseloads.router, flags.router, audit.
 # Analysts and other systems (issue 6): the FHIR R4 view of a client.
 ANALYST_ROUTERS = [fhir_router]
 # Privacy (issue 5): break-the-glass, disclosures, consents, the access log, the replay stream.
-PRIVACY_ROUTERS = [disclosures_router, access_log_router, replay_router]
+PRIVACY_ROUTERS = [disclosures_router, accounting_router, access_log_router, replay_router]
 
 
 def _routed_app(extra_routers: list[Any] | None = None) -> FastAPI:

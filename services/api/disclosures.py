@@ -1,5 +1,5 @@
-"""/v1/clients/{id}: break the glass (services/app/break_glass.py), the accounting of
-disclosures and the consents as of a date (services/app/consent.py)."""
+"""/v1/clients/{id}: break the glass (services/app/break_glass.py) and the consents as of a
+date (services/app/consent.py); the accounting of disclosures is services/api/accounting.py."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from services.api.access import Guarded, noticed
 from services.api.deps import Clock, CurrentPrincipal, Handle, Store
 from services.app.break_glass import EmergencyRequest
 from services.app.break_glass import break_the_glass as break_glass
-from services.app.consent import consents_of, disclosures_of
+from services.app.consent import consents_of
 
 router = APIRouter(prefix="/v1/clients", tags=["privacy"])
 
@@ -93,54 +93,6 @@ async def break_the_glass(
         correlation_id=guard.correlation_id,
     )
     return BreakGlassAnswer.model_validate(granted, from_attributes=True)
-
-
-@router.get(
-    "/{client_id}/disclosures",
-    summary="Accounting of disclosures (42 CFR 2.25, 45 CFR 164.528)",
-)
-async def accounting_of_disclosures(
-    client_id: UUID,
-    guard: Guarded,
-    store: Store,
-    principal: CurrentPrincipal,
-    response: Response,
-    grant_id: Annotated[
-        str | None, Query(description="Only the disclosures one break-the-glass grant enabled")
-    ] = None,
-) -> dict[str, Any]:
-    decided: dict[UUID, Decision] = {}  # the 42 CFR 2.32 notice when this read discloses
-    entries = await run_in_threadpool(
-        disclosures_of,
-        guard.privacy.gate,
-        store,
-        principal,
-        client_id,
-        purpose=guard.purpose,
-        correlation_id=guard.correlation_id,
-        decided=decided,
-    )
-    items = [
-        {
-            "disclosed_at": e.event.occurred_at.isoformat(),
-            "recorded_at": e.recorded_at.isoformat(),
-            "event_id": str(e.event.event_id),
-            "recipient_org": e.event.data.recipient_org,
-            "recipient_id": e.event.data.recipient_id,
-            "purpose": e.event.data.purpose,
-            "data_classes": sorted(e.event.data.data_classes),
-            "consent_id": e.event.data.consent_id,
-            "break_glass": e.event.data.break_glass,
-            "grant_id": e.event.data.grant_id,
-            "recipient_name": e.event.data.recipient_name,
-            "recipient_affiliation": e.event.data.recipient_affiliation,
-            "program_org": e.event.actor.org,
-        }
-        for e in entries
-        if grant_id is None or e.event.data.grant_id == grant_id
-    ]
-    notice = noticed(response, decided.get(client_id))
-    return {"client_id": str(client_id), "items": items, "disclosure": notice}
 
 
 @router.get("/{client_id}/consents", summary="Consents in force at a time (now by default)")

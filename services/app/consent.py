@@ -1,6 +1,6 @@
-"""What a client's record says about its own sharing: the accounting of disclosures
-(42 CFR 2.25, added by the 2024 final rule; 45 CFR 164.528) and the consents in force at a time
-(42 CFR 2.31). Both are authorized and logged by the gatekeeper like any other read.
+"""What a client's record says about its own sharing: the consents in force at a time
+(42 CFR 2.31), authorized and logged by the gatekeeper like any other read. The accounting of
+disclosures is services/app/accounting.py.
 """
 
 from __future__ import annotations
@@ -11,20 +11,12 @@ from typing import Any
 from uuid import UUID
 
 from domain.access_policy import Action, Decision, Principal
-from domain.consent import ConsentGranted, ConsentRevoked, DisclosureMade
+from domain.consent import ConsentGranted, ConsentRevoked
 from domain.consent_form import consent_form
 from domain.consent_policy import ConsentTerms, consents_in_force
 from domain.enrollment import ClientEnrolled, EpisodeClosed
 from services.app.gatekeeper import AccessRequest, Gatekeeper
 from services.app.ports import ClientHistory
-
-
-@dataclass(frozen=True, slots=True)
-class DisclosureEntry:
-    """One disclosure as recorded: the event, and when the store took it."""
-
-    event: DisclosureMade
-    recorded_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,36 +36,6 @@ class ConsentsAt:
             for terms in self.in_force
             if terms.form is not None
         ]
-
-
-def disclosures_of(
-    gate: Gatekeeper,
-    store: ClientHistory,
-    principal: Principal,
-    client_id: UUID,
-    *,
-    purpose: str,
-    correlation_id: str | None,
-    decided: dict[UUID, Decision] | None = None,
-) -> list[DisclosureEntry]:
-    """Every disclosure of the client's records, oldest first (the read's decision goes into
-    `decided`: the answer needs the 42 CFR 2.32 notice when it is itself a disclosure)."""
-    decision = gate.check(
-        AccessRequest(
-            principal,
-            Action.READ_DISCLOSURES,
-            client_id,
-            purpose=purpose,
-            correlation_id=correlation_id,
-        )
-    )
-    if decided is not None:
-        decided[client_id] = decision
-    return [
-        DisclosureEntry(r.event, r.recorded_at)
-        for r in store.load(client_id)
-        if isinstance(r.event, DisclosureMade)
-    ]
 
 
 def consents_of(

@@ -14,6 +14,8 @@ from domain.catalogue import CareEvent
 from domain.client import decide, evolve, initial_state
 from domain.commands import DEFAULT_CLOCK_SKEW, RecordCareEvent
 from domain.consent import (
+    AccountingData,
+    AccountingProvided,
     BreakGlassData,
     BreakGlassInvoked,
     ConsentData,
@@ -326,6 +328,24 @@ def disclosure_made(consent_id: str | None = "consent-1", **envelope: Any) -> Di
             purpose="treatment",
             data_classes=frozenset({"check_in"}),
             consent_id=consent_id,
+        ),
+    )
+
+
+def accounting_provided(**envelope: Any) -> AccountingProvided:
+    return AccountingProvided(
+        **_envelope(
+            default_actor=Actor(id="sup-1", role="supervisor", org=HOME_ORG),
+            purpose_of_use="operations",
+            **envelope,
+        ),
+        data=AccountingData(
+            provided_to="patient",
+            format="csv",
+            until=envelope.get("occurred_at", T0),
+            entries=1,
+            disclosure_event_ids=(UUID("00000000-0000-4000-8000-0000000d15c1"),),
+            digest="sha256:" + "0" * 64,
         ),
     )
 
@@ -768,6 +788,7 @@ def one_of_each() -> list[CareEvent]:
         consent_revoked(),
         break_glass(),
         disclosure_made(),
+        accounting_provided(),
         assessment("DAST-10", (True, False, True, False, False, False, False, False, False, True)),
         first,
         check_in_missed(),

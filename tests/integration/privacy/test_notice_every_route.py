@@ -32,6 +32,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/v1/clients/{client_id}/break-glass"): {"reason": "overdose on scene", "minutes": 30},
     ("POST", "/v1/flags/{flag_id}/acknowledge"): {"note": "calling now"},
     ("POST", "/v1/flags/{flag_id}/resolve"): {"note": "seen today, safe"},
+    ("POST", "/v1/clients/{client_id}/disclosures/provided"): {"provided_to": "patient"},
 }
 
 
