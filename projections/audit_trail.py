@@ -20,6 +20,18 @@ once more before the engine rebuilds its trail as version 2 beside it.
 Entries are keyed (position, entry): an event is entry 0 at its position; other kinds of entry
 (e.g. an access log) can join the chain later as entries 1, 2, … after the position they follow,
 with their own `kind`, without changing how events are chained.
+
+Version 3 adds two read-model columns to event entries so that a page by recorded time is a
+range of positions, not a scan: `recorded_ceiling`, the latest recorded time of this entry and
+every one before it, and `recorded_floor`, the earliest of this entry and every one after it.
+Both only grow with the position. Positions follow commit order while the store stamps
+`recorded_at` just before its insert, so a later position can carry an earlier time: every
+entry recorded at or after `from` lies at or after the first position whose ceiling reaches
+`from`, and every entry recorded before `to` at or before the last position whose floor is
+before `to`; two index probes bound the page's primary-key range. A batch whose earliest time is
+before the floor of earlier entries lowers their floor (normally none; at most the few entries
+committed during the skew). They are derived, not chained; `audit verify` checks that they
+bound each entry's time and never decrease (projections/audit_verify.py).
 """
 
 from __future__ import annotations
@@ -35,13 +47,13 @@ from uuid import UUID
 
 from psycopg import Connection, Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL
+from psycopg.sql import SQL, Composed
 
 from projections.engine import BatchApply, Projection, Stored, Tables
 from projections.rows import Where, from_row
 
 NAME = "audit_trail"
-VERSION = 2
+VERSION = 3
 EVENT = "event"
 GENESIS = bytes(32)
 # The development key (base64 of 32 bytes); settings refuse it in production.
@@ -66,10 +78,14 @@ DDL = (
         " recorded_at timestamptz,"
         " digest bytea NOT NULL,"
         " hash bytea NOT NULL,"
+        " recorded_ceiling timestamptz,"
+        " recorded_floor timestamptz,"
         " PRIMARY KEY (position, entry))"
     ),
     SQL("CREATE INDEX ON {audit_trail} (client_id, position)"),
     SQL("CREATE INDEX ON {audit_trail} (actor_id, position)"),
+    SQL("CREATE INDEX ON {audit_trail} (recorded_ceiling, position)"),
+    SQL("CREATE INDEX ON {audit_trail} (recorded_floor, position)"),
 )
 TABLES = ("audit_trail",)
 
@@ -169,14 +185,23 @@ def chain_hash_v1(previous: bytes, link: Link) -> bytes:
     return h.digest()
 
 
-_LAST_HASH = SQL("SELECT hash FROM {audit_trail} ORDER BY position DESC, entry DESC LIMIT 1")
+_LAST = SQL(
+    "SELECT hash, (SELECT max(recorded_ceiling) FROM {audit_trail}) AS ceiling"
+    " FROM {audit_trail} ORDER BY position DESC, entry DESC LIMIT 1"
+)
 _APPEND = SQL(
     "INSERT INTO {audit_trail} (position, entry, kind, event_id, client_id, version, type,"
-    " actor_id, actor_role, actor_org, actor_kind, occurred_at, recorded_at, digest, hash)"
+    " actor_id, actor_role, actor_org, actor_kind, occurred_at, recorded_at, digest, hash,"
+    " recorded_ceiling, recorded_floor)"
     " SELECT * FROM unnest(%b::bigint[], %b::integer[], %b::text[], %b::uuid[], %b::uuid[],"
     " %b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[],"
-    " %b::timestamptz[], %b::timestamptz[], %b::bytea[], %b::bytea[])"
+    " %b::timestamptz[], %b::timestamptz[], %b::bytea[], %b::bytea[], %b::timestamptz[],"
+    " %b::timestamptz[])"
     " ON CONFLICT (position, entry) DO NOTHING"
+)
+# Earlier entries recorded after the batch's earliest time: their floor comes down to it.
+_LOWER_FLOORS = SQL(
+    "UPDATE {audit_trail} SET recorded_floor = %s WHERE recorded_floor > %s AND position < %s"
 )
 
 
@@ -206,11 +231,16 @@ def appender(key: bytes) -> BatchApply:
 
     def append_batch(cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored]) -> None:
         """Chain the batch after the last entry and insert it with one statement."""
-        cur.execute(_LAST_HASH.format(**tables))
+        if not items:
+            return
+        cur.execute(_LAST.format(**tables))
         row = cur.fetchone()
         previous = bytes(row["hash"]) if row else GENESIS
-        columns: list[list[Any]] = [[] for _ in range(15)]
-        for item in items:
+        ceilings, floors = time_bounds(
+            row["ceiling"] if row else None, [item.recorded.recorded_at for item in items]
+        )
+        columns: list[list[Any]] = [[] for _ in range(17)]
+        for item, ceiling, floor in zip(items, ceilings, floors, strict=True):
             link = event_link(item)
             previous = chain_hash(key, previous, link)
             values = (
@@ -229,12 +259,33 @@ def appender(key: bytes) -> BatchApply:
                 link.recorded_at,
                 link.digest,
                 previous,
+                ceiling,
+                floor,
             )
             for column, value in zip(columns, values, strict=True):
                 column.append(value)
+        cur.execute(_LOWER_FLOORS.format(**tables), (floors[0], floors[0], items[0].position))
         cur.execute(_APPEND.format(**tables), columns, binary=True)
 
     return append_batch
+
+
+def time_bounds(
+    ceiling: datetime | None, times: Sequence[datetime]
+) -> tuple[list[datetime], list[datetime]]:
+    """Each entry's ceiling (the latest time up to it, after `ceiling`, the trail's so far) and
+    floor within the batch (the earliest time from it to the batch's end)."""
+    ceilings: list[datetime] = []
+    for at in times:
+        ceiling = at if ceiling is None or at > ceiling else ceiling
+        ceilings.append(ceiling)
+    floors: list[datetime] = []
+    floor: datetime | None = None
+    for at in reversed(times):
+        floor = at if floor is None or at < floor else floor
+        floors.append(floor)
+    floors.reverse()
+    return ceilings, floors
 
 
 def audit_trail(key: bytes) -> Projection:
@@ -272,6 +323,48 @@ class AuditPage:
     next: int | None
 
 
+# The positions a time range can occupy (version 3's ceiling and floor, see the module's
+# docstring): two index probes, so the page reads a range of the primary key, not the table.
+_FROM_POSITION = SQL(
+    "position >= (SELECT position FROM {audit_trail} WHERE recorded_ceiling >= %s"
+    " ORDER BY recorded_ceiling, position LIMIT 1)"
+)
+_TO_POSITION = SQL(
+    "position <= (SELECT position FROM {audit_trail} WHERE recorded_floor < %s"
+    " ORDER BY recorded_floor DESC, position DESC LIMIT 1)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PageFilter:
+    """What a page of the audit trail asks for: by client and/or actor, within recorded times."""
+
+    client_id: UUID | None = None
+    actor_id: str | None = None
+    recorded_from: datetime | None = None
+    recorded_to: datetime | None = None
+
+
+def page_query(tables: Tables, asked: PageFilter) -> tuple[Composed, list[Any]]:
+    """The page's query and its parameters, less `after` and the limit (appended in order)."""
+    where = Where("kind = %s", EVENT)
+    where.given("client_id = %s", asked.client_id)
+    where.given("actor_id = %s", asked.actor_id)
+    if asked.recorded_from is not None:
+        where.add(SQL("recorded_at >= %s"), asked.recorded_from)
+        where.add(_FROM_POSITION.format(**tables), asked.recorded_from)
+    if asked.recorded_to is not None:
+        where.add(SQL("recorded_at < %s"), asked.recorded_to)
+        where.add(_TO_POSITION.format(**tables), asked.recorded_to)
+    where.add(SQL("position > %s"))
+    query = SQL(
+        "SELECT position, event_id, type, client_id, actor_id, actor_role, actor_org,"
+        " actor_kind, occurred_at, recorded_at, hash FROM {audit_trail} WHERE {where}"
+        " ORDER BY position LIMIT %s"
+    ).format(where=where.sql(), **tables)
+    return query, where.params
+
+
 def audit_page(
     conn: Connection[DictRow],
     tables: Tables,
@@ -284,18 +377,8 @@ def audit_page(
     limit: int = 100,
 ) -> AuditPage:
     """Chained events in global order, by client and/or actor, within recorded times."""
-    where = Where("kind = %s", EVENT)
-    where.add(SQL("position > %s"), after)
-    where.given("client_id = %s", client_id)
-    where.given("actor_id = %s", actor_id)
-    where.given("recorded_at >= %s", recorded_from)
-    where.given("recorded_at < %s", recorded_to)
-    query = SQL(
-        "SELECT position, event_id, type, client_id, actor_id, actor_role, actor_org,"
-        " actor_kind, occurred_at, recorded_at, hash FROM {audit_trail} WHERE {where}"
-        " ORDER BY position LIMIT %s"
-    ).format(where=where.sql(), **tables)
-    rows = conn.execute(query, (*where.params, limit + 1)).fetchall()
+    query, params = page_query(tables, PageFilter(client_id, actor_id, recorded_from, recorded_to))
+    rows = conn.execute(query, (*params, after, limit + 1)).fetchall()
     more = len(rows) > limit
     items = [from_row(AuditEntry, row, hash=bytes(row["hash"])) for row in rows[:limit]]
     return AuditPage(items=items, next=items[-1].position if more and items else None)

@@ -10,6 +10,10 @@ disagreement:
   saw is `inserted`, different payload bytes are `reordered` when they are another chained
   entry's bytes and `altered` otherwise, as are changed columns — including the event id and
   recorded time the store's event-id index holds;
+- the time bounds of version 3 (derived, not chained): each event entry's `recorded_ceiling`
+  must be the latest recorded time up to it and its `recorded_floor` no later than its own time
+  and no earlier than the previous entry's, or a page by time range could skip entries; an
+  edited bound is `chain_broken` like any other edited audit column;
 - the chain's end against the projection's own position (moved in the same transaction as every
   append): a chain ending before it was `truncated` — its last entries deleted, every entry
   deleted, or the store's tail deleted together with its audit rows.
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
@@ -97,7 +102,8 @@ def verify(
     checked = 0
     last = 0
     heads: dict[int, Head] = {}
-    for row in _chain(conn, scope.tables, page):
+    bounds = _Bounds()
+    for row in _chain(conn, scope.tables, page, bounds=scope.version >= 3):
         link = Link.of_row(row)
         position = link.position
         if scope.version >= 2:
@@ -114,6 +120,8 @@ def verify(
             found = _compare(conn, scope, link, pending)
             if found is not None:
                 return _bad(checked, last, found[0], position, found[1])
+            if scope.version >= 3 and not bounds.follow(link, row):
+                return _bad(checked, last, "chain_broken", position, "time bounds edited")
             pending = next(store, None)
         previous = bytes(row["hash"])
         checked += 1
@@ -137,6 +145,28 @@ def verify(
     return Verdict(
         ok=True, checked=checked, last_position=last, unchained=unchained, head=head, heads=heads
     )
+
+
+@dataclass(slots=True)
+class _Bounds:
+    """The time bounds walked so far: the latest recorded time and the last floor."""
+
+    ceiling: datetime | None = None
+    floor: datetime | None = None
+
+    def follow(self, link: Link, row: DictRow) -> bool:
+        """Whether this entry's ceiling and floor follow from the entries before it."""
+        at = link.recorded_at
+        if at is None:
+            return False
+        self.ceiling = at if self.ceiling is None or at > self.ceiling else self.ceiling
+        ceiling, floor = row["recorded_ceiling"], row["recorded_floor"]
+        if ceiling != self.ceiling or floor is None or floor > at:
+            return False
+        if self.floor is not None and floor < self.floor:
+            return False
+        self.floor = floor
+        return True
 
 
 def _bad(checked: int, last: int, problem: Problem, position: int, detail: str) -> Verdict:
@@ -173,13 +203,15 @@ def _compare(
     return None
 
 
-def _chain(conn: Connection[DictRow], tables: Tables, page: int) -> Iterator[DictRow]:
+def _chain(
+    conn: Connection[DictRow], tables: Tables, page: int, *, bounds: bool
+) -> Iterator[DictRow]:
     query = SQL(
         "SELECT position, entry, kind, event_id, client_id, version, type, actor_id,"
-        " actor_role, actor_org, actor_kind, occurred_at, recorded_at, digest, hash"
+        " actor_role, actor_org, actor_kind, occurred_at, recorded_at, digest, hash{bounds}"
         " FROM {audit_trail} WHERE (position, entry) > (%s, %s)"
         " ORDER BY position, entry LIMIT %s"
-    ).format(**tables)
+    ).format(bounds=SQL(", recorded_ceiling, recorded_floor" if bounds else ""), **tables)
     after = (0, -1)
     while True:
         rows = conn.execute(query, (*after, page)).fetchall()

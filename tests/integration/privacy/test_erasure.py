@@ -243,7 +243,7 @@ def erased(
 
 def test_after_erasure_no_byte_of_the_phi_is_in_any_table(runtime: Runtime, erased: UUID) -> None:
     tables = every_table(runtime)
-    assert {"care_events", "access_log", "client_keys", "audit_trail_v2"} <= set(tables)
+    assert {"care_events", "access_log", "client_keys", "audit_trail_v3"} <= set(tables)
 
     assert found_in_the_database(runtime, SECRETS) == {}
 

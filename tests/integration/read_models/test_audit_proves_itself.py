@@ -44,7 +44,7 @@ from tests.integration.read_models.support import Client, ReadSide
 from tests.stories import Clock
 from tests.unit import builders as b
 
-TRAIL = "audit_trail_v2"
+TRAIL = "audit_trail_v3"
 KEY = "YW4tb3BlcmF0b3JzLWF1ZGl0LWtleS1rZXB0LW91dHNpZGUtdGhlLWRi"  # base64 of 42 bytes
 
 
