@@ -74,6 +74,11 @@ class CareRecord(Protocol):
         """The last offset stored for an upstream partition, None if none."""
         ...
 
+    def rewind(self, upstream: str, position: int) -> None:
+        """Forget the stored offset `position` of an upstream partition whose topic began again
+        (deleted and created anew: its offsets start at 0)."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class RawBatch:
@@ -166,7 +171,7 @@ class Ingest:
                 polled = self._poll(stop)
                 if polled:
                     self.apply(polled, stop)
-                self._report_lag()
+                self._report_lag(stop)
         except Stopped:
             pass
         log.info("ingest.stopped", topic=self.topic)
@@ -174,6 +179,7 @@ class Ingest:
     def apply(self, polled: Mapping[TopicPartition, Sequence[Any]], stop: threading.Event) -> None:
         """Apply one poll: dead letters first, then events and offsets in one transaction."""
         started = time.monotonic()
+        self._reset_below_tracked(polled, stop)
         records = [
             record
             for tp in sorted(polled, key=lambda tp: tp.partition)
@@ -407,11 +413,55 @@ class Ingest:
         except KafkaError as error:
             log.warning("ingest.offset_commit_failed", error_type=type(error).__name__)
 
-    def _report_lag(self) -> None:
+    def _report_lag(self, stop: threading.Event) -> None:
         for tp in self.consumer.assignment():
             highwater = self.consumer.highwater(tp)
-            if highwater is not None and tp in self._tracked:
-                self.metrics.lag(tp.topic, tp.partition, max(0, highwater - self._tracked[tp] - 1))
+            if highwater is None or tp not in self._tracked or tp in self._unresolved:
+                continue
+            if highwater <= self._tracked[tp]:
+                # the log ends at or before an offset already stored: the topic began again
+                # (a broker that lost it, a topic deleted and created anew); a broker that
+                # answers a fetch past the end with nothing would otherwise hold the partition
+                # there while the new topic's first messages pass under it
+                self._began_again(tp, highwater, stop)
+                continue
+            self.metrics.lag(tp.topic, tp.partition, max(0, highwater - self._tracked[tp] - 1))
+
+    def _reset_below_tracked(
+        self, polled: Mapping[TopicPartition, Sequence[Any]], stop: threading.Event
+    ) -> None:
+        """Sought past what is stored, yet handed an offset at or below it: the client reset its
+        position (Kafka's answer to a fetch past the log's end): the topic began again."""
+        for tp, found in polled.items():
+            tracked = self._tracked.get(tp, -1)
+            if found and tp not in self._unresolved and found[0].offset <= tracked:
+                self._began_again(tp, None, stop)
+
+    def _began_again(self, tp: TopicPartition, log_end: int | None, stop: threading.Event) -> None:
+        """The partition's offsets began again below what is stored: forget the stored offset
+        and consume the topic from its beginning. Events already stored are not stored again
+        (a re-sent `event_id` stores nothing); the dead letters of messages already refused are
+        written again."""
+        tracked = self._tracked[tp]
+        name = tracking_name(tp.topic, tp.partition)
+        retrying(
+            functools.partial(self.record.rewind, name, tracked),
+            transient=self.transient,
+            stop=stop,
+            backoff=self.backoff,
+            what="ingest.rewind",
+            on_retry=self._retried,
+        )
+        log.warning(
+            "ingest.topic_began_again",
+            topic=tp.topic,
+            partition=tp.partition,
+            tracked=tracked,
+            log_end=log_end,
+        )
+        self._tracked[tp] = -1
+        if log_end is not None:
+            self.consumer.seek_to_beginning(tp)
 
 
 class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped

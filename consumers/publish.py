@@ -5,7 +5,9 @@ checkpoint, send, wait until the broker acknowledged every message (acks=all), a
 move the checkpoint — a tracking row in the store. At-least-once: after a crash or a broker
 error the batch since the checkpoint is sent again, and a duplicate carries the same `event-id`.
 One client's events share a key, so a partition, so their order holds (one request in flight per
-connection keeps retries from reordering them). Flags raised or resolved go to `care.flags` too.
+connection keeps retries from reordering them). When sends keep failing the producer is replaced
+(the topics ensured first), so a broker restart that lost the topics is survived. Flags raised
+or resolved go to `care.flags` too.
 
 The value is the stored event: the envelope as on the wire, plus `version`, `position` and
 `recorded_at`, with its `data` as the `Payloads` port makes it: sealed under the client's key by
@@ -140,8 +142,15 @@ class Publisher:
         metrics: PublishMetrics | None = None,
         backoff: Backoff | None = None,
         payloads: Payloads | None = None,
+        reconnect: Callable[[], Any] | None = None,
+        reconnect_after: int = 3,
     ) -> None:
         self.producer = producer
+        # a fresh producer (topics ensured first) when sends keep failing: see _broker_failed
+        self.reconnect = reconnect
+        self.reconnect_after = reconnect_after
+        self._failures = 0
+        self._stale = False
         self.payloads: Payloads = payloads or ClearPayloads()
         self.events = events
         self.checkpoint = checkpoint
@@ -181,6 +190,7 @@ class Publisher:
         batch = self.events.read(after=after, limit=self.batch_size)
         if not batch:
             return None
+        self._fresh_producer()
         futures = []
         for recorded in batch:
             key, value, headers = message_of(recorded, self.payloads)
@@ -193,6 +203,7 @@ class Publisher:
         for future in futures:
             future.get(timeout=self.ack_timeout_s)  # raises the broker's error: send again
         position = batch[-1].position
+        self._failures = 0
         self.checkpoint.advance(self.name, position)
         seconds = time.monotonic() - started
         self.metrics.published(events=len(batch), seconds=seconds)
@@ -210,5 +221,36 @@ class Publisher:
 
     def _retry(self, action: Callable[[], T], stop: threading.Event) -> T:
         return retrying(
-            action, transient=self.transient, stop=stop, backoff=self.backoff, what="publish"
+            action,
+            transient=self.transient,
+            stop=stop,
+            backoff=self.backoff,
+            what="publish",
+            on_retry=self._broker_failed,
         )
+
+    def _broker_failed(self, error: BaseException) -> None:
+        """After `reconnect_after` broker failures in a row, the next batch goes through a fresh
+        producer. A kafka-python producer that lost its broker can keep failing after the broker
+        is back (a restarted broker that lost the topic: the producer's metadata and connections
+        stay stale), so the batch since the checkpoint is sent again on a new one."""
+        if not isinstance(error, KafkaError) or self.reconnect is None:
+            return
+        self._failures += 1
+        if self._failures >= self.reconnect_after and not self._stale:
+            self._stale = True
+            stale, self.producer = self.producer, None
+            log.warning("publish.reconnecting", topic=self.topic, failures=self._failures)
+            try:
+                stale.close(timeout=0)
+            except Exception as failure:
+                log.warning("publish.close_failed", error_type=type(failure).__name__)
+
+    def _fresh_producer(self) -> None:
+        """Build the fresh producer `_broker_failed` asked for (a failure here is retried)."""
+        if not self._stale or self.reconnect is None:
+            return
+        self.producer = self.reconnect()
+        self._stale = False
+        self._failures = 0
+        log.info("publish.reconnected", topic=self.topic)

@@ -49,6 +49,9 @@ def ingest_consumer(settings: Settings, bootstrap: str) -> Any:
         group_instance_id=settings.kafka_ingest_instance_id,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        # a broker that lost the topic (a memory broker's restart) must not get it back from a
+        # subscription's metadata request with the broker's default partition count
+        allow_auto_create_topics=False,
         max_poll_records=settings.kafka_max_poll_records,
         max_partition_fetch_bytes=4 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,

@@ -548,6 +548,17 @@ class EventStore:
         except IntegrityError:
             raise TrackingConflict from None
 
+    def rewind(self, upstream: str, position: int) -> bool:
+        """Forget an upstream's tracked position if it is still `position` (its source began
+        again: a Kafka topic deleted and created anew numbers its offsets from 0); whether it
+        was. The next position recorded for it may then be any."""
+        statement = SQL(
+            "DELETE FROM {schema}.{tracking} WHERE application_name = %s AND notification_id = %s"
+        ).format(schema=Identifier(self.database.schema), tracking=Identifier(TRACKING_TABLE))
+        with self.database.transaction() as curs:
+            curs.execute(statement, (upstream, position))
+            return curs.rowcount == 1
+
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[DictRow]]:
         with self.database.connection() as conn:

@@ -45,6 +45,9 @@ class HandlerRecord:
     def tracked(self, upstream: str) -> int | None:
         return self._store.tracked(upstream)
 
+    def rewind(self, upstream: str, position: int) -> None:
+        self._store.rewind(upstream, position)
+
 
 class StoreLog:
     """consumers.publish.StoredEvents and Checkpoint over the event store."""

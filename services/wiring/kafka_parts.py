@@ -100,6 +100,13 @@ def build_publisher(runtime: Runtime, bootstrap: str) -> tuple[Publisher, Callab
     settings = runtime.settings
     producer = reliable_producer(bootstrap, client_id="carecircle-publish")
     store_log = StoreLog(runtime.store)
+
+    def reconnect() -> Any:
+        """A fresh producer after the broker failed sends in a row: the topics created again
+        first where this process creates them (a memory broker's restart loses them)."""
+        ensure_topics(settings, bootstrap)
+        return reliable_producer(bootstrap, client_id="carecircle-publish")
+
     publisher = Publisher(
         producer,
         events=store_log,
@@ -110,8 +117,14 @@ def build_publisher(runtime: Runtime, bootstrap: str) -> tuple[Publisher, Callab
         batch_size=settings.kafka_publish_batch,
         metrics=kafka_metrics(),
         payloads=publish_payloads(runtime),
+        reconnect=reconnect,
     )
-    return publisher, lambda: producer.close(timeout=10)
+
+    def close() -> None:
+        if publisher.producer is not None:
+            publisher.producer.close(timeout=10)
+
+    return publisher, close
 
 
 class _Loop(Protocol):
