@@ -11,9 +11,9 @@ equals position order and a reader tailing positions never skips an event; we ke
 throughput from putting many events of many clients in one transaction.
 
 Beside each stored event, in the same transaction, a row in `care_event_index` keys it by
-`event_id` (the idempotency key) with its client, version, position, type and times, so a
-re-sent event is answered without decoding payloads, and Kafka tracking rows (topic/partition
-→ offset) commit with the events they produced.
+(client, `event_id`) (the idempotency key of a client's record) with its version, position,
+type and times, so a re-sent event is answered without decoding payloads, and Kafka tracking
+rows (topic/partition → offset) commit with the events they produced.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresDatastore, PostgresProcessRecorder
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 from psycopg_pool import ConnectionPool
 
 from domain.catalogue import CareEvent, parse_event
@@ -213,12 +213,36 @@ class CareRecorder(PostgresProcessRecorder):
         self.sql_create_statements.append(
             SQL(
                 "CREATE TABLE IF NOT EXISTS {schema}.{index} ("
-                " event_id uuid PRIMARY KEY,"
+                " event_id uuid NOT NULL,"
                 " client_id uuid NOT NULL,"
                 " type text NOT NULL,"
                 " version bigint NOT NULL,"
                 " position bigint NOT NULL UNIQUE,"
-                " recorded_at timestamptz NOT NULL)"
+                " recorded_at timestamptz NOT NULL,"
+                " PRIMARY KEY (client_id, event_id))"
+            ).format(schema=schema, index=index)
+        )
+        # An event_id is unique per client (the idempotency key of the client's record), not
+        # across clients: a store made when it was global gets the per-client key.
+        self.sql_create_statements.append(
+            SQL(
+                "DO $do$ BEGIN"
+                " IF (SELECT array_length(c.conkey, 1) FROM pg_constraint c"
+                "     WHERE c.conrelid = to_regclass({name}) AND c.contype = 'p') = 1 THEN"
+                "  ALTER TABLE {schema}.{index} DROP CONSTRAINT {pkey},"
+                "   ADD CONSTRAINT {pkey} PRIMARY KEY (client_id, event_id);"
+                " END IF;"
+                " END $do$"
+            ).format(
+                name=Literal(f"{datastore.schema}.{INDEX_TABLE}"),
+                schema=schema,
+                index=index,
+                pkey=Identifier(f"{INDEX_TABLE}_pkey"),
+            )
+        )
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE INDEX IF NOT EXISTS care_event_index_event ON {schema}.{index} (event_id)"
             ).format(schema=schema, index=index)
         )
         self.sql_create_statements.append(
@@ -486,11 +510,12 @@ class EventStore:
             for event, version, position in zip(events, versions, positions, strict=True)
         ]
 
-    def find(self, event_ids: Sequence[UUID]) -> dict[UUID, IndexEntry]:
-        """Where these event_ids were stored, for those that were."""
+    def find(self, event_ids: Sequence[UUID]) -> list[IndexEntry]:
+        """Where these event_ids were stored, for those that were: an event_id is unique per
+        client, so one id may have been stored for several clients."""
         if not event_ids:
-            return {}
-        return {entry.event_id: entry for entry in self._recorder.select_index(event_ids)}
+            return []
+        return self._recorder.select_index(event_ids)
 
     def read(
         self, *, after: int = 0, limit: int = 1000, types: Sequence[str] = ()

@@ -34,6 +34,7 @@ from domain.access_policy import (
 )
 from domain.accounting import recipient_named
 from domain.break_glass import DEFAULT_POLICY, BreakGlassPolicy
+from domain.catalogue import CareEvent
 from domain.commands import RecordCareEvent
 from domain.consent import DisclosureData, DisclosureMade
 from domain.envelope import Actor
@@ -190,6 +191,16 @@ class Gatekeeper:
 
     def forget(self, client_id: UUID) -> None:
         self.cache.forget(client_id)
+
+    def knows_client(self, event: CareEvent, client_id: UUID) -> bool:
+        """Whether the writer of `event` stands in a relationship with `client_id` (any answer
+        but "no such client"): the handler's test before it tells a writer that an event_id is
+        another client's (services/app/record.py `sees_client`). Not logged: nothing is read."""
+        actor = event.actor
+        principal = Principal(actor.id, actor.role, actor.org)
+        facts = self.facts(client_id)
+        decision = decide_access(principal, Action.READ_RECORD, facts, now=self.clock())
+        return decision.outcome != "not_found"
 
     def check_many(
         self,

@@ -8,9 +8,11 @@ in order and stores all accepted events in ONE transaction:
   decided together and share one commit, so 32 callers cost a few fsyncs, not 32;
 - `record_batch(commands, trackings)` (a Kafka poll) runs a whole batch with its tracking rows.
 
-A re-sent event_id stores nothing and answers as the first time. Writers in other processes
-race on client versions; the loser reloads and decides again, a bounded number of times, unless
-the caller pinned a version with If-Match, which then is a version conflict (409).
+A re-sent event_id (of the same client) stores nothing and answers as the first time; an
+event_id another client holds is 409 only for a writer who may know that client (`sees_client`).
+Writers in other processes race on client versions; the loser reloads and decides again, a
+bounded number of times, unless the caller pinned a version with If-Match, which then is a
+version conflict (409).
 """
 
 from __future__ import annotations
@@ -134,6 +136,12 @@ class CareRecordHandler:
         max_group: int = 256,
     ) -> None:
         self.store = store
+        # Whether the writer of `event` may know of `client` (a relationship with them): an
+        # event_id held by another client is a 409 for such a writer (the same event sent to the
+        # wrong record), and a new event of this client for anyone else, so the answer never
+        # tells a stranger that another client's event exists (42 CFR 2.13(c)). Every writer
+        # counts as related until the wiring gives the gatekeeper's answer.
+        self.sees_client: Callable[[CareEvent, UUID], bool] = lambda _event, _client: True
         self.retries = conflict_retries
         self.cache = cache or StateCache()
         self._after_append = after_append
@@ -270,16 +278,23 @@ class CareRecordHandler:
         for item in items:
             item.result, item.events, item.same_as = None, [], None
         ids = [item.command.event.event_id for item in items]
-        known = self.store.find(ids) if fresh else {}
+        known: dict[tuple[UUID, UUID], IndexEntry] = {}
+        elsewhere: dict[UUID, list[UUID]] = {}  # event_id -> the other clients that hold it
+        for found in self.store.find(ids):
+            known[(found.client_id, found.event_id)] = found
+            elsewhere.setdefault(found.event_id, []).append(found.client_id)
         states = self._states({item.command.event.client_id for item in items}, fresh=fresh)
         current = {client: version for client, (version, _) in states.items()}
         first_seen: dict[UUID, int] = {}
         for index, item in enumerate(items):
             event = item.command.event
-            entry = known.get(event.event_id)
+            entry = known.get((event.client_id, event.event_id))
             if entry is not None:
-                same_client = entry.client_id == event.client_id
-                item.result = _outcome_of(entry) if same_client else EventIdReused()
+                item.result = _outcome_of(entry)
+                continue
+            others = [c for c in elsewhere.get(event.event_id, ()) if c != event.client_id]
+            if any(self.sees_client(event, other) for other in others):
+                item.result = EventIdReused()
                 continue
             if event.event_id in first_seen:
                 item.same_as = first_seen[event.event_id]

@@ -101,6 +101,7 @@ def build_privacy(
         erased=keys.known_erased if keys is not None else lambda _client: False,
         break_glass=break_glass_policy(settings),
     )
+    handler.sees_client = gate.knows_client  # event_id reuse: 409 only for who may know
     erasures = Erasures(
         db,
         keys,

@@ -3,6 +3,7 @@ list) told as the attack, and the answer the gate now gives."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
@@ -10,6 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 from fastapi.testclient import TestClient
 
+from infra.embedded import create_database, drop_database
 from services.settings import Settings
 from services.wiring import Runtime, build_api, build_runtime, live_runner
 from tests.integration.privacy.support import (
@@ -22,7 +24,16 @@ from tests.integration.privacy.support import (
     record,
     without_request_specifics,
 )
-from tests.stories import COUNSELOR, PEER, Clock, Person, Story, body, consent_terms
+from tests.stories import (
+    COUNSELOR,
+    PEER,
+    Clock,
+    Person,
+    Story,
+    body,
+    check_in_data,
+    consent_terms,
+)
 
 PEER_SUPERVISOR = Person("sup-pia", "supervisor", PEER_ORG)
 IMPOSTOR_ORG = Person(PEER.sub, PEER.role, "evil-org")  # the peer's sub, another org
@@ -291,3 +302,103 @@ def test_the_programs_supervisor_records_a_death_review(api: TestClient, runtime
     assert program.status_code == 201, program.text
     assert elsewhere.status_code == 403, elsewhere.text
     assert elsewhere.json()["code"] == "forbidden"
+
+
+def test_a_stranger_reusing_another_clients_event_id_is_answered_as_for_an_unknown_id(
+    api: TestClient, runtime: Runtime
+) -> None:
+    # given two check-ins of a client of harbor-counseling, and a counselor elsewhere with a client
+    theirs = enroll(api, runtime)
+    held, also_held = (
+        record(api, runtime, theirs, PEER, "CheckInRecorded", **check_in_data(5, 2, 7.0))
+        for _ in range(2)
+    )
+    stranger = Person("counselor-quinn", "counselor", "elsewhere-clinic")
+    own = enroll(api, runtime, by=stranger, team=())
+
+    # when the stranger records for their own client with that event_id, and with an unused one
+    def check_in(event_id: str) -> Any:
+        payload = {
+            **body("CheckInRecorded", runtime.clock(), **check_in_data(4, 3, 6.0)),
+            "event_id": event_id,
+        }
+        return api.post(
+            f"/v1/clients/{own}/events", json=payload, headers=headers(runtime, stranger)
+        )
+
+    reused, unused = check_in(held["event_id"]), check_in(str(uuid4()))
+    enrolling = api.post(
+        "/v1/clients",
+        json={**Story(Clock(runtime.clock())).enrolled().last, "event_id": also_held["event_id"]},
+        headers=headers(runtime, stranger),
+    )
+
+    # then the answers are those of any unused id: recorded for the stranger's own client
+    assert (reused.status_code, unused.status_code, enrolling.status_code) == (201, 201, 201)
+    assert reused.json().keys() == unused.json().keys()
+    assert reused.json()["client_id"] == str(own)
+    assert reused.json()["event_id"] == held["event_id"]
+    # and the other client's entry is untouched (the same id, another client's record)
+    history = api.get(f"/v1/clients/{theirs}/events", headers=headers(runtime, PEER))
+    (entry,) = [e for e in history.json()["items"] if e["event_id"] == held["event_id"]]
+    assert entry["data"]["mood"] == 5
+
+
+def test_a_writer_who_knows_the_other_client_is_told_the_event_id_is_theirs(
+    api: TestClient, runtime: Runtime
+) -> None:
+    # given two clients of the counselor, and a check-in of the first
+    first, second = enroll(api, runtime), enroll(api, runtime)
+    held = record(api, runtime, first, COUNSELOR, "CheckInRecorded", **check_in_data(5, 2, 7.0))
+
+    # when the counselor sends the same event_id for the second client (the wrong record)
+    payload = {
+        **body("CheckInRecorded", runtime.clock(), **check_in_data(5, 2, 7.0)),
+        "event_id": held["event_id"],
+    }
+    answer = api.post(
+        f"/v1/clients/{second}/events", json=payload, headers=headers(runtime, COUNSELOR)
+    )
+
+    # then it is refused: the counselor may know the first client, so nothing is revealed
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["code"] == "event_id_reused"
+    # and sent again for the first client it is the first answer, nothing stored twice
+    again = api.post(
+        f"/v1/clients/{first}/events", json=payload, headers=headers(runtime, COUNSELOR)
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["version"] == held["version"]
+
+
+def test_a_store_made_with_global_event_ids_gets_the_per_client_key(
+    settings: Settings, postgres_server_url: str, clock: Clock
+) -> None:
+    name = f"carecircle_keys_{secrets.token_hex(4)}"
+    url = create_database(postgres_server_url, name)
+    runtime = build_runtime(settings.model_copy(update={"database_url": url}), url, clock=clock)
+    try:
+        # given the event index as it was made before (event_id alone the primary key)
+        runtime.store.migrate()
+        with runtime.store.connection() as conn:
+            conn.execute(
+                "ALTER TABLE care_event_index DROP CONSTRAINT care_event_index_pkey,"
+                " ADD CONSTRAINT care_event_index_pkey PRIMARY KEY (event_id)"
+            )
+
+        # when the store is migrated
+        runtime.store.migrate()
+
+        # then the key is the client and the event_id
+        with runtime.store.connection() as conn:
+            row = conn.execute(
+                "SELECT array_agg(a.attname::text ORDER BY a.attname) AS columns"
+                " FROM pg_constraint c JOIN pg_attribute a"
+                " ON a.attrelid = c.conrelid AND a.attnum = ANY(c.conkey)"
+                " WHERE c.conname = 'care_event_index_pkey'"
+            ).fetchone()
+        assert row is not None
+        assert row["columns"] == ["client_id", "event_id"]
+    finally:
+        runtime.close()
+        drop_database(postgres_server_url, name)
