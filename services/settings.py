@@ -131,6 +131,11 @@ class Settings(BaseSettings):
     # derived from it. Periodic anchors: a JSON-lines file and/or the anchors topic.
     audit_key: SecretStr = SecretStr(DEVELOPMENT_AUDIT_KEY)
     audit_anchor_topic: str = "care.audit.anchors"
+    # The running stack anchors both chains every this many seconds (worker role `anchor`, in
+    # `carecircle up` too; 0: never): to CARE_AUDIT_ANCHOR_FILE (JSON lines) and/or the topic.
+    audit_anchor_every_s: float = Field(default=300.0, ge=0)
+    audit_anchor_file: Path | None = None
+    audit_anchor_to_topic: bool = True  # where a broker is known (CARE_KAFKA_BOOTSTRAP, `up`)
 
     def audit_key_bytes(self) -> bytes:
         """CARE_AUDIT_KEY decoded: base64 (surrounding blanks ignored) of at least 32 bytes."""

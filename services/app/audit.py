@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 import orjson
+import structlog
 from psycopg.sql import SQL
 
 from projections.audit_trail import AUDIT_TRAIL, GENESIS
@@ -39,6 +41,8 @@ from services.adapters.store import EVENTS_TABLE, INDEX_TABLE
 Chain = Literal["audit_trail", "access_log"]
 CHAINS: tuple[Chain, ...] = ("audit_trail", "access_log")
 _ANCHOR_CONTEXT = b"carecircle audit anchor v1"
+
+log = structlog.get_logger(__name__)
 
 
 class AnchorError(ValueError):
@@ -265,3 +269,38 @@ def verdict_line(verdict: Verdict) -> str:
         f"audit trail broken at position {verdict.position}: {verdict.problem} "
         f"({verdict.detail}); {verdict.checked} entries before it verified"
     )
+
+
+# --- anchoring periodically -----------------------------------------------------------------------
+
+
+def anchor_every(
+    every_s: float,
+    take: Callable[[], Anchoring],
+    keep: Callable[[Sequence[Anchor]], None],
+    stop: threading.Event,
+    *,
+    transient: tuple[type[BaseException], ...],
+) -> None:
+    """Anchor both chains now and every `every_s` seconds until `stop` (the `anchor` worker).
+
+    A round that cannot reach the database or where anchors are kept is logged and tried again
+    at the next; a chain that does not verify is never anchored, and that is logged as an error
+    each round (the operator runs `carecircle audit verify` to see where)."""
+    while not stop.is_set():
+        try:
+            taken = take()
+            if taken.refused is not None:
+                log.error("audit.anchor_refused", chains_ok=False)
+            else:
+                keep(taken.anchors)
+                for anchor in taken.anchors:
+                    log.info(
+                        "audit.anchored",
+                        chain=anchor.chain,
+                        position=anchor.position,
+                        count=anchor.count,
+                    )
+        except transient as error:
+            log.warning("audit.anchor_failed", error_type=type(error).__name__)
+        stop.wait(every_s)

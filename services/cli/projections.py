@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -20,12 +19,13 @@ from services.wiring import (
     PROJECTIONS,
     Runtime,
     anchor_audit,
+    anchor_sink,
     migrate_read_side,
     parked,
     pool_of,
-    producer,
     rebuild,
     retry_parked,
+    topic_anchors,
     verify_audit,
 )
 
@@ -89,6 +89,15 @@ def cmd_verify(args: argparse.Namespace, settings: Settings, runtime_for: Runtim
         except (OSError, AnchorError) as error:
             sys.stderr.write(f"cannot read anchors from {path}: {error}\n")
             return 2
+    if args.anchors_from_topic:
+        if not settings.kafka_bootstrap:
+            sys.stderr.write("--anchors-from-topic needs CARE_KAFKA_BOOTSTRAP\n")
+            return 2
+        try:
+            anchors.extend(topic_anchors(settings, settings.kafka_bootstrap))
+        except AnchorError as error:
+            sys.stderr.write(f"cannot read anchors from {settings.audit_anchor_topic}: {error}\n")
+            return 2
     with runtime_for(settings) as runtime:
         migrate_read_side(runtime)
         report = verify_audit(runtime, anchors)
@@ -106,9 +115,10 @@ def cmd_anchor(args: argparse.Namespace, settings: Settings, runtime_for: Runtim
         sys.stderr.write("name where anchors go: --file PATH and/or --topic\n")
         return 2
     stop = threading.Event()
+    file = Path(args.file) if args.file else None
     with runtime_for(settings) as runtime:
         migrate_read_side(runtime)
-        sink = _sink(args, settings)
+        keep, close = anchor_sink(settings, settings.kafka_bootstrap, file=file, topic=args.topic)
         try:
             while True:
                 taken = anchor_audit(runtime)
@@ -117,7 +127,7 @@ def cmd_anchor(args: argparse.Namespace, settings: Settings, runtime_for: Runtim
                         sys.stdout.write(line + "\n")
                     sys.stdout.write("not anchored: the chains do not verify\n")
                     return 1
-                sink(taken.anchors)
+                keep(taken.anchors)
                 for anchor in taken.anchors:
                     sys.stdout.write(
                         f"anchored {anchor.chain}: {anchor.count} entries up to position"
@@ -128,34 +138,8 @@ def cmd_anchor(args: argparse.Namespace, settings: Settings, runtime_for: Runtim
                     return 0
         except KeyboardInterrupt:
             return 0
-
-
-def _sink(args: argparse.Namespace, settings: Settings) -> Callable[[list[Anchor]], None]:
-    """Where anchors go: appended to a JSON-lines file (flushed to disk), and/or the topic."""
-    send: Callable[[list[Anchor]], None] | None = None
-    if args.topic:
-        assert settings.kafka_bootstrap is not None
-        kafka = producer(settings.kafka_bootstrap, client_id="carecircle-audit-anchor")
-
-        def send(anchors: list[Anchor]) -> None:
-            for anchor in anchors:
-                kafka.send(
-                    settings.audit_anchor_topic,
-                    key=anchor.chain.encode(),
-                    value=anchor.line().encode(),
-                )
-            kafka.flush(timeout=30)
-
-    def write(anchors: list[Anchor]) -> None:
-        if args.file:
-            with Path(args.file).open("a") as out:
-                out.write("".join(anchor.line() + "\n" for anchor in anchors))
-                out.flush()
-                os.fsync(out.fileno())
-        if send is not None:
-            send(anchors)
-
-    return write
+        finally:
+            close()
 
 
 def add_commands(
@@ -195,6 +179,11 @@ def add_commands(
         action="append",
         metavar="FILE",
         help="JSON lines written by `audit anchor` (repeatable): the chains must still hold them",
+    )
+    verify.add_argument(
+        "--anchors-from-topic",
+        action="store_true",
+        help="also every anchor published to CARE_AUDIT_ANCHOR_TOPIC (needs CARE_KAFKA_BOOTSTRAP)",
     )
     verify.set_defaults(run=partial(cmd_verify, runtime_for=runtime_for))
     anchor = audit_commands.add_parser(

@@ -10,6 +10,8 @@ What it builds, one module each, in the order a process needs them:
   and the de-identifier, and the check that every configured key loads;
 - `read_parts`: the **read side**: the read models the API queries, the projection runner and
   the early-warning evaluator of the `projections` worker, rebuilds and audit verification;
+- `audit_parts`: the audit's **anchors** outside the database (file, topic) and the `anchor`
+  worker role that takes them periodically;
 - `kafka_parts`: the **Kafka edges**: the `ingest` and `publish` loops of consumers/, with the
   kafka-python clients of services/adapters/kafka.py and the use cases they call
   (services/app/relay.py);
@@ -27,6 +29,7 @@ from services.adapters.crypto import new_master_key
 from services.adapters.logging import configure_logging
 from services.adapters.positions import Positions
 from services.wiring.api_parts import api_from_environment, build_api, development_token
+from services.wiring.audit_parts import anchor_sink, run_audit_anchors, topic_anchors
 from services.wiring.kafka_parts import (
     ensure_topics,
     producer,
@@ -65,6 +68,7 @@ __all__ = [
     "Runtime",
     "WorkerRole",
     "anchor_audit",
+    "anchor_sink",
     "api_from_environment",
     "build_api",
     "build_runtime",
@@ -89,11 +93,13 @@ __all__ = [
     "rebuild_outdated",
     "retry_parked",
     "roles",
+    "run_audit_anchors",
     "run_ingest",
     "run_publish",
     "run_supervised",
     "slowest_projection",
     "store_positions",
+    "topic_anchors",
     "tune_garbage_collector",
     "verify_audit",
 ]

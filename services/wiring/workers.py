@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.app.workers import supervised
+from services.wiring.audit_parts import run_audit_anchors
 from services.wiring.kafka_parts import run_ingest, run_publish
 from services.wiring.read_parts import migrate_read_side, run_projections
 from services.wiring.runtime import Runtime
@@ -49,5 +50,6 @@ def roles() -> dict[str, WorkerRole]:
         WorkerRole("projections", needs_kafka=False, run=run_projections),
         WorkerRole("ingest", needs_kafka=True, run=run_ingest),
         WorkerRole("publish", needs_kafka=True, run=run_publish),
+        WorkerRole("anchor", needs_kafka=False, run=run_audit_anchors),
     ]
     return {role.name: role for role in found}

@@ -33,8 +33,10 @@ Message = tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]
 def kafka_settings(
     database_url: str, bootstrap: str, *, partitions: int = 3, **overrides: Any
 ) -> Settings:
-    """Settings whose four topics and ingest group are this test's own, created on the broker."""
+    """Settings whose four topics and ingest group are this test's own, created on the broker
+    (and an audit anchors topic of its own, created when anchors are first published)."""
     tag = uuid4().hex[:12]
+    overrides.setdefault("audit_anchor_topic", f"t-{tag}.care.audit.anchors")
     settings = Settings(
         database_url=database_url,
         kafka_bootstrap=bootstrap,
@@ -76,6 +78,7 @@ def environment(settings: Settings) -> dict[str, str]:
         "kafka_session_timeout_ms",
         "kafka_max_poll_records",
         "kafka_publish_batch",
+        "audit_anchor_topic",
     ):
         if getattr(settings, name) is not None:
             env[f"CARE_{name.upper()}"] = str(getattr(settings, name))

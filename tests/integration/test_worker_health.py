@@ -44,7 +44,7 @@ def runtime(database_url: str, kafka_bootstrap: str, tmp_path: Path) -> Iterator
 
 @pytest.fixture
 def workers(runtime: Runtime) -> Iterator[None]:
-    """The three worker roles started as `carecircle up` starts them: threads beside the API."""
+    """The worker roles started as `carecircle up` starts them: threads beside the API."""
     stop = threading.Event()
     threads = start_roles(list(roles().values()), runtime, runtime.settings.kafka_bootstrap, stop)
     yield
@@ -95,10 +95,11 @@ def test_a_dead_ingest_thread_fails_readiness_and_status_says_what_died(
 ) -> None:
     bootstrap = runtime.settings.kafka_bootstrap
     assert bootstrap is not None
-    # given the stack ready with its three workers running
+    # given the stack ready with its workers running
     wait_until(lambda: httpx.get(f"{api}/readyz", timeout=10).status_code == 200, "the stack ready")
     before = httpx.get(f"{api}/readyz", timeout=10).json()
     assert {name: w["status"] for name, w in before["workers"].items()} == {
+        "anchor": "running",
         "ingest": "running",
         "projections": "running",
         "publish": "running",
