@@ -112,8 +112,8 @@ def break_the_glass(
     invoked = _grant(principal, client_id, asked, minutes, now, correlation_id)
     review = _review_flag(invoked, program_org)
     commands = [RecordCareEvent(invoked, now=now), RecordCareEvent(review, now=now)]
-    _, state = handler.state_of(client_id)
-    decide(commands[0], state)  # a refused break-the-glass must not leave its flag behind
+    _, state, stored_ids = handler.state_of(client_id)
+    decide(commands[0], state, stored_ids)  # a refused break-the-glass leaves no flag behind
     recorded, refused = handler.record_batch(commands)
     if refused:
         raise refused[0].error

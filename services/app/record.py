@@ -10,9 +10,10 @@ in order and stores all accepted events in ONE transaction:
 
 A re-sent event_id (of the same client) stores nothing and answers as the first time; an
 event_id another client holds is 409 only for a writer who may know that client (`sees_client`).
-Writers in other processes race on client versions; the loser reloads and decides again, a
-bounded number of times, unless the caller pinned a version with If-Match, which then is a
-version conflict (409).
+The decider sees the ids of the client's stored events, kept beside its state in the cache (a
+set grown in place as events are loaded or stored, not copied per event). Writers in other
+processes race on client versions; the loser reloads and decides again, a bounded number of
+times, unless the caller pinned a version with If-Match, which then is a version conflict (409).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, fields
+from typing import NamedTuple
 from uuid import UUID
 
 import structlog
@@ -69,22 +71,47 @@ def _outcome_of(entry: IndexEntry) -> Outcome:
     return Outcome(**{f.name: getattr(entry, f.name) for f in fields(IndexEntry)}, created=False)
 
 
-class StateCache(ClientLru[tuple[int, ClientState]]):
-    """Recently decided clients' state and version, so a command reads only the newer events.
+class Decided(NamedTuple):
+    """A client as the decider sees it: its version, its folded state and the ids of its stored
+    events (`decide`'s `recorded`). The set is grown in place when events are loaded or stored;
+    it may run ahead of the state when another writer stored more meanwhile, which costs a
+    conflict or a fresh decision, never a wrong one (every append checks the version)."""
+
+    version: int
+    state: ClientState
+    recorded: set[UUID]
+
+
+class StateCache(ClientLru[Decided]):
+    """Recently decided clients' state, version and event ids, so a command reads only the newer
+    events.
 
     Safe because the store is append-only and every append checks the version: a stale entry
     costs a conflict and a reload, never a wrong decision.
     """
 
     def __init__(self, size: int = 100_000) -> None:
-        super().__init__(size, stays=lambda current, given: current[0] >= given[0])
+        super().__init__(size, stays=lambda current, given: current.version >= given.version)
 
-    def get(self, client_id: UUID) -> tuple[int, ClientState]:
+    def get(self, client_id: UUID) -> Decided:
         item = self.lookup(client_id)
-        return item if item is not None else (0, initial_state())
+        return item if item is not None else Decided(0, initial_state(), set())
 
-    def put(self, client_id: UUID, version: int, state: ClientState) -> None:
-        self.keep(client_id, (version, state))
+    def put(self, client: Decided, client_id: UUID) -> None:
+        self.keep(client_id, client)
+
+
+class _Known:
+    """The client's stored event ids and those decided earlier in the same batch."""
+
+    __slots__ = ("new", "stored")
+
+    def __init__(self, stored: set[UUID], new: set[UUID]) -> None:
+        self.stored = stored
+        self.new = new
+
+    def __contains__(self, event_id: object) -> bool:
+        return event_id in self.stored or event_id in self.new
 
 
 @dataclass(slots=True)
@@ -186,8 +213,9 @@ class CareRecordHandler:
         recorded = self._process(items, trackings, before_commit)
         return recorded, _refused(items)
 
-    def state_of(self, client_id: UUID) -> tuple[int, ClientState]:
-        """The client's current version and decided state, reading only what the cache lacks."""
+    def state_of(self, client_id: UUID) -> Decided:
+        """The client's current version, decided state and event ids, reading only what the
+        cache lacks."""
         return self._states([client_id])[client_id]
 
     def close(self) -> None:
@@ -284,7 +312,8 @@ class CareRecordHandler:
             known[(found.client_id, found.event_id)] = found
             elsewhere.setdefault(found.event_id, []).append(found.client_id)
         states = self._states({item.command.event.client_id for item in items}, fresh=fresh)
-        current = {client: version for client, (version, _) in states.items()}
+        current = {client: decided.version for client, decided in states.items()}
+        added: dict[UUID, set[UUID]] = {client: set() for client in states}
         first_seen: dict[UUID, int] = {}
         for index, item in enumerate(items):
             event = item.command.event
@@ -300,7 +329,7 @@ class CareRecordHandler:
                 item.same_as = first_seen[event.event_id]
                 continue
             first_seen[event.event_id] = index
-            version, state = states[event.client_id]
+            version, state, ids_stored = states[event.client_id]
             if item.expected_version is not None and item.expected_version != version:
                 if not fresh:
                     raise _Verify
@@ -309,7 +338,8 @@ class CareRecordHandler:
                 )
                 continue
             try:
-                produced = decide(item.command, state)
+                new = added[event.client_id]
+                produced = decide(item.command, state, _Known(ids_stored, new))
             except DomainError as error:
                 if not fresh:
                     raise _Verify from None
@@ -317,10 +347,11 @@ class CareRecordHandler:
                 continue
             if not produced and not fresh:
                 raise _Verify  # a re-send: answer it from the index
-            for new in produced:
-                state = evolve(state, new)
+            for made in produced:
+                state = evolve(state, made)
+                new.add(made.event_id)
             item.events = produced
-            states[event.client_id] = (version + len(produced), state)
+            states[event.client_id] = Decided(version + len(produced), state, ids_stored)
         appends = self._appends(items, current)
         if before_commit is not None:
             before_commit(_refused(items))
@@ -331,8 +362,9 @@ class CareRecordHandler:
             recorded = self.store.append(appends, trackings)
         except (StreamConflict, DuplicateEventId):
             raise _Retry from None
-        for client, (version, state) in states.items():
-            self.cache.put(client, version, state)
+        for client, decided in states.items():
+            decided.recorded.update(added[client])
+            self.cache.put(decided, client)
         self._resolve(items, recorded)
         if recorded and self._after_append is not None:
             self._after_append(recorded)
@@ -340,20 +372,21 @@ class CareRecordHandler:
 
     def _states(
         self, clients: Sequence[UUID] | set[UUID], *, fresh: bool = True
-    ) -> dict[UUID, tuple[int, ClientState]]:
-        """Each client's version and state: cached ones as cached unless `fresh`, the others
-        (and all when fresh) caught up from the store in one query."""
+    ) -> dict[UUID, Decided]:
+        """Each client's version, state and event ids: cached ones as cached unless `fresh`, the
+        others (and all when fresh) caught up from the store in one query."""
         cached = {client: self.cache.get(client) for client in clients}
-        stale = {c: v for c, (v, _) in cached.items() if fresh or v == 0}
+        stale = {c: d.version for c, d in cached.items() if fresh or d.version == 0}
         newer = self.store.load_many(stale) if stale else {}
         states = {}
-        for client, (version, state) in cached.items():
-            for recorded in newer.get(client, ()):
-                state = evolve(state, recorded.event)
-                version = recorded.version
-            states[client] = (version, state)
+        for client, (version, state, ids) in cached.items():
+            for loaded in newer.get(client, ()):
+                state = evolve(state, loaded.event)
+                ids.add(loaded.event.event_id)
+                version = loaded.version
+            states[client] = Decided(version, state, ids)
             if client in stale:
-                self.cache.put(client, version, state)
+                self.cache.put(states[client], client)
         return states
 
     @staticmethod

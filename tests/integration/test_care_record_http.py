@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -341,6 +341,29 @@ def test_the_same_event_id_sent_concurrently_stores_one_event(
         == 1
     )
     assert stored_count(runtime) == before + 1
+
+
+def test_a_re_send_to_a_second_api_process_whose_cache_predates_it_stores_nothing(
+    api: TestClient, runtime: Runtime, a_client: str
+) -> None:
+    # given a second API process on the same store, which has read the client before
+    second_runtime = build_runtime(runtime.settings, runtime.settings.database_url)
+    try:
+        with TestClient(build_api(second_runtime), raise_server_exceptions=False) as second:
+            second_runtime.handler.state_of(UUID(a_client))
+            # and a check-in the first process records after that
+            payload = check_in(4, 5, 6)
+            path = f"/v1/clients/{a_client}/events"
+            first = api.post(path, json=payload, headers=as_(runtime, PEER))
+            count = stored_count(runtime)
+            # when the provider re-sends it to the second process (its cached ids lack it)
+            again = second.post(path, json=payload, headers=as_(runtime, PEER))
+    finally:
+        second_runtime.close()
+    # then it is answered as recorded already, the same event, and stored once
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    assert stored_count(runtime) == count
 
 
 def test_fifty_concurrent_writers_to_one_client_lose_no_update(

@@ -186,9 +186,11 @@ def stored(*events: CareEvent, now: datetime = NOW) -> list[Recorded]:
     """What the store would hold after deciding each event in turn (derived events included)."""
     state = initial_state()
     history: list[Recorded] = []
+    ids: set[UUID] = set()
     for event in events:
-        for produced in decide(record(event, now=now), state):
+        for produced in decide(record(event, now=now), state, ids):
             state = evolve(state, produced)
+            ids.add(produced.event_id)
             version = len(history) + 1
             history.append(
                 Recorded(

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import pytest
 
 from domain.catalogue import CareEvent
-from domain.client import ClientState, decide, evolve, fold
+from domain.client import ClientState, decide, evolve, fold, recorded_ids
 from domain.commands import RecordCareEvent
 from domain.enrollment import EpisodeOpened
 from domain.errors import DomainError
@@ -21,30 +22,32 @@ from tests.unit.builders import record
 
 
 def given(*history: CareEvent) -> DeciderSpecification:
-    """The client's stored history, folded into the decider's state."""
-    return DeciderSpecification(fold(history))
+    """The client's stored history, folded into the decider's state, and its event ids."""
+    return DeciderSpecification(fold(history), recorded_ids(history))
 
 
 @dataclass(frozen=True)
 class DeciderSpecification:
     state: ClientState
+    recorded: frozenset[UUID]
 
     def when(self, command: RecordCareEvent | CareEvent) -> Decision:
         """A command, or an event to record at the builders' fixed `now`."""
         if not isinstance(command, RecordCareEvent):
             command = record(command)
-        return Decision(self.state, command)
+        return Decision(self.state, self.recorded, command)
 
 
 @dataclass(frozen=True)
 class Decision:
     state: ClientState
+    recorded: frozenset[UUID]
     command: RecordCareEvent
 
     def then(self, *expected: CareEvent) -> list[CareEvent]:
         """The events recorded, field by field; a derived EpisodeOpened by its type and data."""
         try:
-            produced = decide(self.command, self.state)
+            produced = decide(self.command, self.state, self.recorded)
         except DomainError as refusal:
             pytest.fail(f"expected {len(expected)} event(s), the decider refused: {refusal.code}")
         assert [_comparable(e) for e in produced] == [_comparable(e) for e in expected]
@@ -56,13 +59,13 @@ class Decision:
     def then_refused(self, code: str) -> DomainError:
         """The decider refuses with this stable code."""
         with pytest.raises(DomainError) as refused:
-            decide(self.command, self.state)
+            decide(self.command, self.state, self.recorded)
         assert refused.value.code == code
         return refused.value
 
     def then_nothing(self) -> None:
         """Accepted as already recorded: no new event."""
-        assert decide(self.command, self.state) == []
+        assert decide(self.command, self.state, self.recorded) == []
 
 
 def _comparable(event: CareEvent) -> dict[str, Any]:

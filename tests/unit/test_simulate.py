@@ -113,17 +113,20 @@ def test_folding_each_clients_events_through_the_decider_never_refuses(
     events: list[CareEvent],
 ) -> None:
     states: dict[UUID, ClientState] = {}
+    ids: dict[UUID, set[UUID]] = {}
 
     for position, event in enumerate(events):
         state = states.get(event.client_id, initial_state())
         command = RecordCareEvent(event, now=event.occurred_at + timedelta(seconds=5))
+        recorded_ids = ids.setdefault(event.client_id, set())
         try:
-            produced = decide(command, state)
+            produced = decide(command, state, recorded_ids)
         except DomainError as error:  # pragma: no cover - the failure message is the point
             pytest.fail(f"#{position} {event.type} refused: {error.code}")
         assert produced, f"#{position} {event.type} was taken for a re-sent event"
         for recorded in produced:
             state = evolve(state, recorded)
+            recorded_ids.add(recorded.event_id)
         states[event.client_id] = state
 
     assert len(states) == CLIENTS
@@ -141,12 +144,14 @@ def test_a_review_of_an_unrecorded_crisis_would_be_refused_so_the_check_above_ha
         and e.type != "CrisisContactRecorded"
     ]
     state = initial_state()
+    ids: set[UUID] = set()
     for event in earlier:
-        for recorded in decide(RecordCareEvent(event, now=event.occurred_at), state):
+        for recorded in decide(RecordCareEvent(event, now=event.occurred_at), state, ids):
             state = evolve(state, recorded)
+            ids.add(recorded.event_id)
 
     with pytest.raises(UnknownCrisis):
-        decide(RecordCareEvent(review, now=review.occurred_at), state)
+        decide(RecordCareEvent(review, now=review.occurred_at), state, ids)
 
 
 def test_events_stay_in_the_window_and_each_clients_come_in_time_order(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.client import decide, fold
+from domain.client import decide, fold, recorded_ids
 from domain.contract import Refusal, event_of
 from domain.errors import UnstorableText
 from domain.storable import storable, unstorable_places
@@ -39,9 +39,10 @@ def test_the_contract_refuses_a_nul_by_its_place_without_quoting_it() -> None:
 
 def test_the_decider_refuses_an_event_built_in_process_with_a_nul() -> None:
     # given an enrolled client
-    current = fold(recorded.event for recorded in stored(enrolled()))
+    history = [recorded.event for recorded in stored(enrolled())]
+    current = fold(history)
     # when a use case builds an assignment around the contract, with a NUL in the member id
     command = record(assigned(member_id="m\u0000x"))
     # then the care record refuses it: nothing to store
     with pytest.raises(UnstorableText):
-        decide(command, current)
+        decide(command, current, recorded_ids(history))

@@ -32,17 +32,19 @@ def a_history(client_id=None) -> tuple:
     """A whole client's worth of events, as the decider would produce them."""
     client_id = client_id or uuid4()
     state, produced = initial_state(), []
+    ids: set = set()
     for event in builders.one_of_each():
         if event.type in ("ErasedEntry", "EpisodeOpened"):
             continue
         event = event.model_copy(update={"client_id": client_id, "event_id": uuid4()})
         try:
-            decided = decide(RecordCareEvent(event, now=builders.NOW), state)
+            decided = decide(RecordCareEvent(event, now=builders.NOW), state, ids)
         except DomainError:  # steps the workflow refuses in this order are simply left out
             continue
         for one in decided:
             state = evolve(state, one)
             produced.append(one)
+            ids.add(one.event_id)
     return client_id, produced
 
 
