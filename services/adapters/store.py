@@ -19,7 +19,7 @@ rows (topic/partition → offset) commit with the events they produced.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -418,13 +418,12 @@ class EventStore:
         with self.database.connection() as conn, conn.cursor() as curs:
             curs.execute(self._select_stream, (client_id, after_version, limit), prepare=True)
             rows = curs.fetchall()
-        out = []
-        for row in rows:
-            event, recorded_at = self._codec.decode(client_id, bytes(row["state"]))
-            out.append(
-                Recorded(event, row["originator_version"], row["notification_id"], recorded_at)
-            )
-        return out
+        return [self._recorded(client_id, row) for row in rows]
+
+    def _recorded(self, client_id: UUID, row: Mapping[str, Any]) -> Recorded:
+        """A stored row as the event it holds, with its version and global position."""
+        event, recorded_at = self._codec.decode(client_id, bytes(row["state"]))
+        return Recorded(event, row["originator_version"], row["notification_id"], recorded_at)
 
     def load_many(self, after_versions: dict[UUID, int]) -> dict[UUID, list[Recorded]]:
         """Each client's events after the given version, in one query."""
@@ -438,11 +437,7 @@ class EventStore:
             )
             rows = curs.fetchall()
         for row in rows:
-            client_id = row["originator_id"]
-            event, recorded_at = self._codec.decode(client_id, bytes(row["state"]))
-            out[client_id].append(
-                Recorded(event, row["originator_version"], row["notification_id"], recorded_at)
-            )
+            out[row["originator_id"]].append(self._recorded(row["originator_id"], row))
         return out
 
     def load_first(self, client_ids: Iterable[UUID]) -> dict[UUID, Recorded]:
