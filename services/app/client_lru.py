@@ -28,6 +28,7 @@ class ClientLru(Generic[V]):
         self.size = size
         self._stays = stays
         self._items: OrderedDict[UUID, V] = OrderedDict()
+        self._gone: set[UUID] = set()  # clients erased: never kept again
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
@@ -53,6 +54,8 @@ class ClientLru(Generic[V]):
     def keep(self, client_id: UUID, value: V) -> None:
         """Keep `value` for the client unless the entry already there `stays`."""
         with self._lock:
+            if client_id in self._gone:  # brought by a request in flight when it was erased
+                return
             current = self._items.get(client_id)
             if current is not None and self._stays(current, value):
                 return
@@ -63,6 +66,13 @@ class ClientLru(Generic[V]):
 
     def forget(self, client_id: UUID) -> None:
         with self._lock:
+            self._items.pop(client_id, None)
+
+    def erased(self, client_id: UUID) -> None:
+        """The client was erased: drop the entry, and never keep one again (a request that read
+        the client before the erasure and finishes after it would bring back what it read)."""
+        with self._lock:
+            self._gone.add(client_id)
             self._items.pop(client_id, None)
 
     def clear(self) -> None:

@@ -259,7 +259,7 @@ class Erasures:
             curs.execute(notify_sql(client_id))  # every process drops its caches on commit
         self.keys.forget(client_id)
         self.gate.forget(client_id)
-        self.handler.cache.forget(client_id)
+        self.handler.cache.erased(client_id)
         return Erasure(client_id, match["requested_by"], principal.sub, match["reason"], now)
 
     def erasure_of(self, client_id: UUID) -> Erasure | None:

@@ -190,7 +190,8 @@ class Gatekeeper:
         return out
 
     def forget(self, client_id: UUID) -> None:
-        self.cache.forget(client_id)
+        """The client was erased: their facts are never cached again (read fresh, as erased)."""
+        self.cache.erased(client_id)
 
     def knows_client(self, event: CareEvent, client_id: UUID) -> bool:
         """Whether the writer of `event` stands in a relationship with `client_id` (any answer

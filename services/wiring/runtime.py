@@ -69,10 +69,10 @@ class Runtime:
         if self.privacy.keys is not None:
             self.privacy.keys.forget(client_id)
         self.privacy.gate.forget(client_id)
-        self.handler.cache.forget(client_id)
-        NAMES.forget(client_id)
+        self.handler.cache.erased(client_id)
+        NAMES.erased(client_id)
         if self.records is not None:
-            self.records.forget(client_id)
+            self.records.erased(client_id)
 
     def _forget_all(self) -> None:
         if self.privacy.keys is not None:

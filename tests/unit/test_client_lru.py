@@ -58,3 +58,16 @@ def test_an_erased_client_is_forgotten_and_a_missed_notice_clears_everything() -
     assert len(memory) == 2
     memory.clear()
     assert len(memory) == 0
+
+
+def test_an_erased_client_is_never_kept_again() -> None:
+    # given a memory that keeps a client, and the client's erasure
+    memory, client = versions(10), uuid4()
+    memory.keep(client, 3)
+    memory.erased(client)
+    # when a request that read the client before the erasure finishes and keeps what it read
+    memory.keep(client, 4)
+    # then nothing of the client is kept, even after the whole memory is cleared
+    memory.clear()
+    memory.keep(client, 5)
+    assert memory.lookup(client) is None
