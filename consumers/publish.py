@@ -144,6 +144,7 @@ class Publisher:
         payloads: Payloads | None = None,
         reconnect: Callable[[], Any] | None = None,
         reconnect_after: int = 3,
+        after_publish: Callable[[Sequence[Recorded]], None] | None = None,
     ) -> None:
         self.producer = producer
         # a fresh producer (topics ensured first) when sends keep failing: see _broker_failed
@@ -151,6 +152,9 @@ class Publisher:
         self.reconnect_after = reconnect_after
         self._failures = 0
         self._stale = False
+        # called once the broker acknowledged a batch, before the checkpoint moves (the
+        # accounting of what it disclosed; idempotent, since a failed step is sent again)
+        self.after_publish = after_publish
         self.payloads: Payloads = payloads or ClearPayloads()
         self.events = events
         self.checkpoint = checkpoint
@@ -202,6 +206,8 @@ class Publisher:
         self.producer.flush(timeout=self.ack_timeout_s)
         for future in futures:
             future.get(timeout=self.ack_timeout_s)  # raises the broker's error: send again
+        if self.after_publish is not None:
+            self.after_publish(batch)
         position = batch[-1].position
         self._failures = 0
         self.checkpoint.advance(self.name, position)

@@ -147,6 +147,7 @@ class Action(StrEnum):
     ROTATE_KEYS = "rotate_keys"
     VERIFY_AUDIT = "verify_audit"
     SEARCH_CLIENTS = "search_clients"
+    MANAGE_CONSUMERS = "manage_consumers"
 
 
 CLINICAL_READS = frozenset(
@@ -177,6 +178,8 @@ STREAM_ROLES: dict[Action, frozenset[str]] = {
     Action.READ_AUDIT: frozenset({"auditor", "supervisor"}),
     Action.ROTATE_KEYS: frozenset({"auditor"}),
     Action.VERIFY_AUDIT: frozenset({"auditor"}),
+    # the registry of downstream consumers of care.events: the privacy office
+    Action.MANAGE_CONSUMERS: frozenset({"auditor"}),
     Action.READ_CASELOAD: CARE_TEAM_ROLES | {"supervisor"},
     Action.READ_ORG_CASELOAD: frozenset({"supervisor"}),
     Action.READ_FLAGS: CARE_TEAM_ROLES | {"supervisor"},

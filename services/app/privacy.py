@@ -15,6 +15,11 @@ from psycopg.sql import SQL, Composed
 
 from domain.deidentify import Deidentifier
 from services.adapters.access_log import ACCESS_LOG_TABLE, AccessLog, access_log_ddl
+from services.adapters.consumer_registry import (
+    CONSUMERS_TABLE,
+    ConsumerRegistry,
+    consumer_registry_ddl,
+)
 from services.adapters.crypto import KEYS_TABLE, ClientKeys, client_keys_ddl
 from services.adapters.store import INDEX_TABLE, Database
 from services.app.erasure import (
@@ -28,7 +33,7 @@ from services.app.gatekeeper import Gatekeeper
 from services.settings import Settings
 
 SCHEMA_LOCK = 7_425_530_001  # pg_advisory_xact_lock key of the privacy DDL
-TABLES = (ACCESS_LOG_TABLE, KEYS_TABLE, REQUESTS_TABLE, ERASURES_TABLE)
+TABLES = (ACCESS_LOG_TABLE, KEYS_TABLE, REQUESTS_TABLE, ERASURES_TABLE, CONSUMERS_TABLE)
 
 
 class PrivacySchema:
@@ -41,7 +46,12 @@ class PrivacySchema:
 
     def statements(self) -> list[Composed]:
         schema = self.db.schema
-        return [*access_log_ddl(schema), *client_keys_ddl(schema), *erasure_ddl(schema)]
+        return [
+            *access_log_ddl(schema),
+            *client_keys_ddl(schema),
+            *erasure_ddl(schema),
+            *consumer_registry_ddl(schema),
+        ]
 
     def migrate(self) -> None:
         with self.db.transaction() as curs:
@@ -81,6 +91,7 @@ class Privacy:
     keys: ClientKeys | None
     erasures: Erasures
     deidentifier: Deidentifier
+    consumers: ConsumerRegistry
 
     def migrate(self) -> None:
         self.schema.migrate()

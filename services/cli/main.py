@@ -22,6 +22,7 @@ from services.cli import instance
 from services.cli.analysts import add_analyst_commands
 from services.cli.bench import add_bench_command
 from services.cli.chaos import add_chaos_command
+from services.cli.consumers import add_consumer_commands
 from services.cli.database import add_database_commands, positive_float, positive_int
 from services.cli.instance import say
 from services.cli.kafka import add_kafka_commands
@@ -349,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_process_commands(sub)
     _add_tool_commands(sub)
     add_privacy_commands(sub, runtime_for)
+    add_consumer_commands(sub, runtime_for)
     add_kafka_commands(sub)
     add_read_side_commands(sub, runtime_for)
     add_chaos_command(sub)

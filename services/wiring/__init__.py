@@ -31,13 +31,14 @@ from services.adapters.positions import Positions
 from services.wiring.api_parts import api_from_environment, build_api, development_token
 from services.wiring.audit_parts import anchor_sink, run_audit_anchors, topic_anchors
 from services.wiring.kafka_parts import (
+    consumers_of,
     ensure_topics,
     producer,
     run_ingest,
     run_publish,
     store_positions,
 )
-from services.wiring.privacy_parts import KeysRefused, check_keys
+from services.wiring.privacy_parts import KeysRefused, break_glass_policy, check_keys
 from services.wiring.read_parts import (
     BY_NAME,
     PROJECTIONS,
@@ -70,10 +71,12 @@ __all__ = [
     "anchor_audit",
     "anchor_sink",
     "api_from_environment",
+    "break_glass_policy",
     "build_api",
     "build_runtime",
     "check_keys",
     "configure_logging",
+    "consumers_of",
     "database",
     "development_token",
     "ensure_topics",

@@ -5,7 +5,7 @@ and a worker's own /metrics."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import structlog
@@ -14,6 +14,7 @@ from consumers.backoff import Backoff
 from consumers.deadletter import DeadLetterProducer
 from consumers.ingest import Ingest
 from consumers.publish import ClearPayloads, Payloads, Publisher
+from domain.recorded import Recorded
 from infra.embedded import create_topics
 from services.adapters.kafka import (
     TRANSIENT,
@@ -24,6 +25,7 @@ from services.adapters.kafka import (
 from services.adapters.metrics import kafka_metrics
 from services.adapters.positions import Positions, positions
 from services.adapters.publish_payloads import DeidentifiedPayloads, SealedPayloads
+from services.app.kafka_disclosures import Consumers
 from services.app.relay import HandlerRecord, StoreLog
 from services.settings import Settings
 from services.wiring.runtime import Runtime
@@ -95,6 +97,23 @@ def publish_payloads(runtime: Runtime) -> Payloads:
     return ClearPayloads()
 
 
+def consumers_of(runtime: Runtime) -> Consumers | None:
+    """The registry of downstream consumers and the publish's accounting hook."""
+    privacy = runtime.privacy
+    if privacy is None:
+        return None
+    return Consumers(privacy.gate, runtime.handler, privacy.consumers, runtime.clock)
+
+
+def publish_accounting(runtime: Runtime) -> Callable[[Sequence[Recorded]], None] | None:
+    """What the publisher calls once a batch is acknowledged: the disclosures it made to granted
+    consumers (none in de-identified mode: nothing identifiable leaves)."""
+    consumers = consumers_of(runtime)
+    if consumers is None or runtime.settings.publish_mode == "deidentified":
+        return None
+    return consumers.after_publish
+
+
 def build_publisher(runtime: Runtime, bootstrap: str) -> tuple[Publisher, Callable[[], None]]:
     """The publish loop for this process, and how to close its producer."""
     settings = runtime.settings
@@ -118,6 +137,7 @@ def build_publisher(runtime: Runtime, bootstrap: str) -> tuple[Publisher, Callab
         metrics=kafka_metrics(),
         payloads=publish_payloads(runtime),
         reconnect=reconnect,
+        after_publish=publish_accounting(runtime),
     )
 
     def close() -> None:

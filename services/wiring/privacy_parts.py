@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from domain.break_glass import BreakGlassPolicy
 from domain.deidentify import Deidentifier
 from services.adapters.access_log import AccessLog
+from services.adapters.consumer_registry import ConsumerRegistry
 from services.adapters.crypto import ClientKeys, EncryptingCodec, MasterKeys, decode_master_key
 from services.adapters.store import Database, EventStore, JsonCodec, PayloadCodec
 from services.adapters.tokens import token_keys
@@ -119,4 +120,5 @@ def build_privacy(
         keys=keys,
         erasures=erasures,
         deidentifier=deidentifier(settings),
+        consumers=ConsumerRegistry(db, ensure_schema=schema.ensure),
     )

@@ -12,8 +12,7 @@ from uuid import UUID
 
 from fastapi.testclient import TestClient
 
-from services.wiring import Runtime
-from services.wiring.privacy_parts import break_glass_policy
+from services.wiring import Runtime, break_glass_policy
 from tests.integration.privacy.support import (
     CASE_MANAGER_ELSEWHERE,
     CRISIS,
