@@ -203,23 +203,15 @@ def _reopens(known: KnownFlag) -> bool:
 
 def _closing(signs: WarningSigns, known: KnownFlag, now: datetime) -> CareEvent:
     """The rule's closing of a flag whose condition no longer holds."""
+    kind: type[RiskFlagResolved] | type[RiskFlagCleared] = RiskFlagCleared
+    step, note = "cleared", "Condition no longer holds; a clinician reviews and resolves"
     if closes_itself(known.severity):
-        return RiskFlagResolved(
-            event_id=uuid5(UUID(known.flag_id), _round(known, "resolved")),
-            client_id=signs.client_id,
-            occurred_at=now,
-            actor=rule_actor(known.rule_id),
-            purpose_of_use="treatment",
-            data=FlagNoteData(flag_id=known.flag_id, note="Condition no longer holds"),
-        )
-    return RiskFlagCleared(
-        event_id=uuid5(UUID(known.flag_id), _round(known, "cleared")),
+        kind, step, note = RiskFlagResolved, "resolved", "Condition no longer holds"
+    return kind(
+        event_id=uuid5(UUID(known.flag_id), _round(known, step)),
         client_id=signs.client_id,
         occurred_at=now,
         actor=rule_actor(known.rule_id),
         purpose_of_use="treatment",
-        data=FlagNoteData(
-            flag_id=known.flag_id,
-            note="Condition no longer holds; a clinician reviews and resolves",
-        ),
+        data=FlagNoteData(flag_id=known.flag_id, note=note),
     )
