@@ -337,16 +337,21 @@ class Load:
                 else:
                     self._read(http, f"/v1/caseloads/{COUNSELOR['id']}")
 
-    def _check_in_http(self, http: httpx.Client, client: str, rng: random.Random) -> None:
+    def _check_in(self, client: str, rng: random.Random) -> dict[str, Any]:
+        """A check-in for the client, its event id noted as sent before it goes."""
         event_id = str(uuid4())
-        body = {
+        with self.ledger.lock:
+            self.ledger.sent_to[client].add(event_id)
+        return {
             "event_id": event_id,
             "type": "CheckInRecorded",
             "occurred_at": _now(),
             "data": check_in_data(rng),
         }
-        with self.ledger.lock:
-            self.ledger.sent_to[client].add(event_id)
+
+    def _check_in_http(self, http: httpx.Client, client: str, rng: random.Random) -> None:
+        body = self._check_in(client, rng)
+        event_id = body["event_id"]
         for _attempt in range(40):  # the same event id until answered: a re-send stores nothing
             started = time.monotonic()
             try:
@@ -363,18 +368,9 @@ class Load:
                 return  # unanswered: maybe stored, never acknowledged
 
     def _check_in_kafka(self, client: str, rng: random.Random) -> None:
-        event_id = str(uuid4())
-        body = {
-            "event_id": event_id,
-            "type": "CheckInRecorded",
-            "occurred_at": _now(),
-            "data": check_in_data(rng),
-            "client_id": client,
-            "actor": COUNSELOR,
-            "purpose_of_use": "treatment",
-        }
-        with self.ledger.lock:
-            self.ledger.sent_to[client].add(event_id)
+        body = self._check_in(client, rng)
+        body.update(client_id=client, actor=COUNSELOR, purpose_of_use="treatment")
+        event_id = body["event_id"]
         try:
             meta = self._producer.send(INBOUND, key=client.encode(), value=orjson.dumps(body)).get(
                 timeout=10
