@@ -8,113 +8,69 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 
-from domain.aftercare import CaringContactSent, ClientDied
-from domain.consent import (
-    AccountingProvided,
-    BreakGlassInvoked,
-    ConsentGranted,
-    ConsentRevoked,
-    DisclosureMade,
-)
-from domain.corrections import EntryCorrected, EntryEnteredInError
-from domain.enrollment import (
-    CareTeamMemberAssigned,
-    CareTeamMemberReleased,
-    CheckInPlanSet,
-    ClientEnrolled,
-    ClientReadmitted,
-    EpisodeClosed,
-    EpisodeOpened,
-)
-from domain.erasure import ErasedEntry
-from domain.flags import (
-    RiskFlagAcknowledged,
-    RiskFlagCleared,
-    RiskFlagRaised,
-    RiskFlagResolved,
-)
-from domain.handoff import (
-    HandoffAccepted,
-    HandoffCompleted,
-    HandoffDeclined,
-    HandoffFailed,
-    HandoffInitiated,
-)
-from domain.harm_reduction import (
-    MedicationChanged,
-    MedicationConsultRecorded,
-    MedicationStarted,
-    MedicationStopped,
-    NaloxoneDistributed,
-    OverdoseReported,
-    TransitionReported,
-)
-from domain.monitoring import AssessmentRecorded, CheckInMissed, CheckInRecorded
-from domain.safety import (
-    CrisisContactRecorded,
-    PostventionReviewRecorded,
-    SafetyPlanRecorded,
-    SafetyPlanRevised,
-)
-from domain.sessions import (
-    AppointmentAttended,
-    AppointmentMissed,
-    AppointmentScheduled,
-    CarePlanGoalMet,
-    CarePlanGoalRevised,
-    CarePlanGoalSet,
-    SessionHeld,
+from domain import (
+    aftercare,
+    consent,
+    corrections,
+    enrollment,
+    erasure,
+    flags,
+    handoff,
+    harm_reduction,
+    monitoring,
+    safety,
+    sessions,
 )
 from domain.upcasting import Payload, upcast
 
 CareEvent = (
-    ClientEnrolled
-    | EpisodeOpened
-    | EpisodeClosed
-    | ClientReadmitted
-    | CareTeamMemberAssigned
-    | CareTeamMemberReleased
-    | CheckInPlanSet
-    | ConsentGranted
-    | ConsentRevoked
-    | BreakGlassInvoked
-    | DisclosureMade
-    | AccountingProvided
-    | AssessmentRecorded
-    | CheckInRecorded
-    | CheckInMissed
-    | SessionHeld
-    | AppointmentScheduled
-    | AppointmentAttended
-    | AppointmentMissed
-    | CarePlanGoalSet
-    | CarePlanGoalRevised
-    | CarePlanGoalMet
-    | HandoffInitiated
-    | HandoffAccepted
-    | HandoffDeclined
-    | HandoffCompleted
-    | HandoffFailed
-    | CrisisContactRecorded
-    | SafetyPlanRecorded
-    | SafetyPlanRevised
-    | PostventionReviewRecorded
-    | NaloxoneDistributed
-    | OverdoseReported
-    | MedicationStarted
-    | MedicationChanged
-    | MedicationStopped
-    | MedicationConsultRecorded
-    | TransitionReported
-    | CaringContactSent
-    | ClientDied
-    | RiskFlagRaised
-    | RiskFlagAcknowledged
-    | RiskFlagCleared
-    | RiskFlagResolved
-    | EntryEnteredInError
-    | EntryCorrected
-    | ErasedEntry
+    enrollment.ClientEnrolled
+    | enrollment.EpisodeOpened
+    | enrollment.EpisodeClosed
+    | enrollment.ClientReadmitted
+    | enrollment.CareTeamMemberAssigned
+    | enrollment.CareTeamMemberReleased
+    | enrollment.CheckInPlanSet
+    | consent.ConsentGranted
+    | consent.ConsentRevoked
+    | consent.BreakGlassInvoked
+    | consent.DisclosureMade
+    | consent.AccountingProvided
+    | monitoring.AssessmentRecorded
+    | monitoring.CheckInRecorded
+    | monitoring.CheckInMissed
+    | sessions.SessionHeld
+    | sessions.AppointmentScheduled
+    | sessions.AppointmentAttended
+    | sessions.AppointmentMissed
+    | sessions.CarePlanGoalSet
+    | sessions.CarePlanGoalRevised
+    | sessions.CarePlanGoalMet
+    | handoff.HandoffInitiated
+    | handoff.HandoffAccepted
+    | handoff.HandoffDeclined
+    | handoff.HandoffCompleted
+    | handoff.HandoffFailed
+    | safety.CrisisContactRecorded
+    | safety.SafetyPlanRecorded
+    | safety.SafetyPlanRevised
+    | safety.PostventionReviewRecorded
+    | harm_reduction.NaloxoneDistributed
+    | harm_reduction.OverdoseReported
+    | harm_reduction.MedicationStarted
+    | harm_reduction.MedicationChanged
+    | harm_reduction.MedicationStopped
+    | harm_reduction.MedicationConsultRecorded
+    | harm_reduction.TransitionReported
+    | aftercare.CaringContactSent
+    | aftercare.ClientDied
+    | flags.RiskFlagRaised
+    | flags.RiskFlagAcknowledged
+    | flags.RiskFlagCleared
+    | flags.RiskFlagResolved
+    | corrections.EntryEnteredInError
+    | corrections.EntryCorrected
+    | erasure.ErasedEntry
 )
 
 CARE_EVENT_ADAPTER: TypeAdapter[CareEvent] = TypeAdapter(
