@@ -16,8 +16,8 @@ from domain.catalogue import event_json_schema
 from domain.commands import RecordCareEvent
 from domain.record import client_record
 from domain.recorded import Recorded as StoredEvent
-from services.api.access import DataClasses, Guarded
-from services.api.deps import Clock, Context, CurrentPrincipal, Handle, Records, Store
+from services.api.access import DataClasses, Guarded, Recorder, Recording
+from services.api.deps import Context, CurrentPrincipal, Records, Store
 from services.api.examples import ENROLL_EXAMPLES, EVENT_EXAMPLES
 from services.api.problems import Problem
 from services.api.wire import read_json_object, to_event
@@ -108,23 +108,22 @@ async def _record(
     body: dict[str, Any],
     *,
     client_id: UUID,
-    principal: Any,
-    clock: Any,
-    handle: Any,
+    recorder: Recording,
     if_match: str | None,
     expected_type: str | None = None,
-    guard: Any,
 ) -> Outcome:
-    await guard.write(client_id, body.get("type", expected_type), enroll=bool(expected_type))
+    event_type = body.get("type", expected_type)
+    await recorder.guard.write(client_id, event_type, enroll=bool(expected_type))
     event = to_event(
         body,
         client_id=client_id,
-        principal=principal,
+        principal=recorder.principal,
         correlation_id=getattr(request.state, "correlation_id", None),
         expected_type=expected_type,
     )
-    command = RecordCareEvent(event, now=clock())
-    outcome: Outcome = await handle.record_async(command, expected_version=_if_match(if_match))
+    command = RecordCareEvent(event, now=recorder.clock())
+    expected_version = _if_match(if_match)
+    outcome = await recorder.handle.record_async(command, expected_version=expected_version)
     response.status_code = 201 if outcome.created else 200
     response.headers["ETag"] = f'"{outcome.version}"'
     return outcome
@@ -138,26 +137,16 @@ async def _record(
     openapi_extra=_body_doc(ENROLL_EXAMPLES),
     responses={200: {"model": Enrolled, "description": "The same event_id again: first answer"}},
 )
-async def enroll_client(
-    request: Request,
-    response: Response,
-    principal: CurrentPrincipal,
-    clock: Clock,
-    handle: Handle,
-    guard: Guarded,
-) -> Enrolled:
+async def enroll_client(request: Request, response: Response, recorder: Recorder) -> Enrolled:
     body = read_json_object(await request.body())
     outcome = await _record(
         request,
         response,
         body,
-        client_id=_client_id_of(body, principal),
-        principal=principal,
-        clock=clock,
-        handle=handle,
+        client_id=_client_id_of(body, recorder.principal),
+        recorder=recorder,
         if_match=None,
         expected_type="ClientEnrolled",
-        guard=guard,
     )
     return Enrolled.model_validate(outcome, from_attributes=True)
 
@@ -200,10 +189,7 @@ async def record_event(
     client_id: UUID,
     request: Request,
     response: Response,
-    principal: CurrentPrincipal,
-    clock: Clock,
-    handle: Handle,
-    guard: Guarded,
+    recorder: Recorder,
     if_match: Annotated[str | None, Header(description="Expected client version")] = None,
 ) -> RecordedAnswer:
     outcome = await _record(
@@ -211,11 +197,8 @@ async def record_event(
         response,
         read_json_object(await request.body()),
         client_id=client_id,
-        principal=principal,
-        clock=clock,
-        handle=handle,
+        recorder=recorder,
         if_match=if_match,
-        guard=guard,
     )
     return RecordedAnswer.model_validate(outcome, from_attributes=True)
 

@@ -29,10 +29,8 @@ async def get_context(request: Request) -> ApiContext:
 Context = Annotated[ApiContext, Depends(get_context)]
 
 
-async def current_principal(
-    request: Request,
-    context: Context,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+def authenticated(
+    request: Request, context: ApiContext, credentials: HTTPAuthorizationCredentials | None
 ) -> Principal:
     """The authenticated caller; binds principal_id and org to this request's log lines."""
     header = f"Bearer {credentials.credentials}" if credentials else None
@@ -42,6 +40,14 @@ async def current_principal(
     )
     request.state.principal = principal
     return principal
+
+
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+async def current_principal(request: Request, context: Context, credentials: Bearer) -> Principal:
+    """The authenticated caller (see `authenticated`)."""
+    return authenticated(request, context, credentials)
 
 
 async def get_clock(context: Context) -> Callable[[], datetime]:

@@ -1,5 +1,7 @@
 """Single-event HTTP commands per second at 1 and 32 concurrent callers, with p50/p99 latency,
-beside the library's plain one-save-per-event rate measured in the same run.
+beside the library's plain one-save-per-event rate measured in the same run; with one API
+process, also the server's CPU per command beside bare FastAPI's (services/bench/bare.py, the
+framework's own cost) measured the same way in the same run.
 
 Run: `.venv/bin/python tests/benchmarks/bench_write.py [--seconds 10]` (CARE_DATABASE_URL or an
 embedded PostgreSQL; the API runs as `carecircle serve` in its own process, the callers here).
@@ -11,6 +13,7 @@ import argparse
 import asyncio
 import os
 import secrets
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +36,7 @@ from infra.embedded import (
     free_loopback_port,
 )
 from services.adapters.tokens import issue_token
+from services.bench.http import bare_server, cpu_seconds, load, request
 from services.settings import Settings
 from services.wiring import build_runtime, migrate
 
@@ -78,8 +82,19 @@ def library_baseline(url: str, seconds: float) -> float:
     return rate
 
 
+def bare_cpu_ms(clients: list[str], headers: dict[str, str], seconds: float) -> float:
+    """Bare FastAPI's CPU per POST at 32 callers (median of 3)."""
+    with bare_server() as bare:
+        token = headers["Authorization"].removeprefix("Bearer ")
+        body = orjson.dumps({"type": "CheckInRecorded"})
+        posts = [request(bare, "POST", f"/v1/clients/{c}/events", token, body) for c in clients]
+        load(bare, posts, 4, 1.0, 201)
+        runs = [load(bare, posts, 32, seconds, 201).cpu_ms_per_request for _ in range(3)]
+    return statistics.median(runs)
+
+
 @contextmanager
-def api_process(url: str, workers: int = 1) -> Iterator[str]:
+def api_process(url: str, workers: int = 1) -> Iterator[tuple[str, int]]:
     port = free_loopback_port()
     env = {
         **os.environ,
@@ -104,7 +119,7 @@ def api_process(url: str, workers: int = 1) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError("the API did not become ready")
             time.sleep(0.1)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=15)
@@ -231,20 +246,25 @@ def main() -> None:
             print(f"library baseline: one save() per event, 1 caller: {baseline:,.0f} events/s")
             clients: list[str] = []
             for workers in args.workers:
-                with api_process(url, workers) as base:
+                with api_process(url, workers) as (base, pid):
                     clients = clients or enroll_clients(base, headers, 32)
                     http_load(base, headers, clients, 4, 2.0)  # warm up
                     for callers in (1, 32):
+                        cpu = cpu_seconds(pid)
                         rate, latencies, errors = http_load(
                             base, headers, clients, callers, args.seconds
                         )
+                        cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / max(1, len(latencies))
                         print(
                             f"HTTP single-event commands, {workers} API process(es), "
                             f"{callers:>2} callers: {rate:,.0f}/s "
                             f"({rate / baseline:.2f}x baseline), "
                             f"p50 {percentile(latencies, 0.5):.1f} ms, "
                             f"p99 {percentile(latencies, 0.99):.1f} ms, non-201: {errors}"
+                            + (f", server CPU {cpu_ms:.3f} ms per command" if workers == 1 else "")
                         )
+            bare = bare_cpu_ms(clients, headers, min(args.seconds, 5.0))
+            print(f"bare FastAPI, 32 callers: server CPU {bare:.3f} ms per POST")
         finally:
             drop_database(server, name)
 
