@@ -13,7 +13,10 @@ there (a property test holds the fold to this).
 
 Lists are pruned to a horizon beyond every default threshold (`KEEP_DAYS` behind the newest
 item of the list, always keeping the last few; check-ins `KEEP_CHECK_IN_DAYS`, which bounds the
-craving baseline a configuration can ask for); a suicide risk no plan answered is never pruned.
+craving baseline a configuration can ask for, plus `CORRECTION_REACH_DAYS`, so that withdrawing
+the newest check-ins brings back the ones they had pushed out); a suicide risk no plan answered is
+never pruned. The property "flags with withdrawals equal flags without the withdrawn entries"
+holds for corrections within that reach (the property test draws histories of up to 40 days).
 """
 
 from __future__ import annotations
@@ -68,6 +71,12 @@ from domain.sessions import (
 KEEP_DAYS = 60
 KEEP_LAST = 5
 KEEP_CHECK_IN_DAYS = 15  # the 14-day craving baseline and a run of check-ins
+# How far back a correction of the newest entries can reach: pruning runs this much behind the
+# rules' own horizon, so that withdrawing the latest check-ins (an `EntryEnteredInError` weeks
+# later) finds the older ones they had pushed out still there. Without it, five check-ins of
+# one day and a sixth 15 days later, withdrawn, left the rules a different run than the same
+# history without the sixth (the property test's counterexample).
+CORRECTION_REACH_DAYS = 45
 KEEP_CHECK_INS = 60
 KEEP_CLOSED_FLAGS = 100
 
@@ -502,7 +511,7 @@ def _with_flag(flags: tuple[KnownFlag, ...], known: KnownFlag) -> tuple[KnownFla
 
 def _recent_check_ins(check_ins: tuple[CheckIn, ...]) -> tuple[CheckIn, ...]:
     ordered = _by_time(check_ins)
-    horizon = ordered[-1].at - timedelta(days=KEEP_CHECK_IN_DAYS)
+    horizon = ordered[-1].at - timedelta(days=KEEP_CHECK_IN_DAYS + CORRECTION_REACH_DAYS)
     return tuple(c for n, c in enumerate(ordered) if n >= len(ordered) - 5 or c.at >= horizon)[
         -KEEP_CHECK_INS:
     ]

@@ -150,6 +150,24 @@ def test_flags_of_a_history_with_withdrawals_equal_the_flags_without_the_withdra
     assert findings(with_corrections, now) == findings(without, now)
 
 
+def test_withdrawing_a_check_in_weeks_later_gives_back_the_run_it_had_pushed_out() -> None:
+    """The property's counterexample, kept: five craving-8 check-ins on one morning, a sixth 15
+    days later (pruning then dropped the first of the five), withdrawn: CRV-1 and SLP-1 must
+    name the same episode as the history that never had the sixth."""
+    morning = [check_in(craving=8, sleep_hours=3, occurred_at=T0) for _ in range(5)]
+    sixth = check_in(craving=8, sleep_hours=3, occurred_at=T0 + timedelta(hours=361))
+    end = sixth.occurred_at + timedelta(hours=1)
+    replacement = session_held(occurred_at=end)
+    withdrawal = corrected(sixth.event_id, replacement.event_id, occurred_at=end)
+
+    with_withdrawal = findings(folded(*morning, sixth, withdrawal), end)
+    never_there = findings(folded(*morning), end)
+
+    assert with_withdrawal == never_there
+    assert {f[0] for f in never_there} == {"CRV-1", "SLP-1"}
+    assert all(f[2] == str(morning[0].event_id) for f in never_there)
+
+
 # --- the cases a clinician found ------------------------------------------------------------------
 
 
