@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
-from domain.access_policy import FLAG_DATA_CLASSES, Action, Principal
+from domain.access_policy import FLAG_DATA_CLASSES, Action, Decision, Principal
 from projections.early_warning import FlagView, flag_by_id, waiting_flags
 from projections.engine import ReadModels
 from services.app.clients import ClientName, named
+from services.app.disclosure import rows_notice
 from services.app.gatekeeper import AccessRequest, Gatekeeper
 from services.app.ports import ClientHistory
 
@@ -55,6 +57,8 @@ class Shift:
     scope: str  # the organization, or the clinician
     groups: list[SeverityGroup]
     at: datetime
+    # the 42 CFR 2.32 notice of the rows shown, when they disclose to another organization
+    notice: dict[str, Any] | None = None
 
     @property
     def total(self) -> int:
@@ -103,6 +107,7 @@ def shift_view(
             statuses=WAITING_STATUSES,
             per_severity=PER_SEVERITY,
         )
+    decided: dict[UUID, Decision] = {}
     clients = named(
         gate,
         store,
@@ -112,6 +117,7 @@ def shift_view(
         purpose=purpose,
         correlation_id=correlation_id,
         data_classes=FLAG_DATA_CLASSES,
+        decided=decided,
     )
     groups: dict[str, SeverityGroup] = {}
     for (severity, status), n in counts.items():
@@ -127,7 +133,9 @@ def shift_view(
     for group in groups.values():
         group.flags.sort(key=lambda f: (not f.unacknowledged, f.flag.raised_at))
     ordered = sorted(groups.values(), key=lambda g: _rank(g.severity))
-    return Shift(scope=org or principal.sub, groups=ordered, at=now)
+    shown = {f.client.client_id for g in ordered for f in g.flags}
+    notice = rows_notice({c: d for c, d in decided.items() if c in shown})
+    return Shift(scope=org or principal.sub, groups=ordered, at=now, notice=notice)
 
 
 def flag_client(reads: ReadModels, flag_id: str) -> UUID | None:

@@ -23,7 +23,7 @@ from domain.monitoring import AssessmentRecorded, CheckInRecorded
 from domain.record import client_record
 from domain.record_parts import CareTeamMember
 from domain.recorded import Recorded
-from services.app.disclosure import history_item
+from services.app.disclosure import history_item, rows_notice
 from services.app.gatekeeper import AccessRequest, Gatekeeper
 from services.app.ports import ClientHistory
 
@@ -86,6 +86,8 @@ class Timeline:
     instruments: dict[str, list[Point]]
     thresholds: Thresholds
     disclosure: bool
+    # the 42 CFR 2.32 notice when the page discloses to another organization (rows_notice shape)
+    notice: dict[str, Any] | None = None
 
 
 def client_timeline(
@@ -128,6 +130,7 @@ def client_timeline(
         instruments=_instruments([item for item, _ in shown], in_error),
         thresholds=thresholds,
         disclosure=decision.disclosure is not None,
+        notice=rows_notice({client_id: decision}),
     )
 
 

@@ -30,6 +30,7 @@ from services.api.console.session import (
 )
 from services.api.context import ApiContext
 from services.api.problems import PROBLEMS
+from services.app.disclosure import rows_notice_headers
 from services.app.errors import AccessRefused, AuthenticationFailed
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -83,6 +84,8 @@ def page(
     values.update(session=session, principal=None if session is None else session.principal)
     response = TEMPLATES.TemplateResponse(request, name, values, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"  # pages hold PHI: never cached
+    # a page that discloses Part 2 data to another organization: the API's 2.32 headers too
+    response.headers.update(rows_notice_headers(values.get("notice")))
     return response
 
 

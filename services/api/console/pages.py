@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from domain.access_policy import CASELOAD_DATA_CLASSES, Action
+from domain.access_policy import CASELOAD_DATA_CLASSES, Action, Decision
 from domain.instruments import cut_points
 from projections.audit_trail import audit_page
 from projections.caseload import caseload_of, caseloads_of_org, open_flags_by_member
@@ -18,6 +18,7 @@ from services.api.console.base import ConsoleRoute, context_of, guard_of, page, 
 from services.api.console.charts import Series, Threshold, svg_chart
 from services.api.console.session import check_csrf, read_form
 from services.app.clients import named, search_clients
+from services.app.disclosure import rows_notice
 from services.app.errors import AccessRefused
 from services.app.flags import acknowledge_flag, resolve_flag
 from services.app.shift import flag_client, shift_view
@@ -56,7 +57,9 @@ def shift(
         correlation_id=guard.correlation_id,
         min_position=min_position,
     )
-    return page(request, "shift.html", session, shift=view, done=done, resolvable=True)
+    return page(
+        request, "shift.html", session, shift=view, done=done, resolvable=True, notice=view.notice
+    )
 
 
 @router.post("/flags/{flag_id}/{action}")
@@ -115,6 +118,7 @@ def member_caseload(request: Request, member_id: str) -> Response:
     context = context_of(request)
     with context.reads.reading(["caseload"]) as (conn, tables):
         rows = caseload_of(conn, tables["caseload"], member_id)
+    decided: dict[UUID, Decision] = {}
     names = named(
         guard.privacy.gate,
         context.store,
@@ -124,10 +128,14 @@ def member_caseload(request: Request, member_id: str) -> Response:
         purpose=guard.purpose,
         correlation_id=guard.correlation_id,
         data_classes=CASELOAD_DATA_CLASSES,
+        decided=decided,
     )
     shown = [(r, names[r.client_id]) for r in rows if r.client_id in names]
     now = context.clock()
-    return page(request, "member.html", session, member_id=member_id, rows=shown, now=now)
+    notice = rows_notice(decided)
+    return page(
+        request, "member.html", session, member_id=member_id, rows=shown, now=now, notice=notice
+    )
 
 
 def _charts(timeline: Timeline) -> list[object]:
@@ -174,7 +182,8 @@ def client(request: Request, client_id: UUID) -> Response:
         purpose=guard.purpose,
         correlation_id=guard.correlation_id,
     )
-    return page(request, "client.html", session, t=timeline, charts=_charts(timeline))
+    charts = _charts(timeline)
+    return page(request, "client.html", session, t=timeline, charts=charts, notice=timeline.notice)
 
 
 @router.get("/search", response_class=HTMLResponse)
@@ -182,6 +191,7 @@ def search(request: Request, q: Annotated[str, Query(max_length=100)] = "") -> R
     session = session_of(request)
     guard = guard_of(request, session)
     context = context_of(request)
+    decided: dict[UUID, Decision] = {}
     hits = (
         search_clients(
             guard.privacy.gate,
@@ -192,11 +202,13 @@ def search(request: Request, q: Annotated[str, Query(max_length=100)] = "") -> R
             limit=50,
             purpose=guard.purpose,
             correlation_id=guard.correlation_id,
+            decided=decided,
         )
         if q.strip()
         else []
     )
-    return page(request, "search.html", session, q=q, hits=hits)
+    notice = rows_notice(decided)
+    return page(request, "search.html", session, q=q, hits=hits, notice=notice)
 
 
 @router.get("/audit", response_class=HTMLResponse)

@@ -11,9 +11,19 @@ from uuid import UUID
 import pytest
 from fastapi.testclient import TestClient
 
+from services.app.disclosure import CONSENT_HEADER, NOTICE, NOTICE_HEADER, NOTICE_HEADER_TEXT
 from services.wiring import Runtime, build_api
+from tests.integration.privacy.support import record
 from tests.integration.read_models.support import ReadSide
-from tests.stories import PEER, Person, Story, parent_after_surgery, young_professional
+from tests.stories import (
+    COUNSELOR,
+    PEER,
+    Person,
+    Story,
+    consent_terms,
+    parent_after_surgery,
+    young_professional,
+)
 
 SUPERVISOR = Person("sup-dana", "supervisor", "harbor-counseling")
 AUDITOR = Person("aud-ruth", "auditor", "state-oversight")
@@ -174,3 +184,41 @@ def _first_flag_id(html: str) -> str:
     found = re.search(r'data-flag-id="([^"]+)"', html)
     assert found is not None, "no flag on the shift view"
     return found.group(1)
+
+
+def test_pages_that_disclose_a_part2_client_to_another_organization_carry_the_notice(
+    browser: TestClient, runtime: Runtime, read_side: ReadSide, told: dict[str, UUID]
+) -> None:
+    # given Morgan's Part 2 program consents to disclose to the peer specialist's organization
+    morgan = told["morgan"]
+    with TestClient(build_api(runtime)) as api:
+        record(
+            api, runtime, morgan, COUNSELOR, "ConsentGranted", **consent_terms("c-peer", PEER.org)
+        )
+    read_side.settle()
+
+    # when the peer specialist opens their caseload, Morgan's timeline and a search for Morgan
+    sign_in(browser, PEER)
+    pages = {
+        "caseload": browser.get(f"/console/caseloads/{PEER.sub}"),
+        "timeline": browser.get(f"/console/clients/{morgan}"),
+        "search": browser.get("/console/search", params={"q": "reyes"}),
+    }
+
+    # then each page shows Morgan with the 42 CFR 2.32 notice, the consent relied on, and the
+    # API's headers (42 CFR 2.32: every disclosure to another organization carries the notice)
+    for name, answer in pages.items():
+        assert answer.status_code == 200, (name, answer.status_code)
+        assert "Morgan" in answer.text, name
+        assert "42 CFR part 2 notice" in answer.text, name
+        assert NOTICE in answer.text.replace("&#39;", "'").replace("&amp;", "&"), name
+        assert "c-peer" in answer.text, name
+        assert answer.headers[NOTICE_HEADER] == NOTICE_HEADER_TEXT, name
+        assert answer.headers[CONSENT_HEADER] == "c-peer", name
+
+    # and the program's own supervisor, to whom nothing is disclosed, sees no notice
+    sign_in(browser, SUPERVISOR)
+    own = browser.get(f"/console/clients/{morgan}")
+    assert own.status_code == 200
+    assert "42 CFR part 2 notice" not in own.text
+    assert NOTICE_HEADER not in own.headers
