@@ -15,8 +15,10 @@ Lists are pruned to a horizon beyond every default threshold (`KEEP_DAYS` behind
 item of the list, always keeping the last few; check-ins `KEEP_CHECK_IN_DAYS`, which bounds the
 craving baseline a configuration can ask for, plus `CORRECTION_REACH_DAYS`, so that withdrawing
 the newest check-ins brings back the ones they had pushed out); a suicide risk no plan answered is
-never pruned. The property "flags with withdrawals equal flags without the withdrawn entries"
-holds for corrections within that reach (the property test draws histories of up to 40 days).
+never pruned. Every list keeps `KEEP_WITHDRAWABLE` entries more than a rule reads. The property
+"flags with withdrawals equal flags without the withdrawn entries" holds for corrections within
+that reach: up to `KEEP_WITHDRAWABLE` of a list's newest entries, `CORRECTION_REACH_DAYS` back
+(the property test draws histories of up to 14 entries over 40 days).
 """
 
 from __future__ import annotations
@@ -70,6 +72,12 @@ from domain.sessions import (
 
 KEEP_DAYS = 60
 KEEP_LAST = 5
+# Entries kept beyond what any rule reads, so that withdrawing up to this many of the newest
+# entries of a list (each `EntryEnteredInError`) gives back the ones behind them: with only the
+# last five PHQ-9s kept, six on one night with the newest five withdrawn left no PHQ-9 at all,
+# where the history without them still had the first (the property test's counterexample).
+KEEP_WITHDRAWABLE = 10
+KEPT = KEEP_LAST + KEEP_WITHDRAWABLE
 KEEP_CHECK_IN_DAYS = 15  # the 14-day craving baseline and a run of check-ins
 # How far back a correction of the newest entries can reach: pruning runs this much behind the
 # rules' own horizon, so that withdrawing the latest check-ins (an `EntryEnteredInError` weeks
@@ -418,14 +426,14 @@ def _assessed(signs: WarningSigns, event: AssessmentRecorded) -> WarningSigns:
             answers = list(data.answers)
             item9 = int(answers[8]) if len(answers) >= 9 and answers[8] is not None else 0
         entry = Phq9(event.event_id, event.occurred_at, item9)
-        return replace(signs, phq9s=_recent((*signs.phq9s, entry))[-KEEP_LAST:])
+        return replace(signs, phq9s=_recent((*signs.phq9s, entry))[-KEPT:])
     if data.instrument == "C-SSRS-SCREEN":
         level = data.band or score(data.instrument, data.answers).band
         screen = Screen(event.event_id, event.occurred_at, _level(level))
         risks = signs.risks
         if screen.level in ("moderate", "high"):
             risks = _risks((*risks, Mark(event.event_id, event.occurred_at)), signs)
-        return replace(signs, screens=_by_time((*signs.screens, screen))[-KEEP_LAST:], risks=risks)
+        return replace(signs, screens=_by_time((*signs.screens, screen))[-KEPT:], risks=risks)
     return signs
 
 
@@ -512,12 +520,12 @@ def _with_flag(flags: tuple[KnownFlag, ...], known: KnownFlag) -> tuple[KnownFla
 def _recent_check_ins(check_ins: tuple[CheckIn, ...]) -> tuple[CheckIn, ...]:
     ordered = _by_time(check_ins)
     horizon = ordered[-1].at - timedelta(days=KEEP_CHECK_IN_DAYS + CORRECTION_REACH_DAYS)
-    return tuple(c for n, c in enumerate(ordered) if n >= len(ordered) - 5 or c.at >= horizon)[
+    return tuple(c for n, c in enumerate(ordered) if n >= len(ordered) - KEPT or c.at >= horizon)[
         -KEEP_CHECK_INS:
     ]
 
 
-def _recent(items: tuple[Dated, ...], keep: int = KEEP_LAST) -> tuple[Dated, ...]:
+def _recent(items: tuple[Dated, ...], keep: int = KEPT) -> tuple[Dated, ...]:
     """Oldest first, without what lies beyond the horizon behind the newest, but the last `keep`."""
     ordered = _by_time(items)
     horizon = ordered[-1].at - timedelta(days=KEEP_DAYS)

@@ -168,6 +168,20 @@ def test_withdrawing_a_check_in_weeks_later_gives_back_the_run_it_had_pushed_out
     assert all(f[2] == str(morning[0].event_id) for f in never_there)
 
 
+def test_withdrawing_the_five_newest_phq9s_gives_back_the_one_behind_them() -> None:
+    """The property's second counterexample, kept: six PHQ-9s with item 9 answered on one night,
+    the newest five withdrawn: SUI-1 must stand on the first, as in the history without them."""
+    night = [assessment("PHQ-9", (1, 1, 1, 1, 1, 1, 1, 1, 2), occurred_at=T0) for _ in range(6)]
+    end = T0 + timedelta(hours=1)
+    withdrawals = [entered_in_error(p.event_id, occurred_at=end) for p in night[1:]]
+
+    with_withdrawals = findings(folded(*night, *withdrawals), end)
+    never_there = findings(folded(night[0]), end)
+
+    assert with_withdrawals == never_there
+    assert {f[0] for f in never_there} >= {"SUI-1"}
+
+
 # --- the cases a clinician found ------------------------------------------------------------------
 
 
