@@ -52,6 +52,9 @@ def ingest_consumer(settings: Settings, bootstrap: str) -> Any:
         # a broker that lost the topic (a memory broker's restart) must not get it back from a
         # subscription's metadata request with the broker's default partition count
         allow_auto_create_topics=False,
+        # partitions added to the topic (or a topic that came back with another count) are
+        # assigned within 30 s, not at kafka-python's default refresh of 5 minutes
+        metadata_max_age_ms=30_000,
         max_poll_records=settings.kafka_max_poll_records,
         max_partition_fetch_bytes=4 * 1024 * 1024,
         fetch_max_bytes=64 * 1024 * 1024,

@@ -116,11 +116,7 @@ class Chaos:
         elif fault == "hold lock":
             self._hold_lock(seconds=self.rng.uniform(3.0, 6.0))
         elif fault == "restart broker":
-            with self.load.ledger.lock:
-                self.kafka_epoch_start = len(self.load.ledger.kafka_sent)
-            with _runtime(self.cluster.settings(), self.cluster.url) as runtime:
-                self.publish_from = runtime.store.head()
-            self.cluster.restart_broker()
+            self.cluster.restart_broker(while_down=self._broker_down)
         self.tally.faults.append(fault)
         self.say(f"fault: {fault}")
 
@@ -155,6 +151,14 @@ class Chaos:
                 self._check_topic(runtime, after)
         finally:
             self.load.resume()
+
+    def _broker_down(self) -> None:
+        """Once the old broker is gone (its stop takes seconds, serving until then): what it
+        acknowledged went with it; what is sent or stored from now on must reach the new one."""
+        with self.load.ledger.lock:
+            self.kafka_epoch_start = len(self.load.ledger.kafka_sent)
+        with _runtime(self.cluster.settings(), self.cluster.url) as runtime:
+            self.publish_from = runtime.store.head()
 
     def _settle(self, runtime: Runtime, timeout_s: float = 180.0) -> None:
         """Until the projections and the publisher reached the head and ingest has tracked every

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -139,9 +140,14 @@ class Cluster:
         time.sleep(down_s)
         self.pg.start()
 
-    def restart_broker(self, down_s: float = 1.0) -> None:
-        """A memory-only broker: every message on it is gone after this."""
+    def restart_broker(
+        self, down_s: float = 1.0, while_down: Callable[[], None] | None = None
+    ) -> None:
+        """A memory-only broker: every message on it is gone after this. `while_down` runs once
+        the old broker's process is gone."""
         self.broker.stop()
+        if while_down is not None:
+            while_down()
         time.sleep(down_s)
         self.broker.start()
         self.create_topics()  # as an operator's cluster has them
