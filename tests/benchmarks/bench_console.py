@@ -46,6 +46,7 @@ from services.wiring import (
     evaluator,
     live_runner,
     migrate,
+    tune_garbage_collector,
 )
 
 
@@ -85,6 +86,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
     configure_logging("warning", cache=False)  # JSON on stderr, warnings only: the table alone
+    tune_garbage_collector()  # as `carecircle serve` and `up` do for the API process
     with (
         tempfile.TemporaryDirectory() as tmp,
         database_url_or_embedded(pgdata=Path(tmp) / "pgdata") as server_url,
