@@ -115,7 +115,7 @@ KINDS: list[Make] = [
 ]
 
 steps = st.lists(
-    st.tuples(st.integers(0, len(KINDS) - 1), st.integers(0, 40 * 24), st.booleans()),
+    st.tuples(st.integers(0, len(KINDS) - 1), st.integers(0, 21 * 24), st.booleans()),
     min_size=1,
     max_size=14,
 )
