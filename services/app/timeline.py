@@ -85,9 +85,8 @@ class Timeline:
     signals: dict[str, list[Point]]
     instruments: dict[str, list[Point]]
     thresholds: Thresholds
-    disclosure: bool
     # the 42 CFR 2.32 notice when the page discloses to another organization (rows_notice shape)
-    notice: dict[str, Any] | None = None
+    notice: dict[str, Any] | None
 
 
 def client_timeline(
@@ -129,7 +128,6 @@ def client_timeline(
         signals=_signals([item for item, _ in shown], in_error),
         instruments=_instruments([item for item, _ in shown], in_error),
         thresholds=thresholds,
-        disclosure=decision.disclosure is not None,
         notice=rows_notice({client_id: decision}),
     )
 
