@@ -107,8 +107,15 @@ def inbound_schema() -> dict[str, Any]:
     for event_type in types:
         model = union["$defs"][EVENT_CLASSES[event_type].__name__]
         model["properties"] = {k: v for k, v in model["properties"].items() if k in WIRE_KEYS}
+        # `type` has a default in the model, but the server refuses a body without it
+        # (unknown_event_type): the published contract says so
         model["required"] = [
-            k for k in model.get("required", []) if k in WIRE_KEYS and k not in SERVER_FILLED
+            "type",
+            *(
+                k
+                for k in model.get("required", [])
+                if k in WIRE_KEYS and k not in SERVER_FILLED and k != "type"
+            ),
         ]
         model["additionalProperties"] = False
     return _document(
