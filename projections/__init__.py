@@ -7,14 +7,8 @@ batches, exactly once, and rebuilds a new version beside the live one.
 from projections.audit_trail import AUDIT_TRAIL
 from projections.caseload import CASELOAD
 from projections.early_warning import EARLY_WARNING, FlagEvaluator
-from projections.engine import (
-    EventSource,
-    NotCaughtUp,
-    Projection,
-    ReadModels,
-    Runner,
-    Target,
-)
+from projections.engine import EventSource, Projection, Runner, Target
+from projections.reading import NotCaughtUp, ReadModels
 
 CORE = (CASELOAD, AUDIT_TRAIL, EARLY_WARNING)
 

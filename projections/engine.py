@@ -19,11 +19,8 @@ version or the new one, never a mixture. Old tables are dropped after a grace pe
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
@@ -306,6 +303,16 @@ def begin_rebuild(pool: Pool, projection: Projection) -> int:
     return version
 
 
+def analyze(pool: Pool, tables: Iterable[Identifier]) -> None:
+    """Fresh planner statistics for tables that just grew in bulk (a rebuilt version before it
+    goes live, the live ones after a long catch-up). Autovacuum would get there in a minute,
+    or never where it is off; until then a table built from empty has no statistics and a
+    read planned on it scans it whole (docs/benchmarks.md: 4-5 s reads at 1,000,000 events)."""
+    with pool.connection() as conn:
+        for table in tables:
+            conn.execute(SQL("ANALYZE {}").format(table))
+
+
 def swap(pool: Pool, name: str, version: int) -> int:
     """Make the built version live in one UPDATE; answers the version it replaced."""
     with pool.connection() as conn, conn.transaction():
@@ -378,7 +385,15 @@ _MOVE_POSITION = SQL(
 
 
 class Runner:
-    """Applies batches of events to some projection versions, exactly once each."""
+    """Applies batches of events to some projection versions, exactly once each.
+
+    At the head a batch holds up to `batch_size` events (a flag follows its event quickly);
+    behind it, after a full batch, up to `backlog_batch_size`. A batch is one transaction and
+    its early-warning signs are written once per client it touches, so a larger batch writes
+    a client's signs once for several of their events: catching up 300,000 events of a
+    1,000,000-event store ran at 3,527 events/s in batches of 2,000 and 5,323 in batches of
+    20,000 (docs/benchmarks.md).
+    """
 
     def __init__(
         self,
@@ -387,11 +402,14 @@ class Runner:
         targets: Callable[[], Sequence[Target]],
         *,
         batch_size: int = 2000,
+        backlog_batch_size: int | None = None,
     ) -> None:
         self.source = source
         self.pool = pool
         self.targets = targets
         self.batch_size = batch_size
+        self.backlog_batch_size = max(batch_size, backlog_batch_size or batch_size)
+        self._behind = False  # the last batch was full: more are waiting
 
     def step(self) -> Step:
         """Read one batch after the lowest position and apply it to every target behind it."""
@@ -400,15 +418,15 @@ class Runner:
             return Step((), caught_up=True)
         names = [t.projection.name for t in targets]
         versions = [t.version for t in targets]
+        limit = self.backlog_batch_size if self._behind else self.batch_size
         with self.pool.connection() as conn:
             rows = conn.execute(_READ_POSITIONS, (names, versions)).fetchall()
             start = min((row["position"] for row in rows), default=0)
             items = [
                 Stored(recorded, topic, state)
-                for recorded, topic, state in self.source.read_stored(
-                    after=start, limit=self.batch_size
-                )
+                for recorded, topic, state in self.source.read_stored(after=start, limit=limit)
             ]
+            self._behind = len(items) >= limit
             if not items:
                 return Step((), caught_up=True)
             with conn.transaction():
@@ -430,7 +448,7 @@ class Runner:
                         cur.execute(
                             _MOVE_POSITION, (last.position, last.recorded_at, name, version)
                         )
-        return Step(items, caught_up=len(items) < self.batch_size)
+        return Step(items, caught_up=len(items) < limit)
 
     def catch_up(self, stop: threading.Event | None = None) -> int:
         """Apply batches until the head (as it was when each batch was read) is reached."""
@@ -464,133 +482,3 @@ class Runner:
                     when_idle()
                 for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
                     pass
-
-
-# --- status and waiting ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Status:
-    name: str
-    live: int
-    building: int | None
-    position: int
-    head: int
-    lag_events: int
-    lag_seconds: float
-    building_position: int | None = None
-
-
-def status(pool: Pool, source: EventSource, projections: Sequence[Projection]) -> list[Status]:
-    """Per projection: live version, its position, the head, and the lag in events and seconds."""
-    head = source.head()
-    head_at = _recorded_at(source, head)
-    out = []
-    with pool.connection() as conn:
-        for projection in projections:
-            v = versions_of(conn, projection.name)
-            rows = {
-                row["version"]: row
-                for row in conn.execute(
-                    SQL("SELECT version, position, recorded_at FROM {} WHERE name = %s").format(
-                        POSITIONS
-                    ),
-                    (projection.name,),
-                ).fetchall()
-            }
-            live = rows.get(v.live, {"position": 0, "recorded_at": None})
-            lag = max(head - live["position"], 0)
-            seconds = 0.0
-            if lag and head_at is not None:
-                seconds = (
-                    (head_at - live["recorded_at"]).total_seconds()
-                    if live["recorded_at"] is not None
-                    else float("nan")
-                )
-            building = rows.get(v.building) if v.building is not None else None
-            out.append(
-                Status(
-                    name=projection.name,
-                    live=v.live,
-                    building=v.building,
-                    position=live["position"],
-                    head=head,
-                    lag_events=lag,
-                    lag_seconds=max(seconds, 0.0),
-                    building_position=building["position"] if building else None,
-                )
-            )
-    return out
-
-
-def _recorded_at(source: EventSource, position: int) -> datetime | None:
-    if position <= 0:
-        return None
-    found = source.read_stored(after=position - 1, limit=1)
-    return found[0][0].recorded_at if found else None
-
-
-class NotCaughtUp(Exception):
-    """The read models did not reach the asked position within the wait."""
-
-
-class PositionNotIssued(Exception):
-    """The asked position is beyond the store's head: no write answered it, so waiting for it
-    is the caller's mistake, not the read models' lag."""
-
-
-_LIVE_POSITIONS = SQL(
-    "SELECT v.name, v.live, p.position FROM {versions} v"
-    " JOIN {positions} p ON p.name = v.name AND p.version = v.live"
-    " WHERE v.name = ANY(%s)"
-).format(versions=VERSIONS, positions=POSITIONS)
-
-
-class ReadModels:
-    """Queries' way in: a connection and the live tables, once caught up with a position."""
-
-    def __init__(
-        self,
-        pool: Pool,
-        projections: Sequence[Projection],
-        *,
-        wait_seconds: float = 2.0,
-        sleep: Callable[[float], None] = time.sleep,
-        head: Callable[[], int] | None = None,
-    ) -> None:
-        self.pool = pool
-        self._head = head
-        self.projections = {p.name: p for p in projections}
-        self.wait_seconds = wait_seconds
-        self._sleep = sleep
-
-    def _beyond_head(self, position: int | None) -> bool:
-        return position is not None and self._head is not None and position > self._head()
-
-    @contextmanager
-    def reading(
-        self, names: Sequence[str], min_position: int | None = None
-    ) -> Iterator[tuple[Connection[DictRow], dict[str, Tables]]]:
-        """The live tables of each named projection, after waiting for `min_position`."""
-        with self.pool.connection() as conn:
-            deadline = time.monotonic() + self.wait_seconds
-            pause = 0.005
-            while True:
-                rows = conn.execute(_LIVE_POSITIONS, (list(names),)).fetchall()
-                if len(rows) < len(set(names)):
-                    raise LookupError("a projection is not migrated")
-                behind = min_position is not None and any(
-                    row["position"] < min_position for row in rows
-                )
-                if not behind:
-                    break
-                if pause == 0.005 and self._beyond_head(min_position):
-                    raise PositionNotIssued
-                if time.monotonic() >= deadline:
-                    raise NotCaughtUp
-                self._sleep(pause)
-                pause = min(pause * 2, 0.1)
-            tables: dict[str, Tables] = {
-                row["name"]: self.projections[row["name"]].tables_of(row["live"]) for row in rows
-            }
-            yield conn, tables

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
     # overrides by name (domain/early_warning.py Thresholds),
     # e.g. CARE_WARNING_THRESHOLDS='{"craving_high": 8}'
     projection_batch_size: int = Field(default=2000, ge=1, le=50_000)
+    # behind the head (a catch-up, a rebuild): events per transaction after a full batch
+    projection_backlog_batch_size: int = Field(default=20_000, ge=1, le=200_000)
     warning_thresholds: dict[str, float] = Field(default_factory=dict)
     # Kafka (docs/kafka.md): topic names, the ingest group, and how the workers batch.
     kafka_inbound_topic: str = "care.events.inbound"

@@ -19,11 +19,10 @@ rows (topic/partition → offset) commit with the events they produced.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 import orjson
@@ -44,76 +43,34 @@ from psycopg_pool import ConnectionPool
 
 from domain.catalogue import CareEvent, parse_event
 from domain.recorded import Recorded
+from services.adapters.store_types import (
+    ERASED_CLIENT_MESSAGE,
+    Append,
+    DuplicateEventId,
+    ErasedOnAppend,
+    IndexEntry,
+    StreamConflict,
+    TrackingConflict,
+    UpstreamPosition,
+    erased_on_append,
+)
 
 EVENTS_TABLE = "care_events"
 TRACKING_TABLE = "care_tracking"
 INDEX_TABLE = "care_event_index"
 
-
-@dataclass(frozen=True, slots=True)
-class IndexEntry:
-    """Where an event_id was stored, without decoding its payload."""
-
-    event_id: UUID
-    client_id: UUID
-    type: str
-    version: int
-    position: int
-    recorded_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Append:
-    """Events for one client, to be stored after `expected_version` (0: a new client)."""
-
-    client_id: UUID
-    expected_version: int
-    events: Sequence[CareEvent]
-
-
-class UpstreamPosition(NamedTuple):
-    """How far an upstream was consumed (a Kafka topic-partition's offset, a relay's position),
-    recorded in the same transaction as the events it produced."""
-
-    upstream: str
-    position: int
-
-
-class StreamConflict(Exception):
-    """Another writer appended to one of the clients first; reload and decide again."""
-
-
-class DuplicateEventId(Exception):
-    """An event_id in the append is stored already (a concurrent re-send)."""
-
-
-class TrackingConflict(Exception):
-    """A tracked upstream position was already recorded (a redelivered batch)."""
-
-
-# The message of the index's trigger (services/app/erasure.py) when an append names an erased
-# client; its DETAIL lists their ids.
-ERASED_CLIENT_MESSAGE = "client_erased"
-
-
-class ErasedOnAppend(StreamConflict):
-    """An append named clients erased since the writer decided (the index's trigger refused it,
-    whatever this process had cached). A StreamConflict: the handler decides again on fresh
-    state, where those clients read as erased and their commands are refused."""
-
-    def __init__(self, client_ids: frozenset[UUID]) -> None:
-        super().__init__(f"{len(client_ids)} erased client(s)")
-        self.client_ids = client_ids
-
-
-def _erased_on_append(error: BaseException) -> ErasedOnAppend | None:
-    """The trigger's refusal, found on the error or its cause (never any row text but ids)."""
-    for candidate in (error, error.__cause__):
-        diag = getattr(candidate, "diag", None)
-        if diag is not None and diag.message_primary == ERASED_CLIENT_MESSAGE:
-            ids = (diag.message_detail or "").split(",")
-            return ErasedOnAppend(frozenset(UUID(i) for i in ids if i))
-    return None
+# The value and error types live in store_types.py; the store's users import them from here.
+__all__ = [
+    "ERASED_CLIENT_MESSAGE",
+    "Append",
+    "DuplicateEventId",
+    "ErasedOnAppend",
+    "IndexEntry",
+    "StreamConflict",
+    "TrackingConflict",
+    "UpstreamPosition",
+    "erased_on_append",
+]
 
 
 class PayloadCodec(Protocol):
@@ -135,6 +92,25 @@ class JsonCodec:
     def decode(self, client_id: UUID, state: bytes) -> tuple[CareEvent, datetime]:
         body = orjson.loads(state)
         return parse_event(body["event"]), datetime.fromisoformat(body["recorded_at"])
+
+
+class CareDatastore(PostgresDatastore):
+    """The library's datastore, with just-in-time compilation off on every connection.
+
+    Our statements are short lookups and batched writes; PostgreSQL compiles a query once its
+    estimated cost passes `jit_above_cost`, which a table without statistics (a fresh store,
+    a server running without autovacuum) reaches on a ten-row lookup, and the compile costs
+    6-60 ms (measured at 1,000,000 events, docs/benchmarks.md), more than the query itself.
+    """
+
+    def after_connect_func(self) -> Callable[[psycopg.Connection[Any]], None]:
+        library_setup = super().after_connect_func()
+
+        def after_connect(conn: psycopg.Connection[Any]) -> None:
+            library_setup(conn)
+            conn.execute("SET jit = off")
+
+        return after_connect
 
 
 class Database:
@@ -179,7 +155,7 @@ def open_database(
 ) -> Database:
     """A connection pool on the database a libpq URL names (host may be a socket directory)."""
     params = conninfo_to_dict(database_url)
-    datastore = PostgresDatastore(
+    datastore = CareDatastore(
         dbname=str(params.get("dbname", "postgres")),
         host=str(params.get("host", "127.0.0.1")),
         port=str(params.get("port", "5432")),
@@ -388,12 +364,16 @@ class EventStore:
             " WHERE originator_id = %s AND originator_version > %s"
             " ORDER BY originator_version LIMIT %s"
         ).format(events=events)
+        # LATERAL: each client's events by the primary key, whatever the statistics say. As a
+        # plain join, a store without statistics was planned as a parallel scan of every event
+        # (655 ms at 1,000,000 events for a ten-client caseload, docs/benchmarks.md).
         self._select_streams = SQL(
-            "SELECT e.originator_id, e.originator_version, e.notification_id, e.state"
-            " FROM unnest(%s::uuid[], %s::bigint[]) AS w(client_id, after_version)"
-            " JOIN {events} e ON e.originator_id = w.client_id"
-            " AND e.originator_version > w.after_version"
-            " ORDER BY e.originator_id, e.originator_version"
+            "SELECT w.client_id AS originator_id, e.originator_version, e.notification_id,"
+            " e.state FROM unnest(%s::uuid[], %s::bigint[]) AS w(client_id, after_version)"
+            " CROSS JOIN LATERAL (SELECT originator_version, notification_id, state"
+            " FROM {events} WHERE originator_id = w.client_id"
+            " AND originator_version > w.after_version) e"
+            " ORDER BY 1, 2"
         ).format(events=events)
         self._select_firsts = SQL(
             "SELECT originator_id, notification_id, state FROM {events}"
@@ -492,7 +472,7 @@ class EventStore:
         except IntegrityError as e:
             raise _conflict_kind(e)() from None
         except Exception as e:
-            erased = _erased_on_append(e)
+            erased = erased_on_append(e)
             if erased is None:
                 raise
             forget = getattr(self._codec, "erased", None)  # the key cache learns it at once

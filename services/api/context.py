@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.early_warning import Thresholds
-from projections.engine import ReadModels
+from projections.reading import ReadModels
 from services.app.authentication import Authenticate
 from services.app.ports import ClientHistory, MetricsSource
 from services.app.privacy import Privacy

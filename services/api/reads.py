@@ -10,7 +10,8 @@ from fastapi import Depends, Query
 from psycopg import Connection
 from psycopg.rows import DictRow
 
-from projections.engine import NotCaughtUp, PositionNotIssued, ReadModels, Tables
+from projections.engine import Tables
+from projections.reading import NotCaughtUp, PositionNotIssued, ReadModels
 from services.api.deps import Context
 from services.api.problems import Problem
 

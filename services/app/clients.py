@@ -26,7 +26,7 @@ from uuid import UUID
 from domain.access_policy import Action, Decision, Principal
 from domain.enrollment import ClientEnrolled
 from projections.caseload import clients_related
-from projections.engine import ReadModels
+from projections.reading import ReadModels
 from services.app.client_lru import ClientLru
 from services.app.gatekeeper import AccessRequest, Gatekeeper
 from services.app.ports import ClientHistory

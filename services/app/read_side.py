@@ -25,6 +25,7 @@ from projections.engine import (
     Runner,
     Step,
     Target,
+    analyze,
     begin_rebuild,
     drop_version,
     swap,
@@ -38,6 +39,7 @@ log = structlog.get_logger(__name__)
 
 FIRST_PAUSE = 0.25  # seconds after a failure of the projection worker
 MAX_PAUSE = 2.0  # the cap: back within a couple of seconds of the database's return
+ANALYZE_AFTER = 100_000  # events applied behind the head before the live tables are analyzed
 
 
 def flag_recorder(handler: CareRecordHandler) -> RecordFlags:
@@ -75,8 +77,10 @@ class ProjectionWorker:
     full_sweep_seconds: float = 60.0
     monotonic: Callable[[], float] = time.monotonic
     unavailable: tuple[type[Exception], ...] = UNAVAILABLE_ERRORS
+    analyze_after: int = ANALYZE_AFTER
     _sweep_pending: bool = field(default=True, init=False)
     _next_full: float = field(default=0.0, init=False)
+    _since_analyze: int = field(default=0, init=False)
 
     def run(self, stop: threading.Event) -> None:
         """Until `stop`: the one catch-all of this process boundary, with a short, capped pause.
@@ -126,12 +130,22 @@ class ProjectionWorker:
 
     def _after_batch(self, step: Step) -> None:
         log.debug("projections.batch", count=step.count, position=step.items[-1].position)
+        self._since_analyze += step.count
+        if step.caught_up and self._since_analyze >= self.analyze_after:
+            self._analyze()
         if self.flags is None:
             return
         if step.caught_up and not self._sweep_pending:
             self.flags.evaluate_clients({item.recorded.event.client_id for item in step.items})
         else:
             self._sweep_pending = True
+
+    def _analyze(self) -> None:
+        """After a long catch-up, fresh statistics for the live tables it filled."""
+        targets = self.runner.targets()
+        analyze(self.runner.pool, (table for t in targets for table in t.tables.values()))
+        log.info("projections.analyzed", events=self._since_analyze, projections=len(targets))
+        self._since_analyze = 0
 
     def _when_idle(self) -> None:
         if self.flags is None:
@@ -154,6 +168,7 @@ def rebuild_projection(
     *,
     grace_seconds: float = 10.0,
     batch_size: int,
+    backlog_batch_size: int | None = None,
     audit_key: bytes,
     out: TextIO = sys.stdout,
     sleep: Callable[[float], None] = time.sleep,
@@ -166,9 +181,16 @@ def rebuild_projection(
             out.write(verdict_line(verdict) + "\nrefusing to rebuild the chain over it\n")
             return 1
     version = begin_rebuild(pool, projection)
-    runner = Runner(store, pool, lambda: [Target(projection, version)], batch_size=batch_size)
+    runner = Runner(
+        store,
+        pool,
+        lambda: [Target(projection, version)],
+        batch_size=batch_size,
+        backlog_batch_size=backlog_batch_size,
+    )
     started = time.perf_counter()
     count = runner.catch_up()
+    analyze(pool, projection.tables_of(version).values())  # planned well from its first read
     old = swap(pool, name, version)
     count += runner.catch_up()  # what came in meanwhile, until the worker takes over
     seconds = time.perf_counter() - started
@@ -192,6 +214,7 @@ def retry_parked(
     *,
     grace_seconds: float = 10.0,
     batch_size: int,
+    backlog_batch_size: int | None = None,
     audit_key: bytes,
     out: TextIO = sys.stdout,
 ) -> int:
@@ -216,6 +239,7 @@ def retry_parked(
             projection,
             grace_seconds=grace_seconds,
             batch_size=batch_size,
+            backlog_batch_size=backlog_batch_size,
             audit_key=audit_key,
             out=out,
         )

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from domain.access_policy import FLAG_DATA_CLASSES, Action, Decision, Principal
 from projections.early_warning import FlagView, flag_by_id, waiting_flags
-from projections.engine import ReadModels
+from projections.reading import ReadModels
 from services.app.clients import ClientName, named
 from services.app.disclosure import rows_notice
 from services.app.gatekeeper import AccessRequest, Gatekeeper

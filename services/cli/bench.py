@@ -124,6 +124,7 @@ def _store_and_http(
             filled_at = runtime.clock()
             stored, seconds = scale.fill(runtime, events)
             say(f"filled {stored:,} events in {seconds:.0f} s ({stored / seconds:,.0f}/s)")
+            scale.analyze_database(runtime)
             figures.append(
                 Figure(
                     "bulk fill through the command handler (5,000 per transaction)",
@@ -153,6 +154,7 @@ def _store_and_http(
             )
             if "http" in args.skip:
                 return figures
+            scale.analyze_database(runtime)  # the read models and flags the runs above filled
             window = (filled_at, filled_at + timedelta(seconds=30))
             run_seconds = 1.0 if args.quick else 5.0
             with api_server(url, secret) as server, bare_server() as bare:

@@ -11,7 +11,7 @@ from functools import partial
 from pathlib import Path
 from typing import TextIO
 
-from projections.engine import status
+from projections.reading import status
 from services.app.audit import Anchor, AnchorError, read_anchors, report_lines
 from services.settings import Settings
 from services.wiring import (

@@ -13,9 +13,10 @@ from domain.early_warning import Thresholds, thresholds_from
 from projections import CASELOAD, CORE, EARLY_WARNING, Projection
 from projections.audit_trail import audit_trail
 from projections.early_warning import FlagEvaluator, migrate_evaluations
-from projections.engine import Pool, ReadModels, Runner, live_targets, versions_of
+from projections.engine import Pool, Runner, live_targets, versions_of
 from projections.engine import migrate as migrate_projections
 from projections.parking import Parked, ParkedSummary, live_parked, parked_counts, parked_summaries
+from projections.reading import ReadModels
 from services.app.audit import Anchor, Anchoring, AuditReport, take_anchors, verify_all
 from services.app.read_side import ProjectionWorker, flag_recorder, rebuild_projection
 from services.app.read_side import retry_parked as retry_parked_events
@@ -61,6 +62,11 @@ def thresholds_of(settings: Settings) -> Thresholds:
     return thresholds_from(settings.warning_thresholds)
 
 
+def backlog_of(runtime: Runtime, batch_size: int | None) -> int:
+    """Events per transaction behind the head: the setting, unless a caller chose one size."""
+    return runtime.settings.projection_backlog_batch_size if batch_size is None else batch_size
+
+
 def live_runner(runtime: Runtime, *, batch_size: int | None = None) -> Runner:
     pool = pool_of(runtime)
     keyed = keyed_projections(runtime.settings)
@@ -69,6 +75,7 @@ def live_runner(runtime: Runtime, *, batch_size: int | None = None) -> Runner:
         pool,
         lambda: live_targets(pool, keyed),
         batch_size=batch_size or runtime.settings.projection_batch_size,
+        backlog_batch_size=backlog_of(runtime, batch_size),
     )
 
 
@@ -152,6 +159,7 @@ def retry_parked(
         chosen,
         grace_seconds=grace_seconds,
         batch_size=runtime.settings.projection_batch_size,
+        backlog_batch_size=runtime.settings.projection_backlog_batch_size,
         audit_key=runtime.settings.audit_key_bytes(),
         **kwargs,
     )
@@ -192,6 +200,7 @@ def rebuild(
         keyed[name],
         grace_seconds=grace_seconds,
         batch_size=batch_size or runtime.settings.projection_batch_size,
+        backlog_batch_size=backlog_of(runtime, batch_size),
         audit_key=runtime.settings.audit_key_bytes(),
         **kwargs,
     )

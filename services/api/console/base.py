@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 
 from domain.errors import DomainError
-from projections.engine import NotCaughtUp
+from projections.reading import NotCaughtUp
 from services.api.access import Guard
 from services.api.console.session import (
     CsrfRefused,

@@ -38,6 +38,7 @@ def worker_process(url: str) -> Iterator[subprocess.Popen[bytes]]:
         **os.environ,
         "CARE_DATABASE_URL": url,
         "CARE_PROJECTION_BATCH_SIZE": "100",
+        "CARE_PROJECTION_BACKLOG_BATCH_SIZE": "100",
         "CARE_LOG_LEVEL": "warning",
     }
     process = subprocess.Popen(

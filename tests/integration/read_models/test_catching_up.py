@@ -1,0 +1,149 @@
+"""Catching up a backlog: larger transactions behind the head, the same read models as small
+ones, and fresh planner statistics once a long catch-up or a rebuild has filled the tables."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from datetime import datetime
+
+from psycopg.sql import Identifier
+
+from projections.engine import Runner, live_targets
+from services.app.read_side import ProjectionWorker
+from services.wiring import (
+    BY_NAME,
+    Runtime,
+    keyed_projections,
+    pool_of,
+    projection_lag,
+    read_models,
+    rebuild,
+)
+from tests.integration.read_models.support import (
+    Client,
+    ReadSide,
+    compare_with_rebuild,
+    record_simulated,
+)
+from tests.unit import builders as b
+
+
+def last_analyzed(runtime: Runtime, tables: list[Identifier]) -> dict[str, datetime | None]:
+    names = [table.as_string().strip('"') for table in tables]
+    with runtime.db.connection() as conn:
+        rows = conn.execute(
+            "SELECT relname, last_analyze FROM pg_stat_user_tables WHERE relname = ANY(%s)",
+            (names,),
+        ).fetchall()
+    return {row["relname"]: row["last_analyze"] for row in rows}
+
+
+def live_tables(runtime: Runtime) -> list[Identifier]:
+    with read_models(runtime).reading(list(BY_NAME)) as (_conn, tables):
+        return [table for by_base in tables.values() for table in by_base.values()]
+
+
+def database_now(runtime: Runtime) -> datetime:
+    with runtime.db.connection() as conn:
+        row = conn.execute("SELECT now() AS now").fetchone()
+    assert row is not None
+    return row["now"]  # type: ignore[no-any-return]
+
+
+def test_behind_the_head_batches_grow_and_every_event_is_applied_once(
+    runtime: Runtime, read_side: ReadSide
+) -> None:
+    # given a backlog of simulated care, recorded before any projection ran
+    stored = record_simulated(runtime, clients=20, days=30, seed=41)
+    assert stored > 1_000
+    pool = pool_of(runtime)
+    keyed = keyed_projections(runtime.settings)
+    targets = lambda: live_targets(pool, keyed)  # noqa: E731
+    runner = Runner(runtime.store, pool, targets, batch_size=50, backlog_batch_size=400)
+
+    # when the runner catches up: 50 events first, then 400 a transaction while behind
+    counts = []
+    while True:
+        step = runner.step()
+        counts.append(step.count)
+        if step.caught_up:
+            break
+
+    # then the batches grew once the first was full, and every event was applied once
+    assert counts[0] == 50
+    assert set(counts[1:-1]) == {400}
+    assert counts[-1] < 400
+    assert sum(counts) == runtime.store.head()
+    assert projection_lag(runtime) == 0
+    for projection in keyed:  # row for row what a rebuild in batches of 2,000 makes
+        assert compare_with_rebuild(runtime, projection)
+
+    # and at the head a new event is one small batch again
+    head = runtime.store.head()
+    Client.enrolled(read_side).record(b.check_in, craving=4)
+    step = runner.step()
+    assert step.caught_up
+    assert step.count == runtime.store.head() - head
+
+
+def test_a_worker_that_caught_up_a_long_backlog_leaves_its_read_models_with_statistics(
+    runtime: Runtime,
+) -> None:
+    # given a backlog recorded while no worker ran
+    backlog = record_simulated(runtime, clients=8, days=10, seed=42)
+    before = database_now(runtime)
+
+    # when the projections worker starts and catches up more events than its threshold
+    pool = pool_of(runtime)
+    keyed = keyed_projections(runtime.settings)
+    runner = Runner(runtime.store, pool, lambda: live_targets(pool, keyed), batch_size=200)
+    worker = ProjectionWorker(runner, None, poll_seconds=0.1, analyze_after=backlog // 2)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while projection_lag(runtime) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        tables = live_tables(runtime)
+        while time.monotonic() < deadline:
+            analyzed = last_analyzed(runtime, tables)
+            if all(at is not None and at >= before for at in analyzed.values()):
+                break
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+    # then every live table was analyzed after the catch-up began (not by autovacuum, whose
+    # runs are counted apart): the planner knows what the tables now hold
+    assert len(analyzed) == len(tables)
+    assert all(at is not None and at >= before for at in analyzed.values()), analyzed
+
+
+def test_a_rebuilt_read_model_goes_live_with_statistics(runtime: Runtime) -> None:
+    # given a store with history and a live caseload
+    before = database_now(runtime)
+
+    # when the caseload is rebuilt beside the live one and swapped in
+    assert rebuild(runtime, "caseload", grace_seconds=0.0, out=io.StringIO()) == 0
+
+    # then the new version's tables were analyzed before their first read
+    with read_models(runtime).reading(["caseload"]) as (_conn, tables):
+        rebuilt = list(tables["caseload"].values())
+    analyzed = last_analyzed(runtime, rebuilt)
+    assert len(analyzed) == len(rebuilt)
+    assert all(at is not None and at >= before for at in analyzed.values()), analyzed
+
+
+def test_the_processes_connections_plan_without_just_in_time_compilation(
+    runtime: Runtime,
+) -> None:
+    # given the process's one pool; when any of its connections is asked
+    with runtime.db.connection() as conn:
+        row = conn.execute("SHOW jit").fetchone()
+    # then JIT is off: a compile costs more than the short queries it would speed up
+    assert row is not None
+    assert row["jit"] == "off"
