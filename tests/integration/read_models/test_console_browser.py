@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +30,12 @@ from tests.stories import Person, Story, parent_after_surgery, young_professiona
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = os.environ.get("CARE_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[3] / "docs" / "console"
+# Where the screenshots go: the README's pictures are refreshed with
+# CARE_SCREENSHOTS=docs/console ./dev test; by default a scratch directory, so a test run
+# leaves the checkout as it found it.
+SHOTS = Path(
+    os.environ.get("CARE_SCREENSHOTS") or Path(tempfile.gettempdir()) / "carecircle-console-shots"
+)
 FLAGS = [
     "--headless",
     "--no-sandbox",
