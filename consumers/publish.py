@@ -6,8 +6,8 @@ move the checkpoint — a tracking row in the store. At-least-once: after a cras
 error the batch since the checkpoint is sent again, and a duplicate carries the same `event-id`.
 One client's events share a key, so a partition, so their order holds (one request in flight per
 connection keeps retries from reordering them). When sends keep failing the producer is replaced
-(the topics ensured first), so a broker restart that lost the topics is survived. Flags raised
-or resolved go to `care.flags` too.
+(the topics ensured first), so a broker restart that lost the topics is survived. Flags raised,
+acknowledged, cleared or resolved go to `care.flags` too.
 
 The value is the stored event: the envelope as on the wire, plus `version`, `position` and
 `recorded_at`, with its `data` as the `Payloads` port makes it: sealed under the client's key by
@@ -34,7 +34,10 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-FLAG_TYPES = frozenset({"RiskFlagRaised", "RiskFlagCleared", "RiskFlagResolved"})
+# A flag's whole lifecycle: a pager downstream stops escalating once a person acknowledged it
+FLAG_TYPES = frozenset(
+    {"RiskFlagRaised", "RiskFlagAcknowledged", "RiskFlagCleared", "RiskFlagResolved"}
+)
 
 
 def checkpoint_name(topic: str) -> str:

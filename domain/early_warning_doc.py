@@ -53,7 +53,8 @@ RULES_OF_THE_LIFECYCLE = """\
   flags at discharge raise DIS-1 for the program's supervisors, and the rules keep running
   after it (the engagement rules ENG-1 and ENG-2 answer as at the discharge).
 - After `ClientDied` every rule but PV-1 answers as at the death and raises nothing new.
-- `care.flags` carries `RiskFlagRaised`, `RiskFlagCleared` and `RiskFlagResolved`.
+- `care.flags` carries `RiskFlagRaised`, `RiskFlagAcknowledged`, `RiskFlagCleared` and
+  `RiskFlagResolved`.
 - On a caseload (`GET /v1/caseloads/{member_id}`) a cleared flag still counts among
   `open_flags` with its severity, and apart as `cleared_flags`, not among the
   `unacknowledged_flags` nobody has acted on; a discharged client stays on the caseload

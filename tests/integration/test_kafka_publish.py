@@ -105,9 +105,10 @@ def test_given_stored_events_and_flags_when_published_then_each_is_on_care_event
         fill(runtime, clients=12, days=10)
         client = uuid4()
         flag, critical = "flag-" + uuid4().hex, "flag-" + uuid4().hex
-        # a high flag raised, cleared by its rule and resolved by a person (the lifecycle of
-        # issue 12), and a critical one: care.flags carries the new status and severity
-        raised, cleared, resolved, imminent = (
+        # a high flag raised, acknowledged by the counselor (a pager stops escalating),
+        # cleared by its rule and resolved by a person (the lifecycle of issue 12), and a
+        # critical one: care.flags carries every change of status and the severity
+        raised, acknowledged, cleared, resolved, imminent = (
             Story(client_id=client)
             .by(COUNSELOR)
             .on(START)
@@ -119,6 +120,7 @@ def test_given_stored_events_and_flags_when_published_then_each_is_on_care_event
                 severity="high",
                 reason="PHQ-9 item 9 answered above zero",
             )
+            .event("RiskFlagAcknowledged", flag_id=flag)
             .event("RiskFlagCleared", flag_id=flag)
             .event("RiskFlagResolved", flag_id=flag, note="C-SSRS done, no current risk")
             .event(
@@ -132,7 +134,8 @@ def test_given_stored_events_and_flags_when_published_then_each_is_on_care_event
             .on_kafka()
         )
         by_rule = [{**body, "actor": RULE} for body in (raised, cleared, imminent)]
-        for body in (enrollment(client), by_rule[0], by_rule[1], resolved, by_rule[2]):
+        bodies = (enrollment(client), by_rule[0], acknowledged, by_rule[1], resolved, by_rule[2])
+        for body in bodies:
             _, refused = runtime.handler.record_batch(
                 [RecordCareEvent(parse_event(body), now=datetime.now(UTC))]
             )
@@ -142,7 +145,7 @@ def test_given_stored_events_and_flags_when_published_then_each_is_on_care_event
         with in_thread(lambda stop: run_publish(runtime, kafka_bootstrap, stop)):
             wait_until(published_through_head(runtime), "the checkpoint to reach the head")
         events = read_topic(kafka_bootstrap, settings.kafka_events_topic, expected=len(stored))
-        flags = read_topic(kafka_bootstrap, settings.kafka_flags_topic, expected=4)
+        flags = read_topic(kafka_bootstrap, settings.kafka_flags_topic, expected=5)
         said = [opened_value(runtime, r.value) for r in flags]  # sealed under the client's key
     finally:
         runtime.close()
@@ -164,14 +167,17 @@ def test_given_stored_events_and_flags_when_published_then_each_is_on_care_event
     assert all(positions == sorted(positions) for positions in per_client.values())
     assert [header(r, "type") for r in flags] == [
         "RiskFlagRaised",
+        "RiskFlagAcknowledged",
         "RiskFlagCleared",
         "RiskFlagResolved",
         "RiskFlagRaised",
     ]
     assert {r.key for r in flags} == {str(client).encode()}
-    assert [v["opened_data"]["flag_id"] for v in said] == [flag, flag, flag, critical]
-    assert (said[1]["actor"]["kind"], said[2]["actor"]["kind"]) == ("rule", "human")
-    assert said[3]["opened_data"]["severity"] == "critical"
+    assert [v["opened_data"]["flag_id"] for v in said] == [flag, flag, flag, flag, critical]
+    kinds = [v["actor"]["kind"] for v in said]
+    assert kinds == ["rule", "human", "rule", "human", "rule"]
+    assert said[1]["actor"]["id"] == COUNSELOR.sub
+    assert said[4]["opened_data"]["severity"] == "critical"
 
 
 def test_given_a_publisher_killed_at_random_points_then_every_event_is_published_in_order(
