@@ -135,7 +135,10 @@ def next_moment(signs: WarningSigns, now: datetime, t: Thresholds) -> datetime |
 
 
 def flag_id_of(client_id: UUID, finding: Finding) -> str:
-    """Derived from client, rule, rule version and episode: the same finding, the same flag."""
+    """Derived from client, rule, rule version and episode: the same finding, the same flag
+    (or the open flag a finding continues, see `Finding.continues`)."""
+    if finding.continues is not None:
+        return finding.continues
     name = f"{client_id}/{finding.rule.id}/v{finding.rule.version}/{finding.episode}"
     return str(uuid5(FLAG_NAMESPACE, name))
 

@@ -53,6 +53,10 @@ RULES_OF_THE_LIFECYCLE = """\
   flags at discharge raise DIS-1 for the program's supervisors, and the rules keep running
   after it (the engagement rules ENG-1 and ENG-2 answer as at the discharge).
 - After `ClientDied` every rule but PV-1 answers as at the death and raises nothing new.
+- CRV-1 and SLP-1 name their episode by the run's first check-in. A run longer than the
+  check-ins the signs keep (`KEEP_CHECK_IN_DAYS` + `CORRECTION_REACH_DAYS`) stays the one flag
+  the record holds open for the rule: the horizon moving on raises nothing new and closes
+  nothing.
 - `care.flags` carries `RiskFlagRaised`, `RiskFlagAcknowledged`, `RiskFlagCleared` and
   `RiskFlagResolved`.
 - On a caseload (`GET /v1/caseloads/{member_id}`) a cleared flag still counts among

@@ -115,6 +115,9 @@ class Finding:
 
     `episode` names this occurrence of the condition (e.g. the screen or crisis that started
     it), so one long-lasting condition is one flag and a new occurrence is a new one.
+    `continues`: the id of the open flag this finding is, when the event that began the
+    episode is older than anything the signs keep (a run of check-ins longer than their
+    horizon), so its episode can no longer be named.
     """
 
     rule: Rule
@@ -123,6 +126,7 @@ class Finding:
     since: datetime
     reason: str
     evidence: tuple[UUID, ...]
+    continues: str | None = None
 
 
 class Dated(Protocol):

@@ -169,7 +169,7 @@ def _sui_3_moments(signs: WarningSigns, t: Thresholds) -> Iterable[datetime]:
 def crv_1(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, ...]:
     """Craving at or above 7, or 3 above the 14-day mean, on the last check-ins in a row."""
     run = _trailing_run(signs.check_ins, lambda i, c: _craving_elevated(signs.check_ins, i, c, t))
-    return _in_a_row(CRV_1, "moderate", "Craving elevated", run, t.craving_consecutive)
+    return _in_a_row(CRV_1, "moderate", "Craving elevated", run, t.craving_consecutive, signs)
 
 
 def _craving_elevated(history: Sequence[CheckIn], index: int, c: CheckIn, t: Thresholds) -> bool:
@@ -183,17 +183,29 @@ def _craving_elevated(history: Sequence[CheckIn], index: int, c: CheckIn, t: Thr
 def slp_1(signs: WarningSigns, now: datetime, t: Thresholds) -> tuple[Finding, ...]:
     """Sleep under 4 h on the last 3 check-ins in a row."""
     run = _trailing_run(signs.check_ins, lambda _i, c: c.sleep_hours < t.sleep_below_hours)
-    return _in_a_row(SLP_1, "low", "Short sleep", run, t.sleep_consecutive)
+    return _in_a_row(SLP_1, "low", "Short sleep", run, t.sleep_consecutive, signs)
 
 
 def _in_a_row(
-    rule: Rule, severity: Severity, what: str, run: Sequence[CheckIn], needed: int
+    rule: Rule,
+    severity: Severity,
+    what: str,
+    run: Sequence[CheckIn],
+    needed: int,
+    signs: WarningSigns,
 ) -> tuple[Finding, ...]:
     """A finding when the run is long enough: its first check-in is the episode, the first
-    `needed` of it the evidence, dated when the last of those came in."""
+    `needed` of it the evidence, dated when the last of those came in.
+
+    A run that reaches back to the oldest check-in the signs keep may have begun before it
+    (check-ins older than the horizon are dropped, domain/warning_signs.py): while the record
+    holds this rule's flag open, the run is that flag's episode still, not a new one each day
+    the horizon moves (which raised a new flag and closed the old one daily through a long run).
+    """
     if len(run) < needed:
         return ()
     evidence = run[:needed]
+    continuing = _open_flag_of(rule, signs) if run[0] == signs.check_ins[0] else None
     return (
         Finding(
             rule,
@@ -202,8 +214,15 @@ def _in_a_row(
             evidence[-1].at,
             f"{what} on {len(run)} check-ins in a row",
             tuple(c.event_id for c in evidence),
+            continues=continuing,
         ),
     )
+
+
+def _open_flag_of(rule: Rule, signs: WarningSigns) -> str | None:
+    """The flag of this rule the record holds open (or acknowledged), the latest raised."""
+    held = [f for f in signs.flags if f.rule_id == rule.id and f.status in ("open", "acknowledged")]
+    return held[-1].flag_id if held else None
 
 
 def _trailing_run(

@@ -8,6 +8,7 @@ rule and episode, so the same finding is recorded once.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -464,3 +465,40 @@ def test_signs_ignore_what_no_rule_reads() -> None:
     signs = given()
     assert observe(signs, goal_set(occurred_at=after(days=1))) is signs
     assert observe(signs, session_held(occurred_at=after(days=1))) is not signs
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "elevated"),
+    [("CRV-1", {"craving": 8}), ("SLP-1", {"sleep_hours": 3.0})],
+)
+def test_a_run_longer_than_the_kept_check_ins_stays_one_flag(
+    rule_id: str, elevated: dict[str, Any]
+) -> None:
+    # given a client elevated on every daily check-in for 60 days, longer than the signs keep
+    # check-ins, and the rules evaluated after each one with their flags recorded back
+    signs = given()
+    raised: list[str] = []
+    closed: list[str] = []
+    for day in range(1, 61):
+        at = after(days=day)
+        signs = observe(signs, check_in(occurred_at=at, **elevated))
+        for event in flag_events(signs, evaluate(signs, at, DEFAULTS), at):
+            if isinstance(event, RiskFlagRaised) and event.data.rule_id == rule_id:
+                raised.append(event.data.flag_id)
+            elif isinstance(event, RiskFlagResolved):
+                closed.append(event.data.flag_id)
+            signs = observe(signs, event)
+
+    # then the one condition is one flag: raised once, never closed while it lasts
+    assert len(raised) == 1
+    assert closed == []
+    assert signs.check_ins[0].at > after(days=1)  # the run's first check-in is no longer kept
+    assert fired(signs, after(days=60)) == {rule_id: "low" if rule_id == "SLP-1" else "moderate"}
+
+    # and a calm check-in closes it, so a later run is a new flag
+    calm: dict[str, Any] = {"craving": 1} if rule_id == "CRV-1" else {"sleep_hours": 7.5}
+    at = after(days=61)
+    signs = observe(signs, check_in(occurred_at=at, **calm))
+    (closing,) = flag_events(signs, evaluate(signs, at, DEFAULTS), at)
+    assert isinstance(closing, RiskFlagResolved)
+    assert closing.data.flag_id == raised[0]
