@@ -69,6 +69,8 @@ def store_read_rate(runtime: Runtime, events: int) -> float:
 def catch_up(runtime: Runtime, segment: int) -> list[tuple[int, float]]:
     """The three live projections from position 0 to the head; (events, events/s) per segment."""
     runner = live_runner(runtime)
+    # a segment holds whole transactions: at most one segment's events in each
+    runner.backlog_batch_size = min(runner.backlog_batch_size, max(runner.batch_size, segment))
     segments: list[tuple[int, float]] = []
     done = in_segment = 0
     started = time.perf_counter()
