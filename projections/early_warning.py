@@ -247,7 +247,7 @@ class SignsFold:
         orgs: list[str | None] = []
         documents: list[str] = []
         positions: list[int] = []
-        where = self._where(cur, tables)
+        where = signs_place(cur.connection, tables)
         for client_id, history in by_client.items():
             signs, position = known.get(client_id, (no_signs(client_id), 0))
             changed = False
@@ -266,14 +266,16 @@ class SignsFold:
         if ids:
             cur.execute(_SAVE_SIGNS.format(**tables), (ids, orgs, documents, positions))
 
-    def _where(self, cur: Cursor[DictRow], tables: Tables) -> str:
-        info = cur.connection.info
-        return f"{info.host}:{info.port}/{info.dbname}/{tables['warning_signs']!r}"
+    def folded(self, where: str, client_id: UUID, position: int) -> WarningSigns | None:
+        """The signs this process folded for a client up to `position`, if it still holds them:
+        what the stored row at that position says, without parsing its JSON again."""
+        cached = self._cache.get((where, client_id))
+        return cached[1] if cached is not None and cached[0] == position else None
 
     def _load(
         self, cur: Cursor[DictRow], tables: Tables, clients: list[UUID]
     ) -> dict[UUID, tuple[WarningSigns, int]]:
-        where = self._where(cur, tables)
+        where = signs_place(cur.connection, tables)
         cur.execute(_SIGNS_AT.format(**tables), (clients,))
         known: dict[UUID, tuple[WarningSigns, int]] = {}
         missing: list[UUID] = []
@@ -297,7 +299,14 @@ class SignsFold:
             self._cache.popitem(last=False)
 
 
-EARLY_WARNING = Projection(name=NAME, version=VERSION, tables=TABLES, ddl=DDL, batch=SignsFold())
+def signs_place(conn: Connection[DictRow], tables: Tables) -> str:
+    """Which database and table a signs row lives in: the fold's cache key beside the client."""
+    info = conn.info
+    return f"{info.host}:{info.port}/{info.dbname}/{tables['warning_signs']!r}"
+
+
+SIGNS_FOLD = SignsFold()  # the process's one fold: the evaluator reads what it just folded
+EARLY_WARNING = Projection(name=NAME, version=VERSION, tables=TABLES, ddl=DDL, batch=SIGNS_FOLD)
 
 
 # --- the live evaluator ---------------------------------------------------------------------------
@@ -347,12 +356,14 @@ class FlagEvaluator:
         thresholds: Thresholds | None = None,
         *,
         page: int = 500,
+        fold: SignsFold = SIGNS_FOLD,
     ) -> None:
         self.pool = pool
         self.record = record
         self.clock = clock
         self.thresholds = thresholds or Thresholds()
         self.page = page
+        self.fold = fold
 
     def evaluate_clients(self, client_ids: Collection[UUID]) -> int:
         """Evaluate these clients if they changed since last time (or a moment passed)."""
@@ -396,18 +407,23 @@ class FlagEvaluator:
                     query.format(evaluations=EVALUATIONS, **tables),
                     {**params, "now": now, "after": after, "limit": self.page},
                 ).fetchall()
-            total += self._evaluate(rows, now)
+                where = signs_place(conn, tables)
+            total += self._evaluate(rows, now, where)
             if not paged or len(rows) < self.page:
                 return total
             after = rows[-1]["client_id"]
 
-    def _evaluate(self, rows: Sequence[DictRow], now: datetime) -> int:
+    def _evaluate(self, rows: Sequence[DictRow], now: datetime, where: str) -> int:
         commands: list[RecordCareEvent] = []
         ids: list[UUID] = []
         positions: list[int] = []
         moments: list[datetime | None] = []
         for row in rows:
-            signs = SIGNS.validate_json(row["signs"])
+            # parsing a signs document cost more than evaluating every rule on it (188 µs
+            # against 119 µs a client at 10 kB): the one the fold just wrote is taken as is
+            signs = self.fold.folded(where, row["client_id"], row["position"])
+            if signs is None:
+                signs = SIGNS.validate_json(row["signs"])
             findings = evaluate(signs, now, self.thresholds)
             commands.extend(RecordCareEvent(e, now=now) for e in flag_events(signs, findings, now))
             ids.append(row["client_id"])

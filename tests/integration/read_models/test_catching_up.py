@@ -1,5 +1,6 @@
 """Catching up a backlog: larger transactions behind the head, the same read models as small
-ones, and fresh planner statistics once a long catch-up or a rebuild has filled the tables."""
+ones, fresh planner statistics once a long catch-up or a rebuild has filled the tables, and an
+evaluator that takes the signs the fold just wrote instead of parsing them again."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ import threading
 import time
 from datetime import datetime
 
-from psycopg.sql import Identifier
+import pytest
+from psycopg.sql import SQL, Identifier
+from pydantic import ValidationError
 
+from domain.commands import RecordCareEvent
+from domain.flags import RiskFlagRaised
+from projections.early_warning import FlagEvaluator, SignsFold
 from projections.engine import Runner, live_targets
 from services.app.read_side import ProjectionWorker
 from services.wiring import (
@@ -147,3 +153,35 @@ def test_the_processes_connections_plan_without_just_in_time_compilation(
     # then JIT is off: a compile costs more than the short queries it would speed up
     assert row is not None
     assert row["jit"] == "off"
+
+
+def test_the_evaluator_takes_the_signs_the_fold_just_wrote_without_parsing_them_again(
+    runtime: Runtime, read_side: ReadSide
+) -> None:
+    # given a client whose craving check-ins this process's early-warning fold just folded
+    client = Client.enrolled(read_side)
+    client.record(b.check_in, craving=9)
+    client.record(b.check_in, craving=9)
+    read_side.runner.catch_up()
+    # and their stored signs document made unreadable, at the same position
+    with read_models(runtime).reading(["early_warning"]) as (conn, tables):
+        conn.execute(
+            SQL("UPDATE {warning_signs} SET signs = 'not json' WHERE client_id = %s").format(
+                **tables["early_warning"]
+            ),
+            (client.client_id,),
+        )
+    recorded: list[RecordCareEvent] = []
+
+    # when an evaluator that folded nothing looks at the client, it must parse the document
+    unfolded = FlagEvaluator(pool_of(runtime), recorded.extend, runtime.clock, fold=SignsFold())
+    with pytest.raises(ValidationError):
+        unfolded.evaluate_clients([client.client_id])
+    # and the process's evaluator evaluates the signs its fold holds for that position
+    FlagEvaluator(pool_of(runtime), recorded.extend, runtime.clock).evaluate_clients(
+        [client.client_id]
+    )
+
+    # then the rules ran on the folded signs: craving elevated twice in a row raised CRV-1
+    raised = [c.event for c in recorded if isinstance(c.event, RiskFlagRaised)]
+    assert [e.data.rule_id for e in raised] == ["CRV-1"]
