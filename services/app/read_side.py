@@ -39,7 +39,7 @@ log = structlog.get_logger(__name__)
 
 FIRST_PAUSE = 0.25  # seconds after a failure of the projection worker
 MAX_PAUSE = 2.0  # the cap: back within a couple of seconds of the database's return
-ANALYZE_AFTER = 100_000  # events applied behind the head before the live tables are analyzed
+ANALYZE_AFTER = 100_000  # events applied (a catch-up, or live) between analyses of the live tables
 
 
 def flag_recorder(handler: CareRecordHandler) -> RecordFlags:
@@ -141,7 +141,8 @@ class ProjectionWorker:
             self._sweep_pending = True
 
     def _analyze(self) -> None:
-        """After a long catch-up, fresh statistics for the live tables it filled."""
+        """Fresh statistics for the live tables, at the head, once `analyze_after` events were
+        applied since the last time (after a long catch-up; while live, as autovacuum would)."""
         targets = self.runner.targets()
         analyze(self.runner.pool, (table for t in targets for table in t.tables.values()))
         log.info("projections.analyzed", events=self._since_analyze, projections=len(targets))

@@ -159,7 +159,7 @@ def retry_parked(
         chosen,
         grace_seconds=grace_seconds,
         batch_size=runtime.settings.projection_batch_size,
-        backlog_batch_size=runtime.settings.projection_backlog_batch_size,
+        backlog_batch_size=backlog_of(runtime, None),
         audit_key=runtime.settings.audit_key_bytes(),
         **kwargs,
     )
