@@ -19,9 +19,12 @@ rows leaves a shorter chain that verifies; anchors kept outside the database cat
 Appends are group-committed: concurrent requests of one process hand their entries to one
 writer (the first to arrive leads; the others wait for its commit), which chains them all in one
 transaction. Writers of all processes take one transaction-level advisory lock, never a lock on
-the table (reads and `verify` go on), read the chain's last row and number the new rows after
-it, so the chain has one order, its ids grow by one along it without gaps, and every entry is
-committed before the request that caused it is answered. A batch is two round trips (pipeline).
+the table (reads and `verify` go on). A writer numbers and hashes its rows after the chain's
+last row as it last saw it, and sends lock and rows as ONE statement (one round trip, committed
+before the request that caused it is answered). If another process appended meanwhile, the
+first new id is taken: the primary key refuses the whole statement, and the writer reads the
+chain's last row and chains its rows again. So the chain has one order and its ids grow by one
+along it without gaps.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import orjson
+from psycopg import errors
 from psycopg.sql import SQL, Composed, Identifier
 
 from projections.rows import from_row
@@ -45,6 +49,8 @@ ACCESS_LOG_TABLE = "access_log"
 GENESIS = "0" * 64
 # pg_advisory_xact_lock key of the chain's one writer at a time (any constant unique to us)
 CHAIN_LOCK_KEY = 0x63617265_616C6F67  # "carealog"
+# times a writer chains a group again after other processes appended before it
+_CHAIN_ATTEMPTS = 20
 KEYED = "hmac:"  # the prefix of a keyed row's hash; a bare hex hash is an unkeyed (older) row
 
 Outcome = Literal["allowed", "denied", "not_found"]
@@ -229,14 +235,18 @@ class AccessLog:
         schema = Identifier(database.schema)
         table = SQL("{}.{}").format(schema, Identifier(ACCESS_LOG_TABLE))
         self._table = table
-        self._chain_lock = SQL("SELECT pg_advisory_xact_lock(%s)")
         self._last = SQL(
             "SELECT entry_id, hash FROM {table} ORDER BY entry_id DESC LIMIT 1"
         ).format(table=table)
+        # the chain's lock and the rows in one statement (one implicit transaction): the rows
+        # come as one JSON array, typed by the table's own row type
         self._insert = SQL(
-            "INSERT INTO {table} (" + _COLUMNS + ") VALUES"
-            " (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            "INSERT INTO {table} (" + _COLUMNS + ")"
+            " SELECT " + _COLUMNS + " FROM (SELECT pg_advisory_xact_lock(%s)) AS chain_lock,"
+            " jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
         ).format(table=table)
+        # the chain's last row as this process last wrote or read it (None: read it first)
+        self._head: tuple[int, str] | None = None
         self._group = _GroupCommit(self._write)
 
     @property
@@ -253,20 +263,38 @@ class AccessLog:
         return self._group.submit(list(entries))
 
     def _write(self, entries: list[AccessEntry]) -> list[int]:
-        with self.db.connection() as conn, conn.pipeline(), conn.transaction():
-            conn.execute(self._chain_lock, (CHAIN_LOCK_KEY,))
-            last = conn.execute(self._last).fetchone()
-            prev = GENESIS if last is None else str(last["hash"])
-            first = 1 if last is None else int(last["entry_id"]) + 1
-            ids = list(range(first, first + len(entries)))
-            rows: list[tuple[Any, ...]] = []
-            for entry_id, entry in zip(ids, entries, strict=True):
-                digest = entry_hash(prev, entry_id, entry, self._key)
-                rows.append(_row(entry_id, entry, prev, digest))
-                prev = digest
-            with conn.cursor() as curs:
-                curs.executemany(self._insert, rows)  # one round trip in the pipeline
-        return ids
+        for _attempt in range(_CHAIN_ATTEMPTS):
+            with self.db.connection() as conn:
+                head = self._head or self._last_row(conn)
+                ids, rows, last = self._chained(head, entries)
+                try:
+                    conn.execute(self._insert, (CHAIN_LOCK_KEY, orjson.dumps(rows).decode()))
+                except errors.UniqueViolation:
+                    self._head = None  # another process appended after `head`: chain again
+                    continue
+                except BaseException:
+                    self._head = None  # committed or not, the next writer reads the chain
+                    raise
+            self._head = last
+            return ids
+        raise RuntimeError("the access log's chain kept moving under this writer")
+
+    def _last_row(self, conn: Any) -> tuple[int, str]:
+        row = conn.execute(self._last).fetchone()
+        return (0, GENESIS) if row is None else (int(row["entry_id"]), str(row["hash"]))
+
+    def _chained(
+        self, head: tuple[int, str], entries: list[AccessEntry]
+    ) -> tuple[list[int], list[dict[str, Any]], tuple[int, str]]:
+        """Ids and hashes of `entries` after `head`, as the rows to insert; the new head."""
+        last_id, prev = head
+        ids = list(range(last_id + 1, last_id + 1 + len(entries)))
+        rows: list[dict[str, Any]] = []
+        for entry_id, entry in zip(ids, entries, strict=True):
+            digest = entry_hash(prev, entry_id, entry, self._key)
+            rows.append(_row(entry_id, entry, prev, digest))
+            prev = digest
+        return ids, rows, (ids[-1], prev)
 
     def entries(
         self,
@@ -346,24 +374,24 @@ class AccessLog:
                     return ChainCheck(checked, None, head, heads)
 
 
-def _row(entry_id: int, e: AccessEntry, prev: str, digest: str) -> tuple[Any, ...]:
-    return (
-        entry_id,
-        e.at,
-        e.actor_id,
-        e.actor_role,
-        e.actor_org,
-        e.client_id,
-        e.action,
-        list(e.data_classes),
-        e.purpose,
-        e.outcome,
-        e.code,
-        e.basis,
-        e.correlation_id,
-        prev,
-        digest,
-    )
+def _row(entry_id: int, e: AccessEntry, prev: str, digest: str) -> dict[str, Any]:
+    return {
+        "entry_id": entry_id,
+        "at": e.at,
+        "actor_id": e.actor_id,
+        "actor_role": e.actor_role,
+        "actor_org": e.actor_org,
+        "client_id": e.client_id,
+        "action": e.action,
+        "data_classes": list(e.data_classes),
+        "purpose": e.purpose,
+        "outcome": e.outcome,
+        "code": e.code,
+        "basis": e.basis,
+        "correlation_id": e.correlation_id,
+        "prev_hash": prev,
+        "hash": digest,
+    }
 
 
 def _logged(row: Any) -> LoggedAccess:

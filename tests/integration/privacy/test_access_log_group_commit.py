@@ -64,3 +64,28 @@ def test_concurrent_reads_of_two_processes_keep_one_gap_free_verifiable_chain(
     assert set(handed_back) <= set(stored)
     assert sorted(stored) == list(range(min(stored), min(stored) + len(stored)))
     assert ours.verify().ok
+
+
+def test_a_writer_behind_the_chain_chains_its_rows_after_the_other_process_rows(
+    runtime: Runtime, privacy_db_url: str
+) -> None:
+    # given this process appended once (it remembers the chain's last row) and a second
+    # process appended three rows after it
+    assert runtime.privacy is not None
+    ours = runtime.privacy.access_log
+    [first] = ours.append([_read("ours-first")])
+    other_db = open_database(privacy_db_url, pool_size=2)
+    theirs = AccessLog(other_db, key=runtime.settings.audit_key_bytes())
+    their_ids = theirs.append([_read("theirs")] * 3)
+    other_db.close()
+
+    # when this process appends again, from its stale view of the chain
+    again = ours.append([_read("ours-again")] * 2)
+
+    # then its rows follow the other process's, without a gap, and the chain verifies
+    assert their_ids == [first + 1, first + 2, first + 3]
+    assert again == [first + 4, first + 5]
+    assert [e.entry.actor_id for e in ours.entries(after=first)] == ["theirs"] * 3 + [
+        "ours-again"
+    ] * 2
+    assert ours.verify().ok
