@@ -31,8 +31,12 @@ from psycopg_pool import ConnectionPool
 
 from domain.recorded import Recorded
 from projections.parking import FAILURES_DDL, apply_or_park, drop_failures
+from projections.upkeep import maintain
 
 log = structlog.get_logger(__name__)
+
+# events a runner applies between two upkeeps of its tables (vacuum, analyze as autovacuum would)
+MAINTAIN_EVERY = 100_000
 
 Tables = Mapping[str, Identifier]
 Pool = ConnectionPool[Connection[DictRow]]
@@ -403,13 +407,16 @@ class Runner:
         *,
         batch_size: int = 2000,
         backlog_batch_size: int | None = None,
+        maintain_every: int = MAINTAIN_EVERY,
     ) -> None:
         self.source = source
         self.pool = pool
         self.targets = targets
         self.batch_size = batch_size
         self.backlog_batch_size = max(batch_size, backlog_batch_size or batch_size)
+        self.maintain_every = maintain_every
         self._behind = False  # the last batch was full: more are waiting
+        self._since_maintained = 0
 
     def step(self) -> Step:
         """Read one batch after the lowest position and apply it to every target behind it."""
@@ -448,7 +455,22 @@ class Runner:
                         cur.execute(
                             _MOVE_POSITION, (last.position, last.recorded_at, name, version)
                         )
+        self._since_maintained += len(items)
+        if self._since_maintained >= self.maintain_every:
+            self.maintain(targets)
         return Step(items, caught_up=len(items) < limit)
+
+    def maintain(self, targets: Sequence[Target]) -> None:
+        """Vacuum and analyze the targets' tables as autovacuum would (projections/upkeep.py),
+        every `maintain_every` events applied, behind the head and at it."""
+        done = maintain(self.pool, (table for t in targets for table in t.tables.values()))
+        log.info(
+            "projections.maintained",
+            events=self._since_maintained,
+            vacuumed=sum(1 for upkeep in done.values() if upkeep == "vacuum"),
+            analyzed=sum(1 for upkeep in done.values() if upkeep == "analyze"),
+        )
+        self._since_maintained = 0
 
     def catch_up(self, stop: threading.Event | None = None) -> int:
         """Apply batches until the head (as it was when each batch was read) is reached."""

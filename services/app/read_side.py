@@ -39,7 +39,6 @@ log = structlog.get_logger(__name__)
 
 FIRST_PAUSE = 0.25  # seconds after a failure of the projection worker
 MAX_PAUSE = 2.0  # the cap: back within a couple of seconds of the database's return
-ANALYZE_AFTER = 100_000  # events applied (a catch-up, or live) between analyses of the live tables
 
 
 def flag_recorder(handler: CareRecordHandler) -> RecordFlags:
@@ -77,10 +76,8 @@ class ProjectionWorker:
     full_sweep_seconds: float = 60.0
     monotonic: Callable[[], float] = time.monotonic
     unavailable: tuple[type[Exception], ...] = UNAVAILABLE_ERRORS
-    analyze_after: int = ANALYZE_AFTER
     _sweep_pending: bool = field(default=True, init=False)
     _next_full: float = field(default=0.0, init=False)
-    _since_analyze: int = field(default=0, init=False)
 
     def run(self, stop: threading.Event) -> None:
         """Until `stop`: the one catch-all of this process boundary, with a short, capped pause.
@@ -130,23 +127,12 @@ class ProjectionWorker:
 
     def _after_batch(self, step: Step) -> None:
         log.debug("projections.batch", count=step.count, position=step.items[-1].position)
-        self._since_analyze += step.count
-        if step.caught_up and self._since_analyze >= self.analyze_after:
-            self._analyze()
         if self.flags is None:
             return
         if step.caught_up and not self._sweep_pending:
             self.flags.evaluate_clients({item.recorded.event.client_id for item in step.items})
         else:
             self._sweep_pending = True
-
-    def _analyze(self) -> None:
-        """Fresh statistics for the live tables, at the head, once `analyze_after` events were
-        applied since the last time (after a long catch-up; while live, as autovacuum would)."""
-        targets = self.runner.targets()
-        analyze(self.runner.pool, (table for t in targets for table in t.tables.values()))
-        log.info("projections.analyzed", events=self._since_analyze, projections=len(targets))
-        self._since_analyze = 0
 
     def _when_idle(self) -> None:
         if self.flags is None:

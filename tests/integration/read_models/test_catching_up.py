@@ -101,11 +101,18 @@ def test_a_worker_that_caught_up_a_long_backlog_leaves_its_read_models_with_stat
     backlog = record_simulated(runtime, clients=8, days=10, seed=42)
     before = database_now(runtime)
 
-    # when the projections worker starts and catches up more events than its threshold
+    # when the projections worker starts and catches up more events than its runner's upkeep
+    # interval
     pool = pool_of(runtime)
     keyed = keyed_projections(runtime.settings)
-    runner = Runner(runtime.store, pool, lambda: live_targets(pool, keyed), batch_size=200)
-    worker = ProjectionWorker(runner, None, poll_seconds=0.1, analyze_after=backlog // 2)
+    runner = Runner(
+        runtime.store,
+        pool,
+        lambda: live_targets(pool, keyed),
+        batch_size=200,
+        maintain_every=backlog // 2,
+    )
+    worker = ProjectionWorker(runner, None, poll_seconds=0.1)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
@@ -185,3 +192,35 @@ def test_the_evaluator_takes_the_signs_the_fold_just_wrote_without_parsing_them_
     # then the rules ran on the folded signs: craving elevated twice in a row raised CRV-1
     raised = [c.event for c in recorded if isinstance(c.event, RiskFlagRaised)]
     assert [e.data.rule_id for e in raised] == ["CRV-1"]
+
+
+def last_vacuumed(runtime: Runtime, tables: list[Identifier]) -> dict[str, datetime | None]:
+    names = [table.as_string().strip('"') for table in tables]
+    with runtime.db.connection() as conn:
+        rows = conn.execute(
+            "SELECT relname, last_vacuum FROM pg_stat_user_tables WHERE relname = ANY(%s)",
+            (names,),
+        ).fetchall()
+    return {row["relname"]: row["last_vacuum"] for row in rows}
+
+
+def test_the_runner_vacuums_the_caseload_rows_its_updates_left_behind(runtime: Runtime) -> None:
+    # given a backlog caught up by a runner that has not kept its tables yet: every contact
+    # rewrote its client's caseload row, leaving the old versions behind
+    record_simulated(runtime, clients=8, days=10, seed=7)
+    pool = pool_of(runtime)
+    keyed = keyed_projections(runtime.settings)
+    runner = Runner(runtime.store, pool, lambda: live_targets(pool, keyed), maintain_every=10**9)
+    runner.catch_up()
+    time.sleep(1.2)  # PostgreSQL publishes a backend's row counts at most once a second
+    before = database_now(runtime)
+
+    # when the runner keeps its tables, as it does every `maintain_every` events
+    runner.maintain(runner.targets())
+
+    # then the caseload's client rows, far past autovacuum's threshold of dead versions, were
+    # vacuumed (and with that analyzed), and the read models still match a rebuild
+    caseload = [t for t in live_tables(runtime) if "caseload_clients" in t.as_string()]
+    vacuumed = last_vacuumed(runtime, caseload)
+    assert len(vacuumed) == 1
+    assert all(at is not None and at >= before for at in vacuumed.values()), vacuumed
