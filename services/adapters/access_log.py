@@ -20,11 +20,14 @@ Appends are group-committed: concurrent requests of one process hand their entri
 writer (the first to arrive leads; the others wait for its commit), which chains them all in one
 transaction. Writers of all processes take one transaction-level advisory lock, never a lock on
 the table (reads and `verify` go on). A writer numbers and hashes its rows after the chain's
-last row as it last saw it, and sends lock and rows as ONE statement (one round trip, committed
-before the request that caused it is answered). If another process appended meanwhile, the
-first new id is taken: the primary key refuses the whole statement, and the writer reads the
-chain's last row and chains its rows again. So the chain has one order and its ids grow by one
-along it without gaps.
+last row as it last saw it and sends ONE message (one round trip, one transaction, committed
+before the request that caused it is answered): take the lock; insert the rows only if the
+chain's last row is still the one they were chained after (the insert runs after the lock, so
+it sees every row committed before). When another process appended meanwhile nothing is
+inserted, and the writer does it the sure way: a transaction that takes the lock, reads the
+last row and inserts its rows chained after it (three round trips). So the chain has one order
+and its ids grow by one along it without gaps (the primary key would refuse a second row with
+an id, whatever happened).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 import orjson
-from psycopg import errors
+from psycopg import sql
 from psycopg.sql import SQL, Composed, Identifier
 
 from projections.rows import from_row
@@ -49,8 +52,6 @@ ACCESS_LOG_TABLE = "access_log"
 GENESIS = "0" * 64
 # pg_advisory_xact_lock key of the chain's one writer at a time (any constant unique to us)
 CHAIN_LOCK_KEY = 0x63617265_616C6F67  # "carealog"
-# times a writer chains a group again after other processes appended before it
-_CHAIN_ATTEMPTS = 20
 KEYED = "hmac:"  # the prefix of a keyed row's hash; a bare hex hash is an unkeyed (older) row
 
 Outcome = Literal["allowed", "denied", "not_found"]
@@ -238,12 +239,18 @@ class AccessLog:
         self._last = SQL(
             "SELECT entry_id, hash FROM {table} ORDER BY entry_id DESC LIMIT 1"
         ).format(table=table)
-        # the chain's lock and the rows in one statement (one implicit transaction): the rows
-        # come as one JSON array, typed by the table's own row type
+        # two statements in one simple-protocol message: one implicit transaction, the second
+        # statement's snapshot taken after the first took the lock
+        self._append_after = SQL(
+            "SELECT pg_advisory_xact_lock({lock});"
+            " INSERT INTO {table} (" + _COLUMNS + ")"
+            " SELECT " + _COLUMNS + " FROM jsonb_populate_recordset(NULL::{table}, {rows})"
+            " WHERE coalesce((SELECT max(entry_id) FROM {table}), 0) = {after}"
+        )
+        self._lock = SQL("SELECT pg_advisory_xact_lock(%s)")
         self._insert = SQL(
             "INSERT INTO {table} (" + _COLUMNS + ")"
-            " SELECT " + _COLUMNS + " FROM (SELECT pg_advisory_xact_lock(%s)) AS chain_lock,"
-            " jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
+            " SELECT " + _COLUMNS + " FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb)"
         ).format(table=table)
         # the chain's last row as this process last wrote or read it (None: read it first)
         self._head: tuple[int, str] | None = None
@@ -263,21 +270,39 @@ class AccessLog:
         return self._group.submit(list(entries))
 
     def _write(self, entries: list[AccessEntry]) -> list[int]:
-        for _attempt in range(_CHAIN_ATTEMPTS):
-            with self.db.connection() as conn:
-                head = self._head or self._last_row(conn)
-                ids, rows, last = self._chained(head, entries)
-                try:
-                    conn.execute(self._insert, (CHAIN_LOCK_KEY, orjson.dumps(rows).decode()))
-                except errors.UniqueViolation:
-                    self._head = None  # another process appended after `head`: chain again
-                    continue
-                except BaseException:
-                    self._head = None  # committed or not, the next writer reads the chain
-                    raise
-            self._head = last
-            return ids
-        raise RuntimeError("the access log's chain kept moving under this writer")
+        try:
+            if self._head is not None:
+                ids, rows, last = self._chained(self._head, entries)
+                if self._appended_after(self._head, rows):
+                    self._head = last
+                    return ids
+            return self._write_locked(entries)
+        except BaseException:
+            self._head = None  # committed or not, the next writer reads the chain
+            raise
+
+    def _appended_after(self, head: tuple[int, str], rows: list[dict[str, Any]]) -> bool:
+        """Insert rows chained after `head` if it is still the chain's last row (one round
+        trip); False when another process appended since."""
+        statement = self._append_after.format(
+            table=self._table,
+            lock=sql.Literal(CHAIN_LOCK_KEY),
+            rows=sql.Literal(orjson.dumps(rows).decode()),
+            after=sql.Literal(head[0]),
+        )
+        with self.db.connection() as conn:
+            cursor = conn.execute(statement)
+            cursor.nextset()  # the insert's answer
+            return cursor.rowcount == len(rows)
+
+    def _write_locked(self, entries: list[AccessEntry]) -> list[int]:
+        """Under the lock: read the chain's last row, chain the rows after it, insert them."""
+        with self.db.connection() as conn, conn.transaction():
+            conn.execute(self._lock, (CHAIN_LOCK_KEY,))
+            ids, rows, last = self._chained(self._last_row(conn), entries)
+            conn.execute(self._insert, (orjson.dumps(rows).decode(),))
+        self._head = last
+        return ids
 
     def _last_row(self, conn: Any) -> tuple[int, str]:
         row = conn.execute(self._last).fetchone()
