@@ -8,7 +8,7 @@ relationship exactly as for an unknown client, 403 `forbidden` or `consent_requi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any
@@ -21,7 +21,7 @@ from domain.access_policy import Action, Decision, Principal
 from services.api.context import ApiContext
 from services.api.deps import Bearer, Context, CurrentPrincipal, authenticated
 from services.app.disclosure import disclosure_block, notice_headers, rows_notice
-from services.app.gatekeeper import AccessRequest
+from services.app.gatekeeper import AccessRequest, Deferred
 from services.app.privacy import Privacy
 from services.app.record import CareRecordHandler
 
@@ -50,6 +50,8 @@ class Guard:
         self.correlation_id = correlation_id
         # the 42 CFR 2.32 notice of the rows `visible` last allowed (None: nothing disclosed)
         self.last_rows_notice: dict[str, Any] | None = None
+        # a list read's own allowed entry, appended with its rows' entries by `visible`
+        self._deferred: Deferred = []
 
     def request(
         self,
@@ -99,15 +101,19 @@ class Guard:
         member_id: str | None = None,
         org: str | None = None,
         actor_id: str | None = None,
+        rows_follow: bool = False,
     ) -> Decision:
-        """Authorize one request now (a refusal raises AccessRefused)."""
+        """Authorize one request now (a refusal raises AccessRefused, logged at once).
+        `rows_follow`: a list read whose rows `visible` decides next; the request's allowed
+        entry is appended with theirs, in one append (should the read fail before, the guard
+        dependency appends it on its way out)."""
         request = replace(
             self.request(action, client_id, event_type=event_type),
             member_id=member_id,
             org=org,
             actor_id=actor_id,
         )
-        return self.privacy.gate.check(request)
+        return self.privacy.gate.check(request, deferred=self._deferred if rows_follow else None)
 
     def visible(
         self, action: Action, client_ids: Iterable[UUID], data_classes: frozenset[str]
@@ -120,9 +126,21 @@ class Guard:
             purpose=self.purpose,
             data_classes=data_classes,
             correlation_id=self.correlation_id,
+            also=self._deferred,
         )
+        self._deferred = []
         self.last_rows_notice = rows_notice(decisions)
         return {client for client, decision in decisions.items() if decision.allowed}
+
+    def flush(self) -> None:
+        """Append a deferred entry that no `visible` took (the read failed in between)."""
+        deferred, self._deferred = self._deferred, []
+        if deferred:
+            self.privacy.gate.access_log.append(deferred)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._deferred)
 
 
 def noticed(response: Response, decision: Decision | None) -> dict[str, Any] | None:
@@ -141,9 +159,14 @@ async def guard(
     x_purpose_of_use: Annotated[
         str, Header(description="treatment (default), operations or emergency")
     ] = "treatment",
-) -> Guard:
+) -> AsyncIterator[Guard]:
     correlation_id = getattr(request.state, "correlation_id", None)
-    return Guard(privacy, principal, x_purpose_of_use.strip().lower(), correlation_id)
+    checker = Guard(privacy, principal, x_purpose_of_use.strip().lower(), correlation_id)
+    try:
+        yield checker
+    finally:
+        if checker.pending:  # an allowed list read that failed before its rows: still logged
+            await run_in_threadpool(checker.flush)
 
 
 Guarded = Annotated[Guard, Depends(guard)]

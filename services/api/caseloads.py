@@ -79,7 +79,8 @@ def member_caseload(
     response: Response,
     min_position: MinPosition = None,
 ) -> Caseload:
-    guard.require(Action.READ_CASELOAD, member_id=member_id)  # one's own, or one's org's
+    # one's own, or one's org's; logged with the rows shown, in one append
+    guard.require(Action.READ_CASELOAD, member_id=member_id, rows_follow=True)
     with caught_up(reads, ["caseload"], min_position) as (conn, tables):
         rows = caseload_of(conn, tables["caseload"], member_id)
     shown = guard.visible(Action.READ_CASELOAD, {r.client_id for r in rows}, CASELOAD_DATA_CLASSES)

@@ -104,7 +104,7 @@ def list_flags(
     if client_id is not None:  # one client: 404 / 403 as for the record
         decision = guard.require(Action.READ_FLAGS, client_id)
     else:  # a clinician's own clients, a supervisor's organization
-        guard.require(Action.READ_FLAGS, member_id=member_id, org=org)
+        guard.require(Action.READ_FLAGS, member_id=member_id, org=org, rows_follow=True)
         member_id = who.sub if who.role != "supervisor" else member_id
         org = who.org if who.role == "supervisor" else org
     with caught_up(reads, ["early_warning"], min_position) as (conn, tables):

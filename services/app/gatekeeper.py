@@ -11,7 +11,7 @@ every refusal), records the disclosures a decision makes (`DisclosureMade`), and
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID, uuid4
@@ -57,6 +57,9 @@ __all__ = [
     "Gatekeeper",
     "Principal",
 ]
+
+# a list read's own allowed entry, kept to be appended with its rows' entries
+Deferred = list[AccessEntry]
 
 log = structlog.get_logger(__name__)
 
@@ -212,9 +215,11 @@ class Gatekeeper:
         purpose: str,
         data_classes: frozenset[str],
         correlation_id: str | None,
+        also: Sequence[AccessEntry] = (),
     ) -> dict[UUID, Decision]:
         """Decide each client of a list the caller asked for (rows of a caseload, flags); every
-        decision is logged, allowed Part 2 rows for another organization are disclosures."""
+        decision is logged (after `also`, in the same append: the list request's own entry),
+        allowed Part 2 rows for another organization are disclosures."""
         now = self.clock()
         facts = self.facts_many(client_ids)
         decisions = {
@@ -225,12 +230,16 @@ class Gatekeeper:
         }
         self.access_log.append(
             [
-                _entry(
-                    principal, action, client, data_classes, decision, now, purpose, correlation_id
-                )
-                for client, decision in decisions.items()
+                *also,
+                *(
+                    _entry(
+                        principal, action, client, data_classes, decision, now, purpose,
+                        correlation_id,
+                    )
+                    for client, decision in decisions.items()
+                ),
             ]
-        )
+        )  # fmt: skip
         for client, decision in decisions.items():
             known = facts[client]
             if decision.allowed and decision.disclosure is not None and known is not None:
@@ -259,8 +268,13 @@ class Gatekeeper:
         )
         return decision if decision.allowed else None
 
-    def check(self, request: AccessRequest) -> Decision:
-        """Decide, log (reads always, refusals always), and raise AccessRefused for a refusal."""
+    def check(
+        self, request: AccessRequest, *, deferred: list[AccessEntry] | None = None
+    ) -> Decision:
+        """Decide, log (reads always, refusals always), and raise AccessRefused for a refusal.
+        `deferred`: an allowed read's entry goes there instead, to be appended with the entries
+        of the rows the read then shows (one append for the whole read: `check_many`'s `also`);
+        a refusal is logged at once all the same."""
         now = self.clock()
         if request.purpose not in PURPOSES:
             raise AccessRefused(
@@ -289,7 +303,10 @@ class Gatekeeper:
                 break_glass=self.break_glass,
             )
         if not decision.allowed or request.action not in WRITES - {Action.BREAK_GLASS}:
-            self.log(request, decision, now)
+            if decision.allowed and deferred is not None:
+                deferred.append(self.entry_of(request, decision, now))
+            else:
+                self.log(request, decision, now)
         if not decision.allowed:
             log.info(
                 "access.refused",
@@ -302,20 +319,20 @@ class Gatekeeper:
         return decision
 
     def log(self, request: AccessRequest, decision: Decision, now: datetime) -> None:
+        self.access_log.append([self.entry_of(request, decision, now)])
+
+    @staticmethod
+    def entry_of(request: AccessRequest, decision: Decision, now: datetime) -> AccessEntry:
         classes = decision.data_classes or request.data_classes or frozenset()
-        self.access_log.append(
-            [
-                _entry(
-                    request.principal,
-                    request.action,
-                    request.client_id,
-                    classes,
-                    decision,
-                    now,
-                    request.purpose,
-                    request.correlation_id,
-                )
-            ]
+        return _entry(
+            request.principal,
+            request.action,
+            request.client_id,
+            classes,
+            decision,
+            now,
+            request.purpose,
+            request.correlation_id,
         )
 
     def log_reads(
