@@ -35,8 +35,12 @@ from projections.upkeep import maintain
 
 log = structlog.get_logger(__name__)
 
-# events a runner applies between two upkeeps of its tables (vacuum, analyze as autovacuum would)
-MAINTAIN_EVERY = 100_000
+# events a runner applies between two upkeeps of its tables (vacuum, analyze as autovacuum
+# would): often enough that the rows its updates leave behind stay a fraction of a table (a
+# vacuumed table keeps its size for new rows; one upkeep per 100,000 events left the caseload's
+# client table at 4 times the size it has with one per 10,000, and its organization-wide
+# read at 19.6 ms against 3.2)
+MAINTAIN_EVERY = 20_000
 
 Tables = Mapping[str, Identifier]
 Pool = ConnectionPool[Connection[DictRow]]

@@ -27,9 +27,9 @@ ANALYZE_THRESHOLD, ANALYZE_SCALE = 50, 0.1
 Upkeep = Literal["vacuum", "analyze"]
 
 _STATS = SQL(
-    "SELECT n_live_tup, n_dead_tup, n_mod_since_analyze,"
+    "SELECT to_regclass(name) AS relid, name, n_live_tup, n_dead_tup, n_mod_since_analyze,"
     " coalesce(last_analyze, last_autoanalyze) IS NULL AS never_analyzed"
-    " FROM pg_stat_user_tables WHERE relid = to_regclass(%s)"
+    " FROM unnest(%s::text[]) AS name JOIN pg_stat_user_tables s ON s.relid = to_regclass(name)"
 )
 
 
@@ -47,19 +47,17 @@ def maintain(pool: Any, tables: Iterable[Composable]) -> dict[str, Upkeep]:
     Runs outside any transaction (VACUUM cannot run inside one): call it between batches."""
     done: dict[str, Upkeep] = {}
     with pool.connection() as conn:
-        for table in tables:
-            name = table.as_string(conn)
-            row = conn.execute(_STATS, (name,)).fetchone()
-            if row is None:
-                continue  # dropped meanwhile
+        by_name = {table.as_string(conn): table for table in tables}
+        for row in conn.execute(_STATS, (list(by_name),)).fetchall():  # dropped ones: no row
             upkeep = upkeep_of(
                 row["n_live_tup"], row["n_dead_tup"], row["n_mod_since_analyze"],
                 row["never_analyzed"],
             )  # fmt: skip
+            table = by_name[row["name"]]
             if upkeep == "vacuum":
                 conn.execute(SQL("VACUUM (ANALYZE) {}").format(table))
             elif upkeep == "analyze":
                 conn.execute(SQL("ANALYZE {}").format(table))
             if upkeep is not None:
-                done[name] = upkeep
+                done[row["name"]] = upkeep
     return done
