@@ -36,14 +36,15 @@ from tests.integration.read_models.support import (
 from tests.unit import builders as b
 
 
-def last_analyzed(runtime: Runtime, tables: list[Identifier]) -> dict[str, datetime | None]:
+def last_kept(
+    runtime: Runtime, tables: list[Identifier], upkeep: str = "last_analyze"
+) -> dict[str, datetime | None]:
+    """When each table was last analyzed (or, with `last_vacuum`, vacuumed) by hand."""
     names = [table.as_string().strip('"') for table in tables]
+    query = SQL("SELECT relname, {} AS at FROM pg_stat_user_tables WHERE relname = ANY(%s)")
     with runtime.db.connection() as conn:
-        rows = conn.execute(
-            "SELECT relname, last_analyze FROM pg_stat_user_tables WHERE relname = ANY(%s)",
-            (names,),
-        ).fetchall()
-    return {row["relname"]: row["last_analyze"] for row in rows}
+        rows = conn.execute(query.format(Identifier(upkeep)), (names,)).fetchall()
+    return {row["relname"]: row["at"] for row in rows}
 
 
 def live_tables(runtime: Runtime) -> list[Identifier]:
@@ -122,7 +123,7 @@ def test_a_worker_that_caught_up_a_long_backlog_leaves_its_read_models_with_stat
             time.sleep(0.05)
         tables = live_tables(runtime)
         while time.monotonic() < deadline:
-            analyzed = last_analyzed(runtime, tables)
+            analyzed = last_kept(runtime, tables)
             if all(at is not None and at >= before for at in analyzed.values()):
                 break
             time.sleep(0.05)
@@ -146,7 +147,7 @@ def test_a_rebuilt_read_model_goes_live_with_statistics(runtime: Runtime) -> Non
     # then the new version's tables were analyzed before their first read
     with read_models(runtime).reading(["caseload"]) as (_conn, tables):
         rebuilt = list(tables["caseload"].values())
-    analyzed = last_analyzed(runtime, rebuilt)
+    analyzed = last_kept(runtime, rebuilt)
     assert len(analyzed) == len(rebuilt)
     assert all(at is not None and at >= before for at in analyzed.values()), analyzed
 
@@ -194,16 +195,6 @@ def test_the_evaluator_takes_the_signs_the_fold_just_wrote_without_parsing_them_
     assert [e.data.rule_id for e in raised] == ["CRV-1"]
 
 
-def last_vacuumed(runtime: Runtime, tables: list[Identifier]) -> dict[str, datetime | None]:
-    names = [table.as_string().strip('"') for table in tables]
-    with runtime.db.connection() as conn:
-        rows = conn.execute(
-            "SELECT relname, last_vacuum FROM pg_stat_user_tables WHERE relname = ANY(%s)",
-            (names,),
-        ).fetchall()
-    return {row["relname"]: row["last_vacuum"] for row in rows}
-
-
 def test_the_runner_vacuums_the_caseload_rows_its_updates_left_behind(runtime: Runtime) -> None:
     # given a backlog caught up by a runner that has not kept its tables yet: every contact
     # rewrote its client's caseload row, leaving the old versions behind
@@ -221,6 +212,6 @@ def test_the_runner_vacuums_the_caseload_rows_its_updates_left_behind(runtime: R
     # then the caseload's client rows, far past autovacuum's threshold of dead versions, were
     # vacuumed (and with that analyzed), and the read models still match a rebuild
     caseload = [t for t in live_tables(runtime) if "caseload_clients" in t.as_string()]
-    vacuumed = last_vacuumed(runtime, caseload)
+    vacuumed = last_kept(runtime, caseload, "last_vacuum")
     assert len(vacuumed) == 1
     assert all(at is not None and at >= before for at in vacuumed.values()), vacuumed
