@@ -17,6 +17,7 @@ from domain.commands import RecordCareEvent
 from domain.flags import RiskFlagRaised
 from projections.early_warning import FlagEvaluator, SignsFold
 from projections.engine import Runner, live_targets
+from projections.upkeep import upkeep_of
 from services.app.read_side import ProjectionWorker
 from services.wiring import (
     BY_NAME,
@@ -195,6 +196,24 @@ def test_the_evaluator_takes_the_signs_the_fold_just_wrote_without_parsing_them_
     assert [e.data.rule_id for e in raised] == ["CRV-1"]
 
 
+def wait_for_dead_rows_counted(runtime: Runtime, table: Identifier, seconds: float = 30) -> None:
+    """Until the statistics show the table past autovacuum's threshold of dead row versions: a
+    backend publishes its counts when it goes idle, at most once a second, and one that went
+    idle sooner after its last report waits for PostgreSQL's idle interval (10 s in 15)."""
+    name = table.as_string().strip('"')
+    deadline = time.monotonic() + seconds
+    while True:
+        with runtime.db.connection() as conn:
+            row = conn.execute(
+                "SELECT n_live_tup, n_dead_tup FROM pg_stat_user_tables WHERE relname = %s",
+                (name,),
+            ).fetchone()
+        if row is not None and upkeep_of(row["n_live_tup"], row["n_dead_tup"], 0, False):
+            return
+        assert time.monotonic() < deadline, f"no dead rows counted for {name}: {row}"
+        time.sleep(0.2)
+
+
 def test_the_runner_vacuums_the_caseload_rows_its_updates_left_behind(runtime: Runtime) -> None:
     # given a backlog caught up by a runner that has not kept its tables yet: every contact
     # rewrote its client's caseload row, leaving the old versions behind
@@ -203,7 +222,8 @@ def test_the_runner_vacuums_the_caseload_rows_its_updates_left_behind(runtime: R
     keyed = keyed_projections(runtime.settings)
     runner = Runner(runtime.store, pool, lambda: live_targets(pool, keyed), maintain_every=10**9)
     runner.catch_up()
-    time.sleep(1.2)  # PostgreSQL publishes a backend's row counts at most once a second
+    caseload = [t for t in live_tables(runtime) if "caseload_clients" in t.as_string()]
+    wait_for_dead_rows_counted(runtime, caseload[0])
     before = database_now(runtime)
 
     # when the runner keeps its tables, as it does every `maintain_every` events
@@ -211,7 +231,6 @@ def test_the_runner_vacuums_the_caseload_rows_its_updates_left_behind(runtime: R
 
     # then the caseload's client rows, far past autovacuum's threshold of dead versions, were
     # vacuumed (and with that analyzed), and the read models still match a rebuild
-    caseload = [t for t in live_tables(runtime) if "caseload_clients" in t.as_string()]
     vacuumed = last_kept(runtime, caseload, "last_vacuum")
     assert len(vacuumed) == 1
     assert all(at is not None and at >= before for at in vacuumed.values()), vacuumed
