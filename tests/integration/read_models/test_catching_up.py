@@ -96,6 +96,47 @@ def test_behind_the_head_batches_grow_and_every_event_is_applied_once(
     assert step.count == runtime.store.head() - head
 
 
+def test_a_batch_read_ahead_is_thrown_away_when_another_runner_moved_the_projections_meanwhile(
+    runtime: Runtime,
+) -> None:
+    # given two runners on the same projections (two workers taking turns), and a backlog
+    # recorded after the projections stood at the head
+    pool = pool_of(runtime)
+    keyed = keyed_projections(runtime.settings)
+    first, second = (
+        Runner(
+            runtime.store,
+            pool,
+            lambda: live_targets(pool, keyed),
+            batch_size=50,
+            backlog_batch_size=400,
+        )
+        for _ in range(2)
+    )
+    first.catch_up()
+    start = runtime.store.head()
+    record_simulated(runtime, clients=12, days=20, seed=43)
+
+    # when the first applies a full batch (and reads the next 400 ahead), the second applies
+    # the 50 after it, and the first goes on
+    assert first.step().count == 50
+    by_second = second.step().items
+    assert len(by_second) == 50
+    steps = []
+    while not (step := first.step()).caught_up:
+        steps.append(step)
+    steps.append(step)
+
+    # then the first read again from where the second left the projections, not from where
+    # its read-ahead began, and every event was applied once
+    assert steps[0].items[0].position > by_second[-1].position
+    assert steps[0].count == 400
+    assert 100 + sum(s.count for s in steps) == runtime.store.head() - start
+    assert projection_lag(runtime) == 0
+    for projection in keyed:
+        assert compare_with_rebuild(runtime, projection)
+
+
 def test_a_worker_that_caught_up_a_long_backlog_leaves_its_read_models_with_statistics(
     runtime: Runtime,
 ) -> None:
