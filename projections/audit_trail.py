@@ -155,14 +155,16 @@ _ABSENT = (2**32 - 1).to_bytes(4, "big")  # a length no part can have: NULL, not
 def chain_hash(key: bytes, previous: bytes, link: Link) -> bytes:
     """HMAC-SHA256 under `key` over the previous hash and the link's parts, each length-prefixed
     (an absent part has its own marker, so NULL and the empty text differ)."""
-    mac = hmac.new(key, previous, hashlib.sha256)
+    pieces = [previous]
     for part in link.parts():
         if part is None:
-            mac.update(_ABSENT)
+            pieces.append(_ABSENT)
             continue
-        mac.update(len(part).to_bytes(4, "big"))
-        mac.update(part)
-    return mac.digest()
+        pieces.append(len(part).to_bytes(4, "big"))
+        pieces.append(part)
+    # one message and the one-shot digest: the same bytes as updating a MAC part by part, in a
+    # third of the time (the catch-up hashes every event)
+    return hmac.digest(key, b"".join(pieces), "sha256")
 
 
 def chain_hash_v1(previous: bytes, link: Link) -> bytes:
