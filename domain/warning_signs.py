@@ -15,7 +15,8 @@ Lists are pruned to a horizon beyond every default threshold (`KEEP_DAYS` behind
 item of the list, always keeping the last few; check-ins `KEEP_CHECK_IN_DAYS`, which bounds the
 craving baseline a configuration can ask for, plus `CORRECTION_REACH_DAYS`, so that withdrawing
 the newest check-ins brings back the ones they had pushed out); a suicide risk no plan answered is
-never pruned. Every list keeps `KEEP_WITHDRAWABLE` entries more than a rule reads. The property
+never pruned; contacts, which the rules only ask "was there one after this moment", keep the
+last few alone. Every list keeps `KEEP_WITHDRAWABLE` entries more than a rule reads. The property
 "flags with withdrawals equal flags without the withdrawn entries" holds for corrections within
 that reach: up to `KEEP_WITHDRAWABLE` of a list's newest entries, over a history whose check-ins
 span at most `KEEP_CHECK_IN_DAYS + CORRECTION_REACH_DAYS` (the property test draws histories of
@@ -338,7 +339,7 @@ def observe(signs: WarningSigns, event: CareEvent) -> WarningSigns:
             review = Review(mark.event_id, mark.at, event.data.crisis_id, event.data.kind)
             return replace(signs, reviews=_recent((*signs.reviews, review)))
         case SessionHeld():
-            return replace(signs, contacts=_recent((*signs.contacts, mark)))
+            return replace(signs, contacts=_latest((*signs.contacts, mark)))
         case CaringContactSent():
             return replace(signs, caring_contacts=_recent((*signs.caring_contacts, mark)))
         case AppointmentScheduled():
@@ -347,7 +348,7 @@ def observe(signs: WarningSigns, event: CareEvent) -> WarningSigns:
             missed = isinstance(event, AppointmentMissed)
             outcome = Appointment(mark.event_id, event.data.scheduled_for, missed)
             kept = replace(signs, appointments=_recent((*signs.appointments, outcome), keep=3))
-            return kept if missed else replace(kept, contacts=_recent((*kept.contacts, mark)))
+            return kept if missed else replace(kept, contacts=_latest((*kept.contacts, mark)))
         case HandoffInitiated():
             handoff = Handoff(event.data.handoff_id, mark)
             return replace(signs, handoffs=(*signs.handoffs, handoff))
@@ -535,6 +536,15 @@ def _recent(items: tuple[Dated, ...], keep: int = KEPT) -> tuple[Dated, ...]:
     horizon = ordered[-1].at - timedelta(days=KEEP_DAYS)
     cut = len(ordered) - keep
     return tuple(item for n, item in enumerate(ordered) if n >= cut or item.at >= horizon)
+
+
+def _latest(items: tuple[Mark, ...]) -> tuple[Mark, ...]:
+    """Oldest first, the last `KEPT` only: for contacts, which the rules only ever ask "was
+    there one after this moment" (`contacted_after`), answered by the newest alone, or, with up
+    to `KEEP_WITHDRAWABLE` of the newest withdrawn, by the newest left. The 60-day horizon kept
+    42 contacts a client where 15 answer the same (each rewritten with every batch that touches
+    the client: docs/benchmarks.md)."""
+    return _by_time(items)[-KEPT:]
 
 
 def _risks(risks: tuple[Mark, ...], signs: WarningSigns) -> tuple[Mark, ...]:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from domain.catalogue import CareEvent
 from domain.early_warning import Thresholds, evaluate
-from domain.warning_signs import WarningSigns, no_signs, observe
+from domain.warning_signs import KEEP_WITHDRAWABLE, KEPT, WarningSigns, no_signs, observe
 from tests.unit.builders import (
     CLIENT,
     T0,
@@ -225,3 +225,29 @@ def test_a_withdrawn_postvention_review_stops_satisfying_crs_1() -> None:
     assert "CRS-1" not in rules(contact, review, now=at(5))
     withdrawn = entered_in_error(review.event_id, occurred_at=at(3))
     assert "CRS-1" in rules(contact, review, withdrawn, now=at(5))
+
+
+def test_contacts_keep_the_newest_few_and_answer_every_follow_up_as_the_whole_history_would() -> (
+    None
+):
+    # given forty sessions over two months, one every day and a half
+    sessions = [session_held(occurred_at=T0 + timedelta(hours=36 * n)) for n in range(40)]
+    moments = [T0 + timedelta(hours=36 * n - 1) for n in range(41)]
+
+    # when they are folded, and folded again with the newest ten withdrawn
+    signs = folded(*sessions)
+    end = T0 + timedelta(days=70)
+    withdrawn = folded(
+        *sessions,
+        *(entered_in_error(s.event_id, occurred_at=end) for s in sessions[-KEEP_WITHDRAWABLE:]),
+    )
+
+    # then the signs keep only the newest few contacts
+    assert len(signs.contacts) == KEPT
+    assert [c.event_id for c in signs.contacts] == [s.event_id for s in sessions[-KEPT:]]
+    # and whether the client was contacted after any moment is what the whole history says,
+    # with and without the withdrawn sessions
+    kept = sessions[:-KEEP_WITHDRAWABLE]
+    for moment in moments:
+        assert signs.contacted_after(moment) == any(s.occurred_at > moment for s in sessions)
+        assert withdrawn.contacted_after(moment) == any(s.occurred_at > moment for s in kept)
