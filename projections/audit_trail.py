@@ -163,7 +163,7 @@ def chain_hash(key: bytes, previous: bytes, link: Link) -> bytes:
         pieces.append(len(part).to_bytes(4, "big"))
         pieces.append(part)
     # one message and the one-shot digest: the same bytes as updating a MAC part by part, in a
-    # third of the time (the catch-up hashes every event)
+    # sixth less time (18.6 against 22.4 us a link; the catch-up hashes every event)
     return hmac.digest(key, b"".join(pieces), "sha256")
 
 

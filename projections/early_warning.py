@@ -72,7 +72,7 @@ DDL = (
     # Kept uncompressed: a batch rewrites the document of every client it touches (7.5 kB of
     # JSON each at 60 days of history), and PostgreSQL's default pglz compression of them took
     # 1.34 s a batch of 20,000 events at 5,555 clients where storing them as they are took 0.36 s
-    # (docs/benchmarks.md); a third more disk for the table.
+    # (docs/benchmarks.md); the table takes about half as much disk again.
     SQL("ALTER TABLE {warning_signs} ALTER COLUMN signs SET STORAGE EXTERNAL"),
     SQL(
         "CREATE TABLE {flags} ("
