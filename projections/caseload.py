@@ -352,6 +352,10 @@ class CaseloadClient:
     unacknowledged_flags: int = 0  # raised and nobody has acted on it yet
     cleared_flags: int = 0  # the condition no longer holds; a person still resolves it
 
+    @property
+    def open_handoffs(self) -> int:
+        return self.open_handoffs_in + self.open_handoffs_out
+
 
 @dataclass(frozen=True, slots=True)
 class MemberCaseload:

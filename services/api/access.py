@@ -92,6 +92,12 @@ class Guard:
 
     # For sync routes (FastAPI runs them on a worker thread already).
 
+    def read_now(
+        self, client_id: UUID, action: Action, data_classes: list[str] | None = None
+    ) -> Decision:
+        """`read` on this thread: for a route that does the read's I/O in the same hop."""
+        return self.privacy.gate.check(self.request(action, client_id, data_classes=data_classes))
+
     def require(
         self,
         action: Action,
@@ -201,6 +207,40 @@ async def recording(
 
 
 Recorder = Annotated[Recording, Depends(recording)]
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What a read route needs, from ONE dependency: the authenticated caller, the guard that
+    authorizes and logs the read, and the process's parts (its read models, clock, record
+    snapshots, store). Solving the principal, the read models, the clock, the privacy parts and
+    the guard each apart was a sixth of a read's CPU."""
+
+    principal: Principal
+    guard: Guard
+    context: ApiContext
+
+
+async def reading(
+    request: Request,
+    credentials: Bearer,
+    x_purpose_of_use: Annotated[
+        str, Header(description="treatment (default), operations or emergency")
+    ] = "treatment",
+) -> AsyncIterator[Reading]:
+    context: ApiContext = request.app.state.context
+    principal = authenticated(request, context, credentials)
+    correlation_id = getattr(request.state, "correlation_id", None)
+    purpose = x_purpose_of_use.strip().lower()
+    checker = Guard(privacy_of(context), principal, purpose, correlation_id)
+    try:
+        yield Reading(principal, checker, context)
+    finally:
+        if checker.pending:  # an allowed list read that failed before its rows: still logged
+            await run_in_threadpool(checker.flush)
+
+
+Reader = Annotated[Reading, Depends(reading)]
 DataClasses = Annotated[
     list[str] | None,
     Query(

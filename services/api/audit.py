@@ -11,9 +11,8 @@ from pydantic import AwareDatetime, BaseModel
 
 from domain.access_policy import Action
 from projections.audit_trail import audit_page
-from services.api.access import Guarded, noticed
-from services.api.deps import CurrentPrincipal
-from services.api.reads import MinPosition, Reads, caught_up
+from services.api.access import Reader, noticed
+from services.api.reads import MinPosition, caught_up
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -45,8 +44,7 @@ class AuditPage(BaseModel):
 
 @router.get("", summary="The audit trail by client and/or actor; `from`/`to` on recorded time")
 def audit_trail(
-    who: CurrentPrincipal,
-    reads: Reads,
+    reader: Reader,
     client_id: UUID | None = None,
     actor_id: str | None = None,
     recorded_from: Annotated[AwareDatetime | None, Query(alias="from")] = None,
@@ -55,13 +53,13 @@ def audit_trail(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     min_position: MinPosition = None,
     *,
-    guard: Guarded,
     response: Response,
 ) -> AuditPage:
+    who = reader.principal
     # auditors: all; supervisors: a client of their organization, or a member of their staff
-    decision = guard.require(Action.READ_AUDIT, client_id, actor_id=actor_id)
+    decision = reader.guard.require(Action.READ_AUDIT, client_id, actor_id=actor_id)
     own_staff_only = who.role == "supervisor" and client_id is None
-    with caught_up(reads, ["audit_trail"], min_position) as (conn, tables):
+    with caught_up(reader.context.reads, ["audit_trail"], min_position) as (conn, tables):
         page = audit_page(
             conn,
             tables["audit_trail"],
@@ -72,23 +70,26 @@ def audit_trail(
             after=after,
             limit=limit,
         )
-    return AuditPage(
-        items=[
-            AuditItem(
-                position=e.position,
-                event_id=e.event_id,
-                type=e.type,
-                client_id=e.client_id,
-                actor=AuditActor(
-                    id=e.actor_id, role=e.actor_role, org=e.actor_org, kind=e.actor_kind
-                ),
-                occurred_at=e.occurred_at,
-                recorded_at=e.recorded_at,
-                hash=e.hash.hex(),
-            )
-            for e in page.items
-            if not own_staff_only or e.actor_org == who.org
-        ],
-        next=page.next,
-        disclosure=noticed(response, decision),
+    items = [
+        {
+            "position": e.position,
+            "event_id": e.event_id,
+            "type": e.type,
+            "client_id": e.client_id,
+            "actor": {
+                "id": e.actor_id,
+                "role": e.actor_role,
+                "org": e.actor_org,
+                "kind": e.actor_kind,
+            },
+            "occurred_at": e.occurred_at,
+            "recorded_at": e.recorded_at,
+            "hash": e.hash.hex(),
+        }
+        for e in page.items
+        if not own_staff_only or e.actor_org == who.org
+    ]
+    # the page validated in one call (a model per item and per actor was a tenth of the read)
+    return AuditPage.model_validate(
+        {"items": items, "next": page.next, "disclosure": noticed(response, decision)}
     )

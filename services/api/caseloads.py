@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,9 +11,8 @@ from pydantic import BaseModel, Field
 
 from domain.access_policy import CASELOAD_DATA_CLASSES, Action
 from projections.caseload import caseload_of, caseloads_of_org
-from services.api.access import Guarded
-from services.api.deps import Clock, CurrentPrincipal
-from services.api.reads import MinPosition, Reads, caught_up
+from services.api.access import Reader
+from services.api.reads import MinPosition, caught_up
 from services.app.disclosure import rows_notice_headers
 
 router = APIRouter(tags=["caseloads"])
@@ -72,45 +70,30 @@ class OrgCaseloads(BaseModel):
     " first",
 )
 def member_caseload(
-    member_id: str,
-    who: CurrentPrincipal,
-    reads: Reads,
-    guard: Guarded,
-    response: Response,
-    min_position: MinPosition = None,
+    member_id: str, reader: Reader, response: Response, min_position: MinPosition = None
 ) -> Caseload:
+    guard = reader.guard
     # one's own, or one's org's; logged with the rows shown, in one append
     guard.require(Action.READ_CASELOAD, member_id=member_id, rows_follow=True)
-    with caught_up(reads, ["caseload"], min_position) as (conn, tables):
+    with caught_up(reader.context.reads, ["caseload"], min_position) as (conn, tables):
         rows = caseload_of(conn, tables["caseload"], member_id)
     shown = guard.visible(Action.READ_CASELOAD, {r.client_id for r in rows}, CASELOAD_DATA_CLASSES)
-    rows = [r for r in rows if r.client_id in shown]  # each row a logged read (consent: Part 2)
     response.headers.update(rows_notice_headers(guard.last_rows_notice))
-    return Caseload(
-        member_id=member_id,
-        disclosure=guard.last_rows_notice,
-        clients=[
-            CaseloadClient.model_validate(
-                {**asdict(r), "open_handoffs": r.open_handoffs_in + r.open_handoffs_out}
-            )
-            for r in rows
-        ],
+    # each row shown a logged read (consent: Part 2); the page validated in one call
+    return Caseload.model_validate(
+        {
+            "member_id": member_id,
+            "disclosure": guard.last_rows_notice,
+            "clients": [r for r in rows if r.client_id in shown],
+        },
+        from_attributes=True,
     )
 
 
 @router.get("/v1/orgs/{org}/caseloads", summary="Caseload size and overdue touchpoints per member")
-def org_caseloads(
-    org: str,
-    who: CurrentPrincipal,
-    reads: Reads,
-    clock: Clock,
-    guard: Guarded,
-    min_position: MinPosition = None,
-) -> OrgCaseloads:
-    guard.require(Action.READ_ORG_CASELOAD, org=org)  # a supervisor of that organization
-    with caught_up(reads, ["caseload"], min_position) as (conn, tables):
-        rows = caseloads_of_org(conn, tables["caseload"], org, clock())
-    return OrgCaseloads(
-        org=org,
-        members=[MemberCaseload.model_validate(r, from_attributes=True) for r in rows],
-    )
+def org_caseloads(org: str, reader: Reader, min_position: MinPosition = None) -> OrgCaseloads:
+    reader.guard.require(Action.READ_ORG_CASELOAD, org=org)  # a supervisor of that organization
+    context = reader.context
+    with caught_up(context.reads, ["caseload"], min_position) as (conn, tables):
+        rows = caseloads_of_org(conn, tables["caseload"], org, context.clock())
+    return OrgCaseloads.model_validate({"org": org, "members": rows}, from_attributes=True)

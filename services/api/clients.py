@@ -14,10 +14,10 @@ from pydantic import AwareDatetime, BaseModel
 from domain.access_policy import Action, Decision, Principal, may_name_client_id
 from domain.catalogue import event_json_schema
 from domain.commands import RecordCareEvent
-from domain.record import client_record
+from domain.record import ClientRecord, client_record
 from domain.recorded import Recorded as StoredEvent
-from services.api.access import DataClasses, Guarded, Recorder, Recording
-from services.api.deps import Context, CurrentPrincipal, Records, Store
+from services.api.access import DataClasses, Guarded, Reader, Reading, Recorder, Recording
+from services.api.deps import Context, CurrentPrincipal, Store
 from services.api.examples import ENROLL_EXAMPLES, EVENT_EXAMPLES
 from services.api.problems import Problem
 from services.api.wire import read_json_object, to_event
@@ -243,26 +243,24 @@ async def search(
 @router.get("/{client_id}", summary="The client's record, now or as of a past recorded time")
 async def read_client(
     client_id: UUID,
-    principal: CurrentPrincipal,
-    store: Store,
-    records: Records,
+    reader: Reader,
     response: Response,
-    guard: Guarded,
     as_of: Annotated[AwareDatetime | None, Query(description="A past recorded time")] = None,
     data_class: DataClasses = None,
 ) -> dict[str, Any]:
     action = Action.READ_RECORD if as_of is None else Action.READ_RECORD_AS_OF
-    decision = await guard.read(client_id, action, data_class)
-    history: list[StoredEvent] | None = None
-    if as_of is None:  # from this process's snapshot of the record, caught up with the store
-        record, history = await run_in_threadpool(records.current, client_id)
+    if as_of is None:  # authorized, then from this process's snapshot: one thread hop
+        decision, (record, history) = await run_in_threadpool(
+            _current_record, reader, client_id, data_class
+        )
     else:
-        history = await run_in_threadpool(store.load, client_id)
+        decision = await reader.guard.read(client_id, action, data_class)
+        history = await run_in_threadpool(reader.context.store.load, client_id)
         history = [r for r in history if r.recorded_at <= as_of]
         record = client_record(history)
     if record is None:
         if history is None:
-            history = await run_in_threadpool(store.load, client_id)
+            history = await run_in_threadpool(reader.context.store.load, client_id)
         erased = erased_record(history)  # crypto-shredded: the skeleton only
         if erased is None:
             raise Problem("client_not_enrolled", "No such client.")
@@ -270,6 +268,14 @@ async def read_client(
     response.headers["ETag"] = f'"{record.version}"'
     response.headers.update(notice_headers(decision))
     return record_view(record.to_dict(), decision, named=data_class is not None)
+
+
+def _current_record(
+    reader: Reading, client_id: UUID, data_class: list[str] | None
+) -> tuple[Decision, tuple[ClientRecord | None, list[StoredEvent] | None]]:
+    """The read authorized (and logged), then the record now, caught up with the store."""
+    decision = reader.guard.read_now(client_id, Action.READ_RECORD, data_class)
+    return decision, reader.context.records.current(client_id)
 
 
 @router.get("/{client_id}/events", response_model=HistoryPage, summary="The client's history")

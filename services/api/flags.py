@@ -14,11 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from domain.access_policy import FLAG_DATA_CLASSES, Action
 from domain.envelope import Note
-from projections.early_warning import FlagView, flag_by_id, flags_page
-from services.api.access import Guard, Guarded
+from projections.early_warning import flag_by_id, flags_page
+from services.api.access import Guard, Guarded, Reader
 from services.api.context import ApiContext
-from services.api.deps import Context, CurrentPrincipal
-from services.api.reads import MinPosition, Reads, caught_up
+from services.api.deps import Context
+from services.api.reads import MinPosition, caught_up
 from services.app.disclosure import rows_notice, rows_notice_headers
 from services.app.flags import acknowledge_flag as acknowledge
 from services.app.flags import resolve_flag as resolve
@@ -81,14 +81,9 @@ class Acknowledged(BaseModel):
     recorded_at: datetime
 
 
-def _flag(view: FlagView) -> Flag:
-    return Flag.model_validate(view, from_attributes=True)
-
-
 @router.get("", summary="Flags, filtered; paged by `after` (the `next` of the previous page)")
 def list_flags(
-    who: CurrentPrincipal,
-    reads: Reads,
+    reader: Reader,
     client_id: UUID | None = None,
     org: str | None = None,
     member_id: str | None = None,
@@ -98,16 +93,16 @@ def list_flags(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     min_position: MinPosition = None,
     *,
-    guard: Guarded,
     response: Response,
 ) -> FlagPage:
+    guard, who = reader.guard, reader.principal
     if client_id is not None:  # one client: 404 / 403 as for the record
         decision = guard.require(Action.READ_FLAGS, client_id)
     else:  # a clinician's own clients, a supervisor's organization
         guard.require(Action.READ_FLAGS, member_id=member_id, org=org, rows_follow=True)
         member_id = who.sub if who.role != "supervisor" else member_id
         org = who.org if who.role == "supervisor" else org
-    with caught_up(reads, ["early_warning"], min_position) as (conn, tables):
+    with caught_up(reader.context.reads, ["early_warning"], min_position) as (conn, tables):
         page = flags_page(
             conn,
             tables["early_warning"],
@@ -123,10 +118,13 @@ def list_flags(
     shown = clients if client_id else guard.visible(Action.READ_FLAGS, clients, FLAG_DATA_CLASSES)
     notice = rows_notice({client_id: decision}) if client_id else guard.last_rows_notice
     response.headers.update(rows_notice_headers(notice))
-    return FlagPage(
-        items=[_flag(v) for v in page.items if v.client_id in shown],
-        next=page.next,
-        disclosure=notice,
+    return FlagPage.model_validate(  # the page validated in one call
+        {
+            "items": [v for v in page.items if v.client_id in shown],
+            "next": page.next,
+            "disclosure": notice,
+        },
+        from_attributes=True,
     )
 
 
