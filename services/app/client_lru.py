@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 from uuid import UUID
 
@@ -51,18 +51,38 @@ class ClientLru(Generic[V]):
                 self.misses += 1
             return item
 
+    def lookup_many(self, client_ids: Iterable[UUID]) -> dict[UUID, V | None]:
+        """`lookup` of each client under one lock (a list read asks for a page of clients)."""
+        out: dict[UUID, V | None] = {}
+        with self._lock:
+            items = self._items
+            for client_id in client_ids:
+                item = out[client_id] = items.get(client_id)
+                if item is not None:
+                    items.move_to_end(client_id)
+            found = sum(1 for item in out.values() if item is not None)
+            self.hits += found
+            self.misses += len(out) - found
+        return out
+
     def keep(self, client_id: UUID, value: V) -> None:
         """Keep `value` for the client unless the entry already there `stays`."""
+        self.keep_many([(client_id, value)])
+
+    def keep_many(self, values: Iterable[tuple[UUID, V]]) -> None:
+        """`keep` of each (client, value) under one lock."""
         with self._lock:
-            if client_id in self._gone:  # brought by a request in flight when it was erased
-                return
-            current = self._items.get(client_id)
-            if current is not None and self._stays(current, value):
-                return
-            self._items[client_id] = value
-            self._items.move_to_end(client_id)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            items = self._items
+            for client_id, value in values:
+                if client_id in self._gone:  # brought by a request in flight when it was erased
+                    continue
+                current = items.get(client_id)
+                if current is not None and self._stays(current, value):
+                    continue
+                items[client_id] = value
+                items.move_to_end(client_id)
+            while len(items) > self.size:
+                items.popitem(last=False)
 
     def forget(self, client_id: UUID) -> None:
         with self._lock:

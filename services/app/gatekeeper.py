@@ -125,8 +125,17 @@ class FactsCache(ClientLru[tuple[AccessFacts, float]]):
         item = self.lookup(client_id)
         return None if item is None else item[0]
 
+    def get_many(self, client_ids: Iterable[UUID]) -> dict[UUID, AccessFacts | None]:
+        return {
+            client: None if item is None else item[0]
+            for client, item in self.lookup_many(client_ids).items()
+        }
+
     def put(self, facts: AccessFacts, caught_up_at: float = 0.0) -> None:
         self.keep(facts.client_id, (facts, caught_up_at))
+
+    def put_many(self, many: Iterable[AccessFacts], caught_up_at: float) -> None:
+        self.keep_many((facts.client_id, (facts, caught_up_at)) for facts in many)
 
 
 class Gatekeeper:
@@ -175,21 +184,21 @@ class Gatekeeper:
 
     def facts_many(self, client_ids: Iterable[UUID]) -> dict[UUID, AccessFacts | None]:
         """Several clients' facts, caught up with one query (a caseload, a page of flags)."""
-        cached = {client: self.cache.get(client) for client in set(client_ids)}
+        cached = self.cache.get_many(set(client_ids))
         newer = self.store.load_many(
             {client: 0 if facts is None else facts.version for client, facts in cached.items()}
         )
         out: dict[UUID, AccessFacts | None] = {}
         for client, facts in cached.items():
-            events = newer.get(client, [])
+            events = newer.get(client)
             if facts is None and not events:
                 out[client] = None
                 continue
-            folded = access_facts(client, (r.event for r in events), facts)
+            folded = access_facts(client, (r.event for r in events or ()), facts)
             if facts is not None and not facts.erased and folded.erased:
                 folded = access_facts(client, (r.event for r in self.store.load(client)))
-            self.cache.put(folded, self._monotonic())
             out[client] = folded
+        self.cache.put_many((f for f in out.values() if f is not None), self._monotonic())
         return out
 
     def forget(self, client_id: UUID) -> None:
