@@ -4,6 +4,10 @@ authorized still leaves its allowed entry in the access log."""
 
 from __future__ import annotations
 
+import threading
+import time
+from typing import Any
+from unittest.mock import patch
 from uuid import UUID
 
 from fastapi.testclient import TestClient
@@ -61,3 +65,42 @@ def test_a_caseload_read_that_fails_after_its_authorization_is_still_logged(
     assert [(r.entry.action, r.entry.client_id, r.entry.outcome) for r in logged] == [
         ("read_caseload", None, "allowed")
     ]
+
+
+def test_list_reads_of_clients_not_cached_yet_fold_their_histories_once(
+    api: TestClient, runtime: Runtime
+) -> None:
+    # given three clients whose access facts this process does not hold (as after a restart)
+    assert runtime.privacy is not None
+    gate = runtime.privacy.gate
+    clients = {enroll(api, runtime, by=COUNSELOR, team=(PEER,)) for _ in range(3)}
+    for client in clients:
+        gate.cache.forget(client)
+    whole_histories: list[UUID] = []
+    first_in, go_on = threading.Event(), threading.Event()
+    load_many = gate.store.load_many
+
+    def counted(after_versions: dict[UUID, int]) -> Any:
+        whole_histories.extend(c for c, v in after_versions.items() if c in clients and v == 0)
+        if not first_in.is_set():
+            first_in.set()
+            go_on.wait(5)  # the first reader folds while the second one arrives
+        return load_many(after_versions)
+
+    # when two list reads ask for them at the same time (the second while the first folds)
+    decided: list[dict[UUID, Any]] = []
+    with patch.object(gate.store, "load_many", counted):
+        first = threading.Thread(target=lambda: decided.append(gate.facts_many(clients)))
+        first.start()
+        assert first_in.wait(5)
+        second = threading.Thread(target=lambda: decided.append(gate.facts_many(clients)))
+        second.start()
+        time.sleep(0.2)
+        go_on.set()
+        first.join(5)
+        second.join(5)
+
+    # then each client's whole history was read once, and both reads have every client's facts
+    assert sorted(whole_histories) == sorted(clients)
+    assert len(decided) == 2
+    assert all(set(facts) == clients and None not in facts.values() for facts in decided)
