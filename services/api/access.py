@@ -16,6 +16,7 @@ from uuid import UUID
 
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials
 
 from domain.access_policy import Action, Decision, Principal
 from services.api.context import ApiContext
@@ -191,19 +192,24 @@ class Recording:
     handle: CareRecordHandler
 
 
-async def recording(
-    request: Request,
-    credentials: Bearer,
-    x_purpose_of_use: Annotated[
-        str, Header(description="treatment (default), operations or emergency")
-    ] = "treatment",
-) -> Recording:
+PurposeOfUse = Annotated[str, Header(description="treatment (default), operations or emergency")]
+
+
+def _guard_for(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, purpose: str
+) -> tuple[ApiContext, Guard]:
+    """The process's parts and a guard for this request's authenticated caller."""
     context: ApiContext = request.app.state.context
     principal = authenticated(request, context, credentials)
     correlation_id = getattr(request.state, "correlation_id", None)
-    purpose = x_purpose_of_use.strip().lower()
-    checker = Guard(privacy_of(context), principal, purpose, correlation_id)
-    return Recording(principal, checker, context.clock, context.handler)
+    return context, Guard(privacy_of(context), principal, purpose.strip().lower(), correlation_id)
+
+
+async def recording(
+    request: Request, credentials: Bearer, x_purpose_of_use: PurposeOfUse = "treatment"
+) -> Recording:
+    context, checker = _guard_for(request, credentials, x_purpose_of_use)
+    return Recording(checker.principal, checker, context.clock, context.handler)
 
 
 Recorder = Annotated[Recording, Depends(recording)]
@@ -222,19 +228,11 @@ class Reading:
 
 
 async def reading(
-    request: Request,
-    credentials: Bearer,
-    x_purpose_of_use: Annotated[
-        str, Header(description="treatment (default), operations or emergency")
-    ] = "treatment",
+    request: Request, credentials: Bearer, x_purpose_of_use: PurposeOfUse = "treatment"
 ) -> AsyncIterator[Reading]:
-    context: ApiContext = request.app.state.context
-    principal = authenticated(request, context, credentials)
-    correlation_id = getattr(request.state, "correlation_id", None)
-    purpose = x_purpose_of_use.strip().lower()
-    checker = Guard(privacy_of(context), principal, purpose, correlation_id)
+    context, checker = _guard_for(request, credentials, x_purpose_of_use)
     try:
-        yield Reading(principal, checker, context)
+        yield Reading(checker.principal, checker, context)
     finally:
         if checker.pending:  # an allowed list read that failed before its rows: still logged
             await run_in_threadpool(checker.flush)
