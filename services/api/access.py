@@ -39,6 +39,9 @@ async def get_privacy(context: Context) -> Privacy:
 PrivacyParts = Annotated[Privacy, Depends(get_privacy)]
 
 
+PurposeOfUse = Annotated[str, Header(description="treatment (default), operations or emergency")]
+
+
 class Guard:
     """Authorizes this request's accesses to client data."""
 
@@ -79,7 +82,8 @@ class Guard:
     async def read(
         self, client_id: UUID, action: Action, data_classes: list[str] | None = None
     ) -> Decision:
-        return await self.check(self.request(action, client_id, data_classes=data_classes))
+        decision: Decision = await run_in_threadpool(self.read_now, client_id, action, data_classes)
+        return decision
 
     async def write(self, client_id: UUID, event_type: object, *, enroll: bool) -> Decision:
         kind = event_type if isinstance(event_type, str) else None
@@ -163,9 +167,7 @@ async def guard(
     request: Request,
     principal: CurrentPrincipal,
     privacy: PrivacyParts,
-    x_purpose_of_use: Annotated[
-        str, Header(description="treatment (default), operations or emergency")
-    ] = "treatment",
+    x_purpose_of_use: PurposeOfUse = "treatment",
 ) -> AsyncIterator[Guard]:
     correlation_id = getattr(request.state, "correlation_id", None)
     checker = Guard(privacy, principal, x_purpose_of_use.strip().lower(), correlation_id)
@@ -190,9 +192,6 @@ class Recording:
     guard: Guard
     clock: Callable[[], datetime]
     handle: CareRecordHandler
-
-
-PurposeOfUse = Annotated[str, Header(description="treatment (default), operations or emergency")]
 
 
 def _guard_for(
@@ -222,9 +221,12 @@ class Reading:
     snapshots, store). Solving the principal, the read models, the clock, the privacy parts and
     the guard each apart was a sixth of a read's CPU."""
 
-    principal: Principal
     guard: Guard
     context: ApiContext
+
+    @property
+    def principal(self) -> Principal:
+        return self.guard.principal
 
 
 async def reading(
@@ -232,7 +234,7 @@ async def reading(
 ) -> AsyncIterator[Reading]:
     context, checker = _guard_for(request, credentials, x_purpose_of_use)
     try:
-        yield Reading(checker.principal, checker, context)
+        yield Reading(checker, context)
     finally:
         if checker.pending:  # an allowed list read that failed before its rows: still logged
             await run_in_threadpool(checker.flush)

@@ -14,7 +14,6 @@ from domain.access_policy import Principal
 from services.api.context import ApiContext
 from services.app.ports import ClientHistory
 from services.app.record import CareRecordHandler
-from services.app.record_reads import RecordReads
 
 _bearer = HTTPBearer(auto_error=False, description="JWT with sub, role and org (HS256 in dev)")
 
@@ -62,12 +61,7 @@ async def get_store(context: Context) -> ClientHistory:
     return context.store
 
 
-async def get_records(context: Context) -> RecordReads:
-    return context.records
-
-
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 Clock = Annotated[Callable[[], datetime], Depends(get_clock)]
 Handle = Annotated[CareRecordHandler, Depends(get_handler)]
 Store = Annotated[ClientHistory, Depends(get_store)]
-Records = Annotated[RecordReads, Depends(get_records)]

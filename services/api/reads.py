@@ -6,21 +6,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Query
 from psycopg import Connection
 from psycopg.rows import DictRow
 
 from projections.engine import Tables
 from projections.reading import NotCaughtUp, PositionNotIssued, ReadModels
-from services.api.deps import Context
 from services.api.problems import Problem
 
-
-async def get_reads(context: Context) -> ReadModels:
-    return context.reads
-
-
-Reads = Annotated[ReadModels, Depends(get_reads)]
 MinPosition = Annotated[
     int | None,
     Query(ge=0, description="Answer once the read models include this position (from a write)"),
