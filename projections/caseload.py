@@ -171,6 +171,8 @@ _APPOINTMENT_KEPT = SQL(
     " SELECT v.*, false FROM unnest(%b::uuid[], %b::text[], %b::timestamptz[]) AS v"
     " ON CONFLICT (client_id, appointment_id) DO UPDATE SET open = false"
 )
+# a derived column, recomputed from the appointments as they stand: asked by every booking and
+# attendance, it runs once per client at the batch's end (Statements.settle)
 _NEXT_APPOINTMENT = SQL(
     "UPDATE {caseload_clients} c SET next_appointment_at = (SELECT min(a.scheduled_for)"
     " FROM {caseload_appointments} a WHERE a.client_id = c.client_id AND a.open)"
@@ -209,12 +211,18 @@ def _raise(out: Statements, statement: SQL, params: Any) -> None:
     out.execute(statement, params, greatest=0)
 
 
+def _reshape(out: Statements, statement: SQL, params: Any) -> None:
+    """A statement that inserts or deletes a client's or a member's row: no raise of that row
+    is moved across it."""
+    out.execute(statement, params, reshapes=True)
+
+
 # --- handlers -------------------------------------------------------------------------------------
 
 
 def on_enrolled(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
-    _run(cur, _ENROLL, t, (e.client_id, e.actor.org))
+    _reshape(cur, _ENROLL, (e.client_id, e.actor.org))
     on_team_change(cur, t, r)  # the enrolling clinician joins the team
 
 
@@ -231,9 +239,9 @@ def on_team_change(cur: Statements, t: Tables, r: Recorded) -> None:
     client_id = r.event.client_id
     match team_change(r.event):
         case Joined(m):
-            _run(cur, _ASSIGN, t, (m.member_id, client_id, m.role, m.org, m.since))
+            _reshape(cur, _ASSIGN, (m.member_id, client_id, m.role, m.org, m.since))
         case Left(member_id, role):
-            _run(cur, _RELEASE, t, (member_id, client_id, role))
+            _reshape(cur, _RELEASE, (member_id, client_id, role))
         case None:
             pass
 
@@ -260,14 +268,14 @@ def on_appointment_scheduled(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, AppointmentScheduled)
     _run(cur, _BOOK, t, (e.client_id, e.data.appointment_id, e.data.scheduled_for))
-    _run(cur, _NEXT_APPOINTMENT, t, (e.client_id,))
+    cur.settle(_NEXT_APPOINTMENT, (e.client_id,))
 
 
 def on_appointment_kept_or_missed(cur: Statements, t: Tables, r: Recorded) -> None:
     e = r.event
     assert isinstance(e, AppointmentAttended | AppointmentMissed)
     _run(cur, _APPOINTMENT_KEPT, t, (e.client_id, e.data.appointment_id, e.data.scheduled_for))
-    _run(cur, _NEXT_APPOINTMENT, t, (e.client_id,))
+    cur.settle(_NEXT_APPOINTMENT, (e.client_id,))
     if isinstance(e, AppointmentAttended):
         on_contact(cur, t, r)
 

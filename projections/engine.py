@@ -82,10 +82,22 @@ class Statements:
     statement — a batch of thousands of events is a few dozen statements, and each client's
     statements still apply in event order (within a round no row is touched twice). (No
     pipeline mode: psycopg's pipeline sync can deadlock on large parameters, psycopg#685.)
+
+    Two kinds of statement need not keep their place, and a client's list gets shorter for it
+    (fewer rounds, fewer statements: docs/benchmarks.md, sixth pass):
+    - a statement that only raises a column (`greatest`) commutes with every statement but
+      one that inserts or deletes rows (`reshapes`), so it merges with the client's earlier
+      raise of the same row since the last such statement;
+    - a statement that recomputes a derived column from the rows as they stand (`settle`)
+      gives the same answer at the batch's end as after each change, so it runs once per
+      client and values, after every round.
     """
 
     def __init__(self) -> None:
         self._by_client: dict[object, list[_Asked]] = {}
+        # per client: where each raise that a later one of the same row may merge into stands
+        self._raises: dict[object, dict[tuple[Any, ...], int]] = {}
+        self._settling: dict[tuple[int, tuple[Any, ...]], _Asked] = {}
         self._client: object = None
 
     def about(self, client: object) -> None:
@@ -93,56 +105,77 @@ class Statements:
         self._client = client
 
     def execute(
-        self, statement: SQL, values: Sequence[Any], *, greatest: int | None = None
+        self,
+        statement: SQL,
+        values: Sequence[Any],
+        *,
+        greatest: int | None = None,
+        reshapes: bool = False,
     ) -> None:
         """Ask for one statement (table names filled in at `run`) with one row of values.
 
         `greatest`: the index of the value the statement only ever raises columns to
-        (`GREATEST(column, value)`). Such statements commute with each other, so in a run of
-        them a client's rows with the same other values become one row with the largest value:
-        twenty check-ins of a client in a batch are one UPDATE row, not twenty rounds.
+        (`GREATEST(column, value)`). Such a statement commutes with every statement that does
+        not insert or delete rows, so a client's raises of the same row (the same other values)
+        since the last `reshapes` statement become one row with the largest value: twenty
+        check-ins of a client in a batch are one UPDATE row, not twenty rounds.
+        `reshapes`: the statement inserts or deletes rows (an enrollment, a member joining or
+        leaving); no raise is moved across it, since the row it raises may come or go with it.
         """
         asked = self._by_client.setdefault(self._client, [])
+        raises = self._raises.setdefault(self._client, {})
+        if reshapes:
+            raises.clear()
         if greatest is not None:
             key = (id(statement), *(v for i, v in enumerate(values) if i != greatest))
-            for at in range(len(asked) - 1, -1, -1):
-                earlier = asked[at]
-                if earlier.greatest is None:
-                    break  # only within a run of raising statements
-                if earlier.key == key:
-                    if values[greatest] > earlier.values[greatest]:
-                        asked[at] = _Asked(statement, values, greatest, key)
-                    return
-            asked.append(_Asked(statement, values, greatest, key))
-            return
+            at = raises.get(key)
+            if at is not None:
+                if values[greatest] > asked[at].values[greatest]:
+                    asked[at] = _Asked(statement, values)
+                return
+            raises[key] = len(asked)
         asked.append(_Asked(statement, values))
 
+    def settle(self, statement: SQL, values: Sequence[Any]) -> None:
+        """Ask for a statement that recomputes a derived column of the client's rows from the
+        rows as they stand (the next open appointment from the appointments): it runs once per
+        values, after every round, however often the batch's events ask for it."""
+        self._settling.setdefault((id(statement), tuple(values)), _Asked(statement, values))
+
     def run(self, cur: Cursor[DictRow], tables: Tables) -> None:
-        queue = list(self._by_client.values())
         formatted: dict[int, Composed] = {}
+        queue = list(self._by_client.values())
         depth = max((len(q) for q in queue), default=0)
         for k in range(depth):
-            rounds: dict[int, tuple[SQL, list[Sequence[Any]]]] = {}
-            for statements in queue:
-                if k < len(statements):
-                    asked = statements[k]
-                    rounds.setdefault(id(asked.statement), (asked.statement, []))[1].append(
-                        asked.values
-                    )
-            for key, (statement, rows) in rounds.items():
-                query = formatted.get(key)
-                if query is None:
-                    query = formatted[key] = statement.format(**tables)
-                cur.execute(query, [list(column) for column in zip(*rows, strict=True)])
+            self._run_round(cur, tables, formatted, [q[k] for q in queue if k < len(q)])
+        if self._settling:
+            self._run_round(cur, tables, formatted, list(self._settling.values()))
         self._by_client.clear()
+        self._raises.clear()
+        self._settling.clear()
+
+    @staticmethod
+    def _run_round(
+        cur: Cursor[DictRow],
+        tables: Tables,
+        formatted: dict[int, Composed],
+        round_: Sequence[_Asked],
+    ) -> None:
+        """One round: the rows asked of each statement go to the server as one statement."""
+        grouped: dict[int, tuple[SQL, list[Sequence[Any]]]] = {}
+        for asked in round_:
+            grouped.setdefault(id(asked.statement), (asked.statement, []))[1].append(asked.values)
+        for key, (statement, rows) in grouped.items():
+            query = formatted.get(key)
+            if query is None:
+                query = formatted[key] = statement.format(**tables)
+            cur.execute(query, [list(column) for column in zip(*rows, strict=True)])
 
 
 @dataclass(frozen=True, slots=True)
 class _Asked:
     statement: SQL
     values: Sequence[Any]
-    greatest: int | None = None
-    key: tuple[Any, ...] = ()
 
 
 Handler = Callable[[Statements, Tables, Recorded], None]

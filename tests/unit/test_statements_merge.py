@@ -1,6 +1,7 @@
 """A batch's statements run per client in event order, set-wise; statements that only raise a
 timestamp (a contact, a check-in) are merged per client, so a client with many check-ins in one
-batch costs one row of one statement, not one round each."""
+batch costs one row of one statement, not one round each; a derived column is settled once per
+client at the batch's end."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ from projections.engine import Statements
 
 RAISE = SQL("UPDATE t SET at = GREATEST(at, v.at) FROM unnest(%b::timestamptz[], %b::uuid[])")
 INSERT = SQL("INSERT INTO t SELECT * FROM unnest(%b::uuid[])")
+OTHER_COLUMN = SQL("UPDATE t SET in_care = v.in_care FROM unnest(%b::bool[], %b::uuid[])")
+BOOK = SQL("INSERT INTO a SELECT * FROM unnest(%b::uuid[], %b::text[])")
+NEXT_DUE = SQL("UPDATE t SET next_at = (SELECT min(at) FROM a) FROM unnest(%b::uuid[])")
 
 
 class Recording:
@@ -30,7 +34,7 @@ def test_twenty_check_ins_of_a_client_are_one_row_with_the_latest_time() -> None
     start = datetime(2026, 1, 1, tzinfo=UTC)
     statements = Statements()
     statements.about(client)
-    statements.execute(INSERT, (client,))
+    statements.execute(INSERT, (client,), reshapes=True)
     for hour in (3, 1, 19, 7, *range(8, 18), 0, 2, 4, 5, 6, 18):
         statements.execute(RAISE, (start + timedelta(hours=hour), client), greatest=0)
     # when the batch runs
@@ -41,14 +45,14 @@ def test_twenty_check_ins_of_a_client_are_one_row_with_the_latest_time() -> None
     assert cursor.executed[1][1] == [[start + timedelta(hours=19)], [client]]
 
 
-def test_raising_statements_are_not_merged_across_another_statement() -> None:
+def test_raising_statements_are_not_merged_across_one_that_inserts_or_deletes_rows() -> None:
     # given raise, insert, raise for one client (the insert may bring the row the raise needs)
     client = uuid4()
     at = datetime(2026, 1, 1, tzinfo=UTC)
     statements = Statements()
     statements.about(client)
     statements.execute(RAISE, (at, client), greatest=0)
-    statements.execute(INSERT, (client,))
+    statements.execute(INSERT, (client,), reshapes=True)
     statements.execute(RAISE, (at - timedelta(hours=1), client), greatest=0)
     cursor = Recording()
     statements.run(cursor, {})  # type: ignore[arg-type]
@@ -72,3 +76,42 @@ def test_raising_rows_of_different_members_stay_apart() -> None:
     statements.run(cursor, {})  # type: ignore[arg-type]
     # two rounds: each member's row kept
     assert [params[1] for _q, params in cursor.executed] == [["counselor-1"], ["peer-1"]]
+
+
+def test_raising_statements_merge_across_one_that_changes_another_column() -> None:
+    # given a contact, a discharge (another column of the same row), then a later contact
+    client = uuid4()
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    statements = Statements()
+    statements.about(client)
+    statements.execute(RAISE, (at, client), greatest=0)
+    statements.execute(OTHER_COLUMN, (False, client))
+    statements.execute(RAISE, (at + timedelta(hours=2), client), greatest=0)
+    cursor = Recording()
+    statements.run(cursor, {})  # type: ignore[arg-type]
+    # then the two contacts are one raise to the later time, and the discharge still runs
+    assert [params for _q, params in cursor.executed] == [
+        [[at + timedelta(hours=2)], [client]],
+        [[False], [client]],
+    ]
+
+
+def test_the_next_appointment_is_settled_once_per_client_after_every_booking() -> None:
+    # given two clients, one booking three appointments and one booking one, each booking
+    # asking for the next appointment to be recomputed
+    first, second = uuid4(), uuid4()
+    statements = Statements()
+    for client, appointments in ((first, ("a1", "a2", "a3")), (second, ("b1",))):
+        statements.about(client)
+        for appointment in appointments:
+            statements.execute(BOOK, (client, appointment))
+            statements.settle(NEXT_DUE, (client,))
+    cursor = Recording()
+    statements.run(cursor, {})  # type: ignore[arg-type]
+    # then every booking runs in its round, and the next appointment runs last, once, for both
+    assert [params for _q, params in cursor.executed] == [
+        [[first, second], ["a1", "b1"]],
+        [[first], ["a2"]],
+        [[first], ["a3"]],
+        [[first, second]],
+    ]

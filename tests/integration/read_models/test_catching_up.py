@@ -15,8 +15,9 @@ from pydantic import ValidationError
 
 from domain.commands import RecordCareEvent
 from domain.flags import RiskFlagRaised
+from projections.caseload import CASELOAD
 from projections.early_warning import FlagEvaluator, SignsFold
-from projections.engine import Runner, live_targets
+from projections.engine import Runner, Target, live_targets, versions_of
 from projections.upkeep import upkeep_of
 from services.app.read_side import ProjectionWorker
 from services.wiring import (
@@ -256,22 +257,52 @@ def wait_for_dead_rows_counted(runtime: Runtime, table: Identifier, seconds: flo
 
 
 def test_the_runner_vacuums_the_caseload_rows_its_updates_left_behind(runtime: Runtime) -> None:
-    # given a backlog caught up by a runner that has not kept its tables yet: every contact
-    # rewrote its client's caseload row, leaving the old versions behind
+    # given a backlog caught up a few events a transaction, as a worker following live applies
+    # them, by a runner that has not kept its tables yet: every transaction rewrote the caseload
+    # rows of the clients it touched, leaving the old versions behind (a report's transaction
+    # open meanwhile keeps them from being pruned as the pages fill: only VACUUM reclaims them)
     record_simulated(runtime, clients=8, days=10, seed=7)
     pool = pool_of(runtime)
     keyed = keyed_projections(runtime.settings)
-    runner = Runner(runtime.store, pool, lambda: live_targets(pool, keyed), maintain_every=10**9)
-    runner.catch_up()
-    caseload = [t for t in live_tables(runtime) if "caseload_clients" in t.as_string()]
-    wait_for_dead_rows_counted(runtime, caseload[0])
-    before = database_now(runtime)
+    runner = Runner(
+        runtime.store, pool, lambda: live_targets(pool, keyed), batch_size=5, maintain_every=10**9
+    )
+    with runtime.db.connection() as report, report.transaction():
+        report.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        report.execute("SELECT count(*) FROM pg_class")  # its snapshot
+        runner.catch_up()
+        caseload = [t for t in live_tables(runtime) if "caseload_clients" in t.as_string()]
+        wait_for_dead_rows_counted(runtime, caseload[0])
+        before = database_now(runtime)
 
-    # when the runner keeps its tables, as it does every `maintain_every` events
-    runner.maintain(runner.targets())
+        # when the runner keeps its tables, as it does every `maintain_every` events
+        runner.maintain(runner.targets())
 
     # then the caseload's client rows, far past autovacuum's threshold of dead versions, were
-    # vacuumed (and with that analyzed), and the read models still match a rebuild
+    # vacuumed (and with that analyzed)
     vacuumed = last_kept(runtime, caseload, "last_vacuum")
     assert len(vacuumed) == 1
     assert all(at is not None and at >= before for at in vacuumed.values()), vacuumed
+
+
+def test_the_caseload_built_event_by_event_is_the_caseload_built_in_one_batch(
+    runtime: Runtime,
+) -> None:
+    # given a backlog of simulated care: contacts and check-ins around bookings and attended or
+    # missed appointments, members joining and leaving care teams, episodes closing
+    record_simulated(runtime, clients=6, days=40, seed=44)
+    kinds = {recorded.event.type for recorded in runtime.store.read(after=0, limit=100_000)}
+    assert {"CareTeamMemberReleased", "AppointmentAttended", "CheckInRecorded"} <= kinds
+
+    # when the live caseload is built one event a transaction (every statement in event
+    # order), and a rebuild applies the whole backlog as one batch (raises merged per row
+    # across other statements, the next appointment settled once per client)
+    pool = pool_of(runtime)
+    with pool.connection() as conn:
+        live = versions_of(conn, CASELOAD.name).live
+    Runner(runtime.store, pool, lambda: [Target(CASELOAD, live)], batch_size=1).catch_up()
+    counts = compare_with_rebuild(runtime, CASELOAD)
+
+    # then both hold the same rows, row for row
+    assert counts["caseload_members"] > 0
+    assert counts["caseload_appointments"] > 0
