@@ -114,7 +114,7 @@ from domain.sessions import (
     CarePlanGoalSet,
     SessionHeld,
 )
-from domain.storable import unstorable_places
+from domain.storable import holds_unstorable
 
 COUNSELING_NOTE_LABEL = "counseling-note"
 
@@ -221,7 +221,7 @@ def decide(
         return []  # re-sent: recorded already, nothing new
     if event.occurred_at > command.now + command.max_clock_skew:
         raise OccurredInFuture
-    if any(unstorable_places(event)):
+    if holds_unstorable(event):
         raise UnstorableText
     if isinstance(event, EpisodeOpened | ErasedEntry) or (
         isinstance(event, RiskFlagRaised | RiskFlagCleared) and event.actor.kind != "rule"

@@ -33,7 +33,7 @@ from domain.catalogue import (
     safe_place,
 )
 from domain.envelope import Actor
-from domain.storable import UNSTORABLE_MESSAGE, unstorable_places
+from domain.storable import UNSTORABLE_MESSAGE, holds_unstorable, unstorable_places
 
 EXTRA_KEY = "Extra inputs are not permitted"
 UNKNOWN_TYPE = (
@@ -93,6 +93,8 @@ def unstorable_refusal(
     """Refuse text PostgreSQL cannot store (NUL, lone surrogates): one such event would stop
     every read model that copies it (domain/storable.py). Places are the schema's field names,
     `within` the union's tag as pydantic names it in its own faults."""
+    if not holds_unstorable(model):
+        return None
     places = sorted({(*within, *place) for place in unstorable_places(model)}, key=str)
     if not places:
         return None

@@ -194,8 +194,8 @@ _LAST = SQL(
 # The batch goes in by COPY, not INSERT … SELECT FROM unnest: 8-12 against 20-26 us a row into
 # the trail and its five indexes (docs/benchmarks.md, sixth pass). COPY has no ON CONFLICT: the
 # runner applies a batch once, under its position's lock, so an entry already at a position is
-# not a replay but a trail edited behind the engine's back, and the batch fails (IntegrityError:
-# its events are parked one by one) instead of chaining past it.
+# not a replay but a trail edited behind the engine's back: the batch fails (IntegrityError), is
+# applied event by event, and the event whose entry was there is parked, not skipped silently.
 _COLUMNS = (
     "position",
     "entry",
