@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from psycopg.sql import SQL
 
 from domain.catalogue import CareEvent
+from projections.audit_trail import AUDIT_TRAIL
 from projections.caseload import caseload_of
 from projections.engine import Projection, Runner, Target, migrate, versions_of
 from services.adapters.store import Append
@@ -120,3 +121,43 @@ def test_a_parked_event_is_applied_by_a_retry_after_the_fix(
     assert [p for p in parked(runtime) if p.name == NOTES.name] == []
     with pool.connection() as conn:
         assert versions_of(conn, NOTES.name).live == live + 1
+
+
+def test_an_audit_entry_written_behind_the_engine_parks_the_event_it_would_have_hidden(
+    runtime: Runtime, read_side: ReadSide
+) -> None:
+    # given the read side at the head, and an entry planted in the live audit trail at the
+    # next position, behind the engine's back
+    client = Client.enrolled(read_side, member_id=f"counselor-{uuid4().hex[:6]}")
+    read_side.settle()
+    planted = runtime.store.head() + 1
+    pool = pool_of(runtime)
+    with pool.connection() as conn:
+        trail = AUDIT_TRAIL.tables_of(versions_of(conn, AUDIT_TRAIL.name).live)
+        conn.execute(
+            SQL(
+                "INSERT INTO {audit_trail} (position, entry, kind, digest, hash)"
+                " VALUES (%s, 0, 'planted', '\\x00', '\\x00')"
+            ).format(**trail),
+            (planted,),
+        )
+    # when two check-ins are recorded and the read side catches up
+    client.record(b.check_in, craving=2)
+    client.record(b.check_in, craving=3)
+    read_side.settle()
+    # then the check-in at the planted position is parked by the audit trail, not skipped
+    found = [p for p in parked(runtime) if p.position == planted]
+    assert [(p.name, p.event_type) for p in found] == [("audit_trail", "CheckInRecorded")]
+    assert "IntegrityError" in found[0].reason or "UniqueViolation" in found[0].reason
+    # and the planted entry stands as it was, the check-in after it is in the trail
+    with pool.connection() as conn:
+        rows = conn.execute(
+            SQL(
+                "SELECT position, kind FROM {audit_trail} WHERE position >= %s ORDER BY position"
+            ).format(**trail),
+            (planted,),
+        ).fetchall()
+    assert [(r["position"], r["kind"]) for r in rows] == [
+        (planted, "planted"),
+        (planted + 1, "event"),
+    ]
