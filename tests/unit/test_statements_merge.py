@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+import pytest
 from psycopg.sql import SQL
 
 from projections.engine import Statements
@@ -45,25 +46,6 @@ def test_twenty_check_ins_of_a_client_are_one_row_with_the_latest_time() -> None
     assert cursor.executed[1][1] == [[start + timedelta(hours=19)], [client]]
 
 
-def test_raising_statements_are_not_merged_across_one_that_inserts_or_deletes_rows() -> None:
-    # given raise, insert, raise for one client (the insert may bring the row the raise needs)
-    client = uuid4()
-    at = datetime(2026, 1, 1, tzinfo=UTC)
-    statements = Statements()
-    statements.about(client)
-    statements.execute(RAISE, (at, client), greatest=0)
-    statements.execute(INSERT, (client,), reshapes=True)
-    statements.execute(RAISE, (at - timedelta(hours=1), client), greatest=0)
-    cursor = Recording()
-    statements.run(cursor, {})  # type: ignore[arg-type]
-    # then all three run, in order
-    assert [params for _q, params in cursor.executed] == [
-        [[at], [client]],
-        [[client]],
-        [[at - timedelta(hours=1)], [client]],
-    ]
-
-
 def test_raising_rows_of_different_members_stay_apart() -> None:
     client = uuid4()
     at = datetime(2026, 1, 1, tzinfo=UTC)
@@ -78,22 +60,34 @@ def test_raising_rows_of_different_members_stay_apart() -> None:
     assert [params[1] for _q, params in cursor.executed] == [["counselor-1"], ["peer-1"]]
 
 
-def test_raising_statements_merge_across_one_that_changes_another_column() -> None:
-    # given a contact, a discharge (another column of the same row), then a later contact
-    client = uuid4()
-    at = datetime(2026, 1, 1, tzinfo=UTC)
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+LATER = AT + timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("between", "values", "reshapes", "expected"),
+    [
+        # an insert may bring the row the raise needs: all three run, in order
+        (INSERT, ("client",), True, [[[AT], ["client"]], [["client"]], [[LATER], ["client"]]]),
+        # a discharge changes another column: the two contacts are one raise to the later time
+        (OTHER_COLUMN, (False, "client"), False, [[[LATER], ["client"]], [[False], ["client"]]]),
+    ],
+    ids=["across-an-insert", "across-another-column"],
+)
+def test_raising_statements_merge_across_statements_that_neither_insert_nor_delete_rows(
+    between: SQL, values: tuple[Any, ...], reshapes: bool, expected: list[Any]
+) -> None:
+    # given a contact, another statement of the same client, then a later contact
     statements = Statements()
-    statements.about(client)
-    statements.execute(RAISE, (at, client), greatest=0)
-    statements.execute(OTHER_COLUMN, (False, client))
-    statements.execute(RAISE, (at + timedelta(hours=2), client), greatest=0)
+    statements.about("client")
+    statements.execute(RAISE, (AT, "client"), greatest=0)
+    statements.execute(between, values, reshapes=reshapes)
+    statements.execute(RAISE, (LATER, "client"), greatest=0)
+    # when the batch runs
     cursor = Recording()
     statements.run(cursor, {})  # type: ignore[arg-type]
-    # then the two contacts are one raise to the later time, and the discharge still runs
-    assert [params for _q, params in cursor.executed] == [
-        [[at + timedelta(hours=2)], [client]],
-        [[False], [client]],
-    ]
+    # then the contacts merged only where the statement between them could not move their row
+    assert [params for _q, params in cursor.executed] == expected
 
 
 def test_the_next_appointment_is_settled_once_per_client_after_every_booking() -> None:
