@@ -259,30 +259,50 @@ def wait_for_dead_rows_counted(runtime: Runtime, table: Identifier, seconds: flo
 def test_the_runner_vacuums_the_caseload_rows_its_updates_left_behind(runtime: Runtime) -> None:
     # given a backlog caught up a few events a transaction, as a worker following live applies
     # them, by a runner that has not kept its tables yet: every transaction rewrote the caseload
-    # rows of the clients it touched, leaving the old versions behind (a report's transaction
-    # open meanwhile keeps them from being pruned as the pages fill: only VACUUM reclaims them)
+    # rows of the clients it touched, leaving the old versions behind. A report's transaction
+    # open meanwhile keeps them from being pruned as the pages fill, and the server's own
+    # autovacuum is off for the table (an embedded server runs it): only the runner reclaims them
     record_simulated(runtime, clients=8, days=10, seed=7)
     pool = pool_of(runtime)
     keyed = keyed_projections(runtime.settings)
     runner = Runner(
         runtime.store, pool, lambda: live_targets(pool, keyed), batch_size=5, maintain_every=10**9
     )
-    with runtime.db.connection() as report, report.transaction():
-        report.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        report.execute("SELECT count(*) FROM pg_class")  # its snapshot
-        runner.catch_up()
-        caseload = [t for t in live_tables(runtime) if "caseload_clients" in t.as_string()]
-        wait_for_dead_rows_counted(runtime, caseload[0])
-        before = database_now(runtime)
+    [caseload] = [t for t in live_tables(runtime) if "caseload_clients" in t.as_string()]
+    with runtime.db.connection() as conn:
+        conn.execute(SQL("ALTER TABLE {} SET (autovacuum_enabled = false)").format(caseload))
+    try:
+        with runtime.db.connection() as report, report.transaction():
+            report.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            report.execute("SELECT count(*) FROM pg_class")  # its snapshot
+            runner.catch_up()
+            wait_for_dead_rows_counted(runtime, caseload)
+            before = database_now(runtime)
 
-        # when the runner keeps its tables, as it does every `maintain_every` events
-        runner.maintain(runner.targets())
+            # when the runner keeps its tables, as it does every `maintain_every` events
+            runner.maintain(runner.targets())
+    finally:
+        with runtime.db.connection() as conn:
+            conn.execute(SQL("ALTER TABLE {} RESET (autovacuum_enabled)").format(caseload))
 
     # then the caseload's client rows, far past autovacuum's threshold of dead versions, were
     # vacuumed (and with that analyzed)
-    vacuumed = last_kept(runtime, caseload, "last_vacuum")
+    vacuumed = last_kept(runtime, [caseload], "last_vacuum")
     assert len(vacuumed) == 1
-    assert all(at is not None and at >= before for at in vacuumed.values()), vacuumed
+    assert all(at is not None and at >= before for at in vacuumed.values()), table_stats(
+        runtime, caseload
+    )
+
+
+def table_stats(runtime: Runtime, table: Identifier) -> dict[str, object]:
+    """What the statistics say of a table's rows and upkeep (a failed assertion's message)."""
+    with runtime.db.connection() as conn:
+        row = conn.execute(
+            "SELECT n_live_tup, n_dead_tup, last_vacuum, last_autovacuum, last_analyze,"
+            " last_autoanalyze FROM pg_stat_user_tables WHERE relname = %s",
+            (table.as_string().strip('"'),),
+        ).fetchone()
+    return dict(row or {})
 
 
 def test_the_caseload_built_event_by_event_is_the_caseload_built_in_one_batch(
