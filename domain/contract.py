@@ -96,8 +96,6 @@ def unstorable_refusal(
     if not holds_unstorable(model):
         return None
     places = sorted({(*within, *place) for place in unstorable_places(model)}, key=str)
-    if not places:
-        return None
     faults = tuple(Fault(place, UNSTORABLE_MESSAGE, "string_unstorable") for place in places)
     return Refusal("validation_error", reason, faults)
 

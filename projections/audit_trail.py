@@ -196,45 +196,30 @@ _LAST = SQL(
 # runner applies a batch once, under its position's lock, so an entry already at a position is
 # not a replay but a trail edited behind the engine's back: the batch fails (IntegrityError), is
 # applied event by event, and the event whose entry was there is parked, not skipped silently.
-_COLUMNS = (
-    "position",
-    "entry",
-    "kind",
-    "event_id",
-    "client_id",
-    "version",
-    "type",
-    "actor_id",
-    "actor_role",
-    "actor_org",
-    "actor_kind",
-    "occurred_at",
-    "recorded_at",
-    "digest",
-    "hash",
-    "recorded_ceiling",
-    "recorded_floor",
+_COLUMNS = (  # each column of an entry and its type, in the order a row is written
+    ("position", "bigint"),
+    ("entry", "integer"),
+    ("kind", "text"),
+    ("event_id", "uuid"),
+    ("client_id", "uuid"),
+    ("version", "bigint"),
+    ("type", "text"),
+    ("actor_id", "text"),
+    ("actor_role", "text"),
+    ("actor_org", "text"),
+    ("actor_kind", "text"),
+    ("occurred_at", "timestamptz"),
+    ("recorded_at", "timestamptz"),
+    ("digest", "bytea"),
+    ("hash", "bytea"),
+    ("recorded_ceiling", "timestamptz"),
+    ("recorded_floor", "timestamptz"),
 )
-_TYPES = (
-    "bigint",
-    "integer",
-    "text",
-    "uuid",
-    "uuid",
-    "bigint",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "timestamptz",
-    "timestamptz",
-    "bytea",
-    "bytea",
-    "timestamptz",
-    "timestamptz",
+_TYPES = tuple(kind for _name, kind in _COLUMNS)
+_APPEND = SQL(
+    "COPY {audit_trail} (" + ", ".join(name for name, _kind in _COLUMNS) + ") FROM STDIN"
+    " (FORMAT BINARY)"
 )
-_APPEND = SQL("COPY {audit_trail} (" + ", ".join(_COLUMNS) + ") FROM STDIN (FORMAT BINARY)")
 # Earlier entries recorded after the batch's earliest time: their floor comes down to it.
 _LOWER_FLOORS = SQL(
     "UPDATE {audit_trail} SET recorded_floor = %s WHERE recorded_floor > %s AND position < %s"
@@ -275,36 +260,33 @@ def appender(key: bytes) -> BatchApply:
         ceilings, floors = time_bounds(
             row["ceiling"] if row else None, [item.recorded.recorded_at for item in items]
         )
-        rows: list[tuple[Any, ...]] = []
-        for item, ceiling, floor in zip(items, ceilings, floors, strict=True):
-            link = event_link(item)
-            previous = chain_hash(key, previous, link)
-            rows.append(
-                (
-                    link.position,
-                    link.entry,
-                    link.kind,
-                    link.event_id,
-                    link.client_id,
-                    link.version,
-                    link.type,
-                    link.actor_id,
-                    link.actor_role,
-                    link.actor_org,
-                    link.actor_kind,
-                    link.occurred_at,
-                    link.recorded_at,
-                    link.digest,
-                    previous,
-                    ceiling,
-                    floor,
-                )
-            )
         cur.execute(_LOWER_FLOORS.format(**tables), (floors[0], floors[0], items[0].position))
         with cur.copy(_APPEND.format(**tables)) as copy:
             copy.set_types(_TYPES)
-            for values in rows:
-                copy.write_row(values)
+            for item, ceiling, floor in zip(items, ceilings, floors, strict=True):
+                link = event_link(item)
+                previous = chain_hash(key, previous, link)
+                copy.write_row(
+                    (
+                        link.position,
+                        link.entry,
+                        link.kind,
+                        link.event_id,
+                        link.client_id,
+                        link.version,
+                        link.type,
+                        link.actor_id,
+                        link.actor_role,
+                        link.actor_org,
+                        link.actor_kind,
+                        link.occurred_at,
+                        link.recorded_at,
+                        link.digest,
+                        previous,
+                        ceiling,
+                        floor,
+                    )
+                )
 
     return append_batch
 

@@ -174,8 +174,14 @@ async def guard(
     try:
         yield checker
     finally:
-        if checker.pending:  # an allowed list read that failed before its rows: still logged
-            await run_in_threadpool(checker.flush)
+        await _flush_pending(checker)
+
+
+async def _flush_pending(checker: Guard) -> None:
+    """Log what the request's guard still holds: an allowed list read that failed before its
+    rows is logged all the same."""
+    if checker.pending:
+        await run_in_threadpool(checker.flush)
 
 
 Guarded = Annotated[Guard, Depends(guard)]
@@ -236,8 +242,7 @@ async def reading(
     try:
         yield Reading(checker, context)
     finally:
-        if checker.pending:  # an allowed list read that failed before its rows: still logged
-            await run_in_threadpool(checker.flush)
+        await _flush_pending(checker)
 
 
 Reader = Annotated[Reading, Depends(reading)]
