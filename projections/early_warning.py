@@ -4,7 +4,8 @@ The projection (`early_warning`, rebuildable, never emits anything) keeps per cl
 the rules read (domain/warning_signs.py, folded from the record), the flags as recorded by
 `RiskFlagRaised` / `RiskFlagAcknowledged` / `RiskFlagCleared` / `RiskFlagResolved` (status
 open, acknowledged, cleared, resolved; domain/flags.py draws the lifecycle), and the care
-team, so flags can be read by client, member, organization, severity and status.
+team, so flags can be read by client, member, organization, severity and status. Its batch
+apply is the signs fold (projections/signs_fold.py), which runs the flags' handlers too.
 
 The evaluator runs only beside the live worker: it reads the live signs of clients that changed
 since it last looked, or whose next time-based moment has passed on its clock, evaluates the
@@ -16,7 +17,6 @@ left off is kept in `early_warning_evaluations` (client → position seen, next 
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,10 +24,9 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import structlog
-from psycopg import Connection, Cursor
+from psycopg import Connection
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Composable, Composed, Identifier
-from pydantic import TypeAdapter
 
 from domain.care_team import TEAM_EVENT_TYPES, Joined, Left, team_change
 from domain.commands import RecordCareEvent
@@ -39,18 +38,16 @@ from domain.flags import (
     RiskFlagResolved,
 )
 from domain.recorded import Recorded
-from domain.warning_signs import WarningSigns, no_signs, observe
 from projections.engine import (
     Handler,
     Pool,
     Projection,
     Statements,
-    Stored,
     Tables,
-    dispatch,
     versions_of,
 )
 from projections.rows import Where
+from projections.signs_fold import SIGNS, SignsFold, signs_place
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +55,6 @@ NAME = "early_warning"
 # 2: flags can be cleared and reopen; 3: the signs keep facts, not conclusions; 4: the
 # enrolling clinician is on the flag team (domain/care_team.py), as authorization has them
 VERSION = 4
-SIGNS: TypeAdapter[WarningSigns] = TypeAdapter(WarningSigns)
 EVALUATIONS = Identifier("early_warning_evaluations")
 
 DDL = (
@@ -158,16 +154,6 @@ _MEMBER_OUT = SQL(
     " USING unnest(%b::uuid[], %b::text[], %b::text[]) AS v(client_id, member_id, role)"
     " WHERE t.client_id = v.client_id AND t.member_id = v.member_id AND t.role = v.role"
 )
-_SIGNS_AT = SQL("SELECT client_id, position FROM {warning_signs} WHERE client_id = ANY(%b)")
-_LOAD_SIGNS = SQL(
-    "SELECT client_id, signs, position FROM {warning_signs} WHERE client_id = ANY(%b)"
-)
-_SAVE_SIGNS = SQL(
-    "INSERT INTO {warning_signs} (client_id, org, signs, position)"
-    " SELECT * FROM unnest(%b::uuid[], %b::text[], %b::text[], %b::bigint[])"
-    " ON CONFLICT (client_id) DO UPDATE SET org = EXCLUDED.org, signs = EXCLUDED.signs,"
-    " position = EXCLUDED.position"
-)
 
 
 def on_flag_raised(cur: Statements, t: Tables, r: Recorded) -> None:
@@ -230,87 +216,7 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
-class SignsFold:
-    """Folds a batch into each touched client's signs, loading and saving each once.
-
-    Signs folded recently stay in memory with the position they were folded to, and are used
-    again only while the stored row still has that position (another writer, or a batch rolled
-    back, moves or keeps it elsewhere): a stale entry costs a reload, never a wrong fold.
-    """
-
-    def __init__(self, size: int = 20_000) -> None:
-        self.size = size
-        self._cache: OrderedDict[tuple[str, UUID], tuple[int, WarningSigns]] = OrderedDict()
-
-    def __call__(self, cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored]) -> None:
-        dispatch(cur, tables, items, HANDLERS)
-        by_client: dict[UUID, list[Recorded]] = {}
-        for item in items:
-            by_client.setdefault(item.recorded.event.client_id, []).append(item.recorded)
-        known = self._load(cur, tables, list(by_client))
-        ids: list[UUID] = []
-        orgs: list[str | None] = []
-        documents: list[str] = []
-        positions: list[int] = []
-        where = signs_place(cur.connection, tables)
-        for client_id, history in by_client.items():
-            signs, position = known.get(client_id, (no_signs(client_id), 0))
-            changed = False
-            for recorded in history:
-                if recorded.position <= position:
-                    continue  # applied already (replay-safe)
-                seen = observe(signs, recorded.event)
-                if seen is not signs:
-                    signs, position, changed = seen, recorded.position, True
-            if changed:
-                ids.append(client_id)
-                orgs.append(signs.org)
-                documents.append(SIGNS.dump_json(signs).decode())
-                positions.append(position)
-                self._remember((where, client_id), position, signs)
-        if ids:
-            cur.execute(_SAVE_SIGNS.format(**tables), (ids, orgs, documents, positions))
-
-    def folded(self, where: str, client_id: UUID, position: int) -> WarningSigns | None:
-        """The signs this process folded for a client up to `position`, if it still holds them:
-        what the stored row at that position says, without parsing its JSON again."""
-        cached = self._cache.get((where, client_id))
-        return cached[1] if cached is not None and cached[0] == position else None
-
-    def _load(
-        self, cur: Cursor[DictRow], tables: Tables, clients: list[UUID]
-    ) -> dict[UUID, tuple[WarningSigns, int]]:
-        where = signs_place(cur.connection, tables)
-        cur.execute(_SIGNS_AT.format(**tables), (clients,))
-        known: dict[UUID, tuple[WarningSigns, int]] = {}
-        missing: list[UUID] = []
-        for row in cur.fetchall():
-            cached = self._cache.get((where, row["client_id"]))
-            if cached is not None and cached[0] == row["position"]:
-                self._cache.move_to_end((where, row["client_id"]))
-                known[row["client_id"]] = (cached[1], cached[0])
-            else:
-                missing.append(row["client_id"])
-        if missing:
-            cur.execute(_LOAD_SIGNS.format(**tables), (missing,))
-            for row in cur.fetchall():
-                known[row["client_id"]] = (SIGNS.validate_json(row["signs"]), row["position"])
-        return known
-
-    def _remember(self, key: tuple[str, UUID], position: int, signs: WarningSigns) -> None:
-        self._cache[key] = (position, signs)
-        self._cache.move_to_end(key)
-        while len(self._cache) > self.size:
-            self._cache.popitem(last=False)
-
-
-def signs_place(conn: Connection[DictRow], tables: Tables) -> str:
-    """Which database and table a signs row lives in: the fold's cache key beside the client."""
-    info = conn.info
-    return f"{info.host}:{info.port}/{info.dbname}/{tables['warning_signs']!r}"
-
-
-SIGNS_FOLD = SignsFold()  # the process's one fold: the evaluator reads what it just folded
+SIGNS_FOLD = SignsFold(HANDLERS)  # the process's one fold: the evaluator reads what it just folded
 EARLY_WARNING = Projection(name=NAME, version=VERSION, tables=TABLES, ddl=DDL, batch=SIGNS_FOLD)
 
 

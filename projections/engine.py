@@ -5,11 +5,9 @@ A projection is a name, a version, the DDL of its tables and an `apply` of a bat
 statements). Its tables carry the version in their names (`caseload_members_v1`), so a new
 version is built into fresh tables beside the live one.
 
-The runner reads events in batches from a source port and applies a whole batch in ONE
-transaction together with the projection's position row (`projection_positions`), locked
-FOR UPDATE first: a crash at any instant leaves either the batch and its position or neither,
-and two runners on the same projection take turns instead of applying an event twice. It
-catches up, then follows live on LISTEN (NOTIFY is only a wake-up; a timeout poll backs it up).
+The runner (projections/runner.py) reads events in batches from a source port and applies them
+exactly once, in one transaction with the projections' positions; handlers ask `Statements`
+for what they write, run set-wise per batch, or held over a round of backlog batches (`Held`).
 
 Which version queries read is one row per projection in `projection_versions` (`live`, and
 `building` while a rebuild runs); the swap is one UPDATE of that row, so a query sees the old
@@ -18,10 +16,9 @@ version or the new one, never a mixture. Old tables are dropped after a grace pe
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 from psycopg import Connection, Cursor
@@ -30,17 +27,9 @@ from psycopg.sql import SQL, Composed, Identifier
 from psycopg_pool import ConnectionPool
 
 from domain.recorded import Recorded
-from projections.parking import FAILURES_DDL, apply_or_park, drop_failures
-from projections.upkeep import maintain
+from projections.parking import FAILURES_DDL, drop_failures
 
 log = structlog.get_logger(__name__)
-
-# events a runner applies between two upkeeps of its tables (vacuum, analyze as autovacuum
-# would): often enough that the rows its updates leave behind stay a fraction of a table (a
-# vacuumed table keeps its size for new rows; one upkeep per 100,000 events left the caseload's
-# client table at 4 times the size it has with one per 10,000, and its organization-wide
-# read at 19.6 ms against 3.2)
-MAINTAIN_EVERY = 20_000
 
 Tables = Mapping[str, Identifier]
 Pool = ConnectionPool[Connection[DictRow]]
@@ -182,17 +171,48 @@ Handler = Callable[[Statements, Tables, Recorded], None]
 BatchApply = Callable[[Cursor[DictRow], Tables, Sequence[Stored]], None]
 
 
-def dispatch(
-    cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored], handlers: Mapping[str, Handler]
+@dataclass(slots=True)
+class Held:
+    """What one projection holds back over a round: several backlog batches applied in one
+    transaction, whose writes wait for the round's end (`Projection.settle`). The statements
+    its handlers asked for, and whatever else the projection keeps per client until then (the
+    early-warning fold's signs). Dropped unwritten when the round's transaction fails."""
+
+    statements: Statements = field(default_factory=Statements)
+    entries: dict[Any, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Holding(Protocol):
+    """A batch apply that can hold its writes over a round (the early-warning fold)."""
+
+    def hold(
+        self, cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored], held: Held
+    ) -> None:
+        """Fold a batch of the round into `held`, writing nothing it can leave to `settle`."""
+
+    def settle(self, cur: Cursor[DictRow], tables: Tables, held: Held) -> None:
+        """Write what the round's batches left in `held`."""
+
+
+def ask(
+    statements: Statements, tables: Tables, items: Sequence[Stored], handlers: Mapping[str, Handler]
 ) -> None:
-    """Each event to its type's handler; the statements they ask for run grouped, in order."""
-    statements = Statements()
+    """Each event to its type's handler, which asks `statements` for what it writes."""
     for item in items:
         event = item.recorded.event
         handler = handlers.get(event.type)
         if handler is not None:
             statements.about(event.client_id)
             handler(statements, tables, item.recorded)
+
+
+def dispatch(
+    cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored], handlers: Mapping[str, Handler]
+) -> None:
+    """Each event to its type's handler; the statements they ask for run grouped, in order."""
+    statements = Statements()
+    ask(statements, tables, items, handlers)
     statements.run(cur, tables)
 
 
@@ -203,6 +223,9 @@ class Projection:
     DDL templates name tables by base name, e.g. `SQL("CREATE TABLE {caseload_members} ...")`.
     `handlers` maps an event type to a function running one or two statements; `batch`, when
     given, replaces per-event dispatch for the whole batch (the audit chain, the rule facts).
+    Over a round of backlog batches (`Runner`), handlers' statements are held to the round's
+    end; a `batch` that is also `Holding` holds what it writes the same way, any other writes
+    each batch as it comes.
     """
 
     name: str
@@ -215,11 +238,30 @@ class Projection:
     def tables_of(self, version: int) -> dict[str, Identifier]:
         return {base: Identifier(f"{base}_v{version}") for base in self.tables}
 
-    def apply(self, cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored]) -> None:
-        if self.batch is not None:
+    def apply(
+        self,
+        cur: Cursor[DictRow],
+        tables: Tables,
+        items: Sequence[Stored],
+        held: Held | None = None,
+    ) -> None:
+        """Apply a batch; with `held`, one of a round, leaving what it can to `settle`."""
+        if self.batch is None:
+            if held is None:
+                dispatch(cur, tables, items, self.handlers)
+            else:
+                ask(held.statements, tables, items, self.handlers)
+        elif held is not None and isinstance(self.batch, Holding):
+            self.batch.hold(cur, tables, items, held)
+        else:
             self.batch(cur, tables, items)
-            return
-        dispatch(cur, tables, items, self.handlers)
+
+    def settle(self, cur: Cursor[DictRow], tables: Tables, held: Held) -> None:
+        """Write what a round's batches held back."""
+        if self.batch is None:
+            held.statements.run(cur, tables)
+        elif isinstance(self.batch, Holding):
+            self.batch.settle(cur, tables, held)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,8 +279,13 @@ class Target:
     def tables(self) -> dict[str, Identifier]:
         return self.projection.tables_of(self.version)
 
-    def apply(self, cur: Cursor[DictRow], items: Sequence[Stored]) -> None:
-        self.projection.apply(cur, self.tables, items)
+    def apply(
+        self, cur: Cursor[DictRow], items: Sequence[Stored], held: Held | None = None
+    ) -> None:
+        self.projection.apply(cur, self.tables, items, held)
+
+    def settle(self, cur: Cursor[DictRow], held: Held) -> None:
+        self.projection.settle(cur, self.tables, held)
 
 
 # --- schema and versions --------------------------------------------------------------------------
@@ -394,192 +441,3 @@ def live_targets(pool: Pool, projections: Sequence[Projection]) -> list[Target]:
                 continue
             targets.append(Target(projection, live))
     return targets
-
-
-# --- the runner -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Step:
-    """What one batch did: events read, the position reached, and whether the head was reached."""
-
-    items: Sequence[Stored]
-    caught_up: bool
-
-    @property
-    def count(self) -> int:
-        return len(self.items)
-
-
-_LOCK_POSITIONS = SQL(
-    "SELECT p.name, p.version, p.position FROM {positions} p"
-    " JOIN unnest(%s::text[], %s::integer[]) AS t(name, version) USING (name, version)"
-    " ORDER BY p.name, p.version FOR UPDATE OF p"
-).format(positions=POSITIONS)
-_READ_POSITIONS = SQL(
-    "SELECT p.name, p.version, p.position FROM {positions} p"
-    " JOIN unnest(%s::text[], %s::integer[]) AS t(name, version) USING (name, version)"
-).format(positions=POSITIONS)
-_MOVE_POSITION = SQL(
-    "UPDATE {positions} SET position = %s, recorded_at = %s WHERE name = %s AND version = %s"
-).format(positions=POSITIONS)
-
-
-def _read(source: EventSource, after: int, limit: int) -> list[Stored]:
-    return [Stored(*row) for row in source.read_stored(after=after, limit=limit)]
-
-
-class _ReadAhead:
-    """The next backlog batch, read and decoded on a thread of its own while the runner applies
-    the one before it: a batch's statements wait on PostgreSQL for a third of its time or more,
-    and decoding the next batch fills that wait. The runner takes it only if the batch it
-    applied left every target where the read-ahead starts (a failed batch, a target added
-    meanwhile or a smaller limit throw it away and read again)."""
-
-    def __init__(self, source: EventSource, after: int, limit: int) -> None:
-        self.after = after
-        self.limit = limit
-        self._done = threading.Event()
-        self._items: list[Stored] = []
-        self._error: BaseException | None = None
-        threading.Thread(
-            target=self._read, args=(source,), name="projections-read-ahead", daemon=True
-        ).start()
-
-    def _read(self, source: EventSource) -> None:
-        try:
-            self._items = _read(source, self.after, self.limit)
-        except BaseException as error:  # handed to the runner's thread in items()
-            self._error = error
-        finally:
-            self._done.set()
-
-    def items(self) -> list[Stored]:
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        return self._items
-
-
-class Runner:
-    """Applies batches of events to some projection versions, exactly once each.
-
-    At the head a batch holds up to `batch_size` events (a flag follows its event quickly);
-    behind it, after a full batch, up to `backlog_batch_size`. A batch is one transaction and
-    its early-warning signs are written once per client it touches, so a larger batch writes
-    a client's signs once for several of their events: catching up 300,000 events of a
-    1,000,000-event store ran at 3,527 events/s in batches of 2,000 and 5,323 in batches of
-    20,000 (docs/benchmarks.md).
-    """
-
-    def __init__(
-        self,
-        source: EventSource,
-        pool: Pool,
-        targets: Callable[[], Sequence[Target]],
-        *,
-        batch_size: int = 2000,
-        backlog_batch_size: int | None = None,
-        maintain_every: int = MAINTAIN_EVERY,
-        read_ahead: bool = True,
-    ) -> None:
-        self.source = source
-        self.pool = pool
-        self.targets = targets
-        self.batch_size = batch_size
-        self.backlog_batch_size = max(batch_size, backlog_batch_size or batch_size)
-        self.maintain_every = maintain_every
-        self.read_ahead = read_ahead
-        self._behind = False  # the last batch was full: more are waiting
-        self._ahead: _ReadAhead | None = None
-        self._since_maintained = 0
-
-    def step(self) -> Step:
-        """Read one batch after the lowest position and apply it to every target behind it."""
-        targets = list(self.targets())
-        if not targets:
-            return Step((), caught_up=True)
-        names = [t.projection.name for t in targets]
-        versions = [t.version for t in targets]
-        limit = self.backlog_batch_size if self._behind else self.batch_size
-        ahead, self._ahead = self._ahead, None
-        with self.pool.connection() as conn:
-            rows = conn.execute(_READ_POSITIONS, (names, versions)).fetchall()
-            start = min((row["position"] for row in rows), default=0)
-            if ahead is not None and (ahead.after, ahead.limit) == (start, limit):
-                items = ahead.items()
-            else:
-                items = _read(self.source, start, limit)
-            self._behind = len(items) >= limit
-            if not items:
-                return Step((), caught_up=True)
-            if self._behind and self.read_ahead:
-                self._ahead = _ReadAhead(self.source, items[-1].position, self.backlog_batch_size)
-            with conn.transaction():
-                locked = {
-                    (row["name"], row["version"]): row["position"]
-                    for row in conn.execute(_LOCK_POSITIONS, (names, versions)).fetchall()
-                }
-                with conn.cursor() as cur:
-                    for target in targets:
-                        position = locked.get(target.key)
-                        if position is None:
-                            continue  # dropped meanwhile
-                        todo = [item for item in items if item.position > position]
-                        if not todo:
-                            continue
-                        apply_or_park(conn, cur, target.key, todo, target.apply)
-                        last = todo[-1].recorded
-                        name, version = target.key
-                        cur.execute(
-                            _MOVE_POSITION, (last.position, last.recorded_at, name, version)
-                        )
-        self._since_maintained += len(items)
-        if self._since_maintained >= self.maintain_every:
-            self.maintain(targets)
-        return Step(items, caught_up=len(items) < limit)
-
-    def maintain(self, targets: Sequence[Target]) -> None:
-        """Vacuum and analyze the targets' tables as autovacuum would (projections/upkeep.py),
-        every `maintain_every` events applied, behind the head and at it."""
-        done = maintain(self.pool, (table for t in targets for table in t.tables.values()))
-        log.info(
-            "projections.maintained",
-            events=self._since_maintained,
-            vacuumed=sum(1 for upkeep in done.values() if upkeep == "vacuum"),
-            analyzed=sum(1 for upkeep in done.values() if upkeep == "analyze"),
-        )
-        self._since_maintained = 0
-
-    def catch_up(self, stop: threading.Event | None = None) -> int:
-        """Apply batches until the head (as it was when each batch was read) is reached."""
-        total = 0
-        while stop is None or not stop.is_set():
-            step = self.step()
-            total += step.count
-            if step.caught_up:
-                break
-        return total
-
-    def follow(
-        self,
-        stop: threading.Event,
-        *,
-        channel: str,
-        poll_seconds: float = 1.0,
-        after_batch: Callable[[Step], None] | None = None,
-        when_idle: Callable[[], None] | None = None,
-    ) -> None:
-        """Catch up, then wait on LISTEN (or the poll timeout) for more, until `stop` is set."""
-        with self.pool.connection() as listener:
-            listener.execute(SQL("LISTEN {}").format(Identifier(channel)))
-            while not stop.is_set():
-                step = self.step()
-                if step.count and after_batch is not None:
-                    after_batch(step)
-                if not step.caught_up:
-                    continue
-                if when_idle is not None:
-                    when_idle()
-                for _ in listener.notifies(timeout=poll_seconds, stop_after=1):
-                    pass

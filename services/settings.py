@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     projection_batch_size: int = Field(default=2000, ge=1, le=50_000)
     # behind the head (a catch-up, a rebuild): events per transaction after a full batch
     projection_backlog_batch_size: int = Field(default=20_000, ge=1, le=200_000)
+    # behind the head: backlog batches applied in one transaction, a round (the read models'
+    # held writes, the early-warning signs among them, go out once at its end)
+    projection_backlog_round: int = Field(default=5, ge=1, le=100)
     warning_thresholds: dict[str, float] = Field(default_factory=dict)
     # Kafka (docs/kafka.md): topic names, the ingest group, and how the workers batch.
     kafka_inbound_topic: str = "care.events.inbound"

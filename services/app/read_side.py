@@ -20,17 +20,9 @@ from domain.commands import RecordCareEvent
 from projections import Projection
 from projections.audit_trail import AUDIT_TRAIL
 from projections.early_warning import FlagEvaluator, RecordFlags
-from projections.engine import (
-    Pool,
-    Runner,
-    Step,
-    Target,
-    analyze,
-    begin_rebuild,
-    drop_version,
-    swap,
-)
+from projections.engine import Pool, Target, analyze, begin_rebuild, drop_version, swap
 from projections.parking import live_parked
+from projections.runner import Runner, Step
 from services.adapters.store import EVENTS_TABLE, UNAVAILABLE_ERRORS, EventStore
 from services.app.audit import verdict_line, verify_trail
 from services.app.record import CareRecordHandler
@@ -129,7 +121,7 @@ class ProjectionWorker:
         log.debug("projections.batch", count=step.count, position=step.items[-1].position)
         if self.flags is None:
             return
-        if step.caught_up and not self._sweep_pending:
+        if step.caught_up and not step.earlier and not self._sweep_pending:
             self.flags.evaluate_clients({item.recorded.event.client_id for item in step.items})
         else:
             self._sweep_pending = True
@@ -156,6 +148,7 @@ def rebuild_projection(
     grace_seconds: float = 10.0,
     batch_size: int,
     backlog_batch_size: int | None = None,
+    backlog_round: int = 1,
     audit_key: bytes,
     out: TextIO = sys.stdout,
     sleep: Callable[[float], None] = time.sleep,
@@ -174,6 +167,7 @@ def rebuild_projection(
         lambda: [Target(projection, version)],
         batch_size=batch_size,
         backlog_batch_size=backlog_batch_size,
+        backlog_round=backlog_round,
     )
     started = time.perf_counter()
     count = runner.catch_up()
@@ -202,6 +196,7 @@ def retry_parked(
     grace_seconds: float = 10.0,
     batch_size: int,
     backlog_batch_size: int | None = None,
+    backlog_round: int = 1,
     audit_key: bytes,
     out: TextIO = sys.stdout,
 ) -> int:
@@ -227,6 +222,7 @@ def retry_parked(
             grace_seconds=grace_seconds,
             batch_size=batch_size,
             backlog_batch_size=backlog_batch_size,
+            backlog_round=backlog_round,
             audit_key=audit_key,
             out=out,
         )

@@ -26,7 +26,8 @@ from psycopg.sql import SQL, Identifier
 from psycopg_pool import ConnectionPool
 
 from domain.recorded import Recorded
-from projections.engine import Pool, Projection, Runner, Tables, Target, migrate
+from projections.engine import Pool, Projection, Tables, Target, migrate
+from projections.runner import Runner
 from services.adapters.store import INDEX_TABLE, EventStore
 
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")

@@ -94,6 +94,7 @@ def catch_up(runtime: Runtime, segment: int) -> list[tuple[int, float]]:
     runner = live_runner(runtime)
     # a segment holds whole transactions: at most one segment's events in each
     runner.backlog_batch_size = min(runner.backlog_batch_size, max(runner.batch_size, segment))
+    runner.backlog_round = min(runner.backlog_round, max(1, segment // runner.backlog_batch_size))
     segments: list[tuple[int, float]] = []
     done = in_segment = 0
     started = time.perf_counter()

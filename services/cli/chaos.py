@@ -42,7 +42,8 @@ import psycopg
 from psycopg.sql import SQL, Identifier
 
 from consumers.publish import checkpoint_name
-from projections.engine import Runner, Target, drop_version, prepare_version, versions_of
+from projections.engine import Target, drop_version, prepare_version, versions_of
+from projections.runner import Runner
 from services.cli.chaos_cluster import Cluster, Load, rss_mb
 from services.settings import Settings
 from services.wiring import (

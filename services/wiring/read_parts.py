@@ -13,10 +13,11 @@ from domain.early_warning import Thresholds, thresholds_from
 from projections import CASELOAD, CORE, EARLY_WARNING, Projection
 from projections.audit_trail import audit_trail
 from projections.early_warning import FlagEvaluator, migrate_evaluations
-from projections.engine import Pool, Runner, live_targets, versions_of
+from projections.engine import Pool, live_targets, versions_of
 from projections.engine import migrate as migrate_projections
 from projections.parking import Parked, ParkedSummary, live_parked, parked_counts, parked_summaries
 from projections.reading import ReadModels
+from projections.runner import Runner
 from services.app.audit import Anchor, Anchoring, AuditReport, take_anchors, verify_all
 from services.app.read_side import ProjectionWorker, flag_recorder, rebuild_projection
 from services.app.read_side import retry_parked as retry_parked_events
@@ -67,6 +68,11 @@ def backlog_of(runtime: Runtime, batch_size: int | None) -> int:
     return runtime.settings.projection_backlog_batch_size if batch_size is None else batch_size
 
 
+def round_of(runtime: Runtime, batch_size: int | None) -> int:
+    """Backlog batches a transaction: the setting, unless a caller chose one batch size."""
+    return runtime.settings.projection_backlog_round if batch_size is None else 1
+
+
 def live_runner(runtime: Runtime, *, batch_size: int | None = None) -> Runner:
     pool = pool_of(runtime)
     keyed = keyed_projections(runtime.settings)
@@ -76,6 +82,7 @@ def live_runner(runtime: Runtime, *, batch_size: int | None = None) -> Runner:
         lambda: live_targets(pool, keyed),
         batch_size=batch_size or runtime.settings.projection_batch_size,
         backlog_batch_size=backlog_of(runtime, batch_size),
+        backlog_round=round_of(runtime, batch_size),
     )
 
 
@@ -160,6 +167,7 @@ def retry_parked(
         grace_seconds=grace_seconds,
         batch_size=runtime.settings.projection_batch_size,
         backlog_batch_size=backlog_of(runtime, None),
+        backlog_round=round_of(runtime, None),
         audit_key=runtime.settings.audit_key_bytes(),
         **kwargs,
     )
@@ -201,6 +209,7 @@ def rebuild(
         grace_seconds=grace_seconds,
         batch_size=batch_size or runtime.settings.projection_batch_size,
         backlog_batch_size=backlog_of(runtime, batch_size),
+        backlog_round=round_of(runtime, batch_size),
         audit_key=runtime.settings.audit_key_bytes(),
         **kwargs,
     )

@@ -39,7 +39,8 @@ from domain.catalogue import CareEvent, parse_event
 from domain.commands import RecordCareEvent
 from infra.embedded import create_database, database_url_or_embedded, drop_database
 from projections import CORE
-from projections.engine import Runner, Stored, Target, live_targets, prepare_version
+from projections.engine import Stored, Target, live_targets, prepare_version
+from projections.runner import Runner
 from services.app.read_side import ProjectionWorker
 from services.settings import Settings
 from services.wiring import (

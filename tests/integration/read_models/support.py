@@ -18,7 +18,8 @@ from demo.simulate import care_events, command_for
 from domain.catalogue import CareEvent
 from domain.commands import RecordCareEvent
 from projections.early_warning import FlagView, flags_page
-from projections.engine import Projection, Runner, Target, begin_rebuild, versions_of
+from projections.engine import Projection, Target, begin_rebuild, versions_of
+from projections.runner import Runner
 from services.app.record import Outcome
 from services.wiring import Runtime, evaluator, live_runner, pool_of, read_models
 from tests.stories import Clock

@@ -35,7 +35,8 @@ from projections.audit_trail import (
     chain_hash_v1,
     event_link,
 )
-from projections.engine import Runner, Target, prepare_version, versions_of
+from projections.engine import Target, prepare_version, versions_of
+from projections.runner import Runner
 from services.adapters.access_log import AccessEntry
 from services.cli.main import main
 from services.settings import Settings

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from infra.embedded import create_database, drop_database
-from projections.engine import Runner
+from projections.runner import Runner
 from services.settings import Settings
 from services.wiring import build_runtime, live_runner, migrate
 from tests.integration.read_models.support import Client, ReadSide

@@ -16,8 +16,10 @@ from pydantic import ValidationError
 from domain.commands import RecordCareEvent
 from domain.flags import RiskFlagRaised
 from projections.caseload import CASELOAD
-from projections.early_warning import FlagEvaluator, SignsFold
-from projections.engine import Runner, Target, live_targets, versions_of
+from projections.early_warning import FlagEvaluator
+from projections.engine import Target, live_targets, versions_of
+from projections.runner import Runner
+from projections.signs_fold import SignsFold
 from projections.upkeep import upkeep_of
 from services.app.read_side import ProjectionWorker
 from services.wiring import (

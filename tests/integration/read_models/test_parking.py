@@ -16,7 +16,8 @@ from psycopg.sql import SQL
 from domain.catalogue import CareEvent
 from projections.audit_trail import AUDIT_TRAIL
 from projections.caseload import caseload_of
-from projections.engine import Projection, Runner, Target, migrate, versions_of
+from projections.engine import Projection, Target, migrate, versions_of
+from projections.runner import Runner
 from services.adapters.store import Append
 from services.wiring import Runtime, build_api, parked, pool_of, read_models, retry_parked
 from tests.integration.read_models.support import Client, ReadSide
