@@ -18,10 +18,17 @@ from demo.simulate import care_events, command_for
 from domain.catalogue import CareEvent
 from domain.commands import RecordCareEvent
 from projections.early_warning import FlagView, flags_page
-from projections.engine import Projection, Target, begin_rebuild, versions_of
+from projections.engine import Projection, Target, begin_rebuild, live_targets, versions_of
 from projections.runner import Runner
 from services.app.record import Outcome
-from services.wiring import Runtime, evaluator, live_runner, pool_of, read_models
+from services.wiring import (
+    Runtime,
+    evaluator,
+    keyed_projections,
+    live_runner,
+    pool_of,
+    read_models,
+)
 from tests.stories import Clock
 from tests.unit import builders
 
@@ -108,6 +115,13 @@ def record_simulated(runtime: Runtime, *, clients: int, days: int, seed: int) ->
         recorded, _refused = runtime.handler.record_batch(commands[offset : offset + 500])
         stored += len(recorded)
     return stored
+
+
+def core_runner(runtime: Runtime, **sizes: Any) -> Runner:
+    """A runner of the live versions of the core projections, batched as the test says."""
+    pool = pool_of(runtime)
+    keyed = keyed_projections(runtime.settings)
+    return Runner(runtime.store, pool, lambda: live_targets(pool, keyed), **sizes)
 
 
 def compare_with_rebuild(runtime: Runtime, projection: Projection) -> dict[str, int]:

@@ -35,6 +35,7 @@ from tests.integration.read_models.support import (
     Client,
     ReadSide,
     compare_with_rebuild,
+    core_runner,
     record_simulated,
 )
 from tests.unit import builders as b
@@ -149,15 +150,7 @@ def test_a_worker_that_caught_up_a_long_backlog_leaves_its_read_models_with_stat
 
     # when the projections worker starts and catches up more events than its runner's upkeep
     # interval
-    pool = pool_of(runtime)
-    keyed = keyed_projections(runtime.settings)
-    runner = Runner(
-        runtime.store,
-        pool,
-        lambda: live_targets(pool, keyed),
-        batch_size=200,
-        maintain_every=backlog // 2,
-    )
+    runner = core_runner(runtime, batch_size=200, maintain_every=backlog // 2)
     worker = ProjectionWorker(runner, None, poll_seconds=0.1)
     stop = threading.Event()
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
@@ -265,11 +258,7 @@ def test_the_runner_vacuums_the_caseload_rows_its_updates_left_behind(runtime: R
     # open meanwhile keeps them from being pruned as the pages fill, and the server's own
     # autovacuum is off for the table (an embedded server runs it): only the runner reclaims them
     record_simulated(runtime, clients=8, days=10, seed=7)
-    pool = pool_of(runtime)
-    keyed = keyed_projections(runtime.settings)
-    runner = Runner(
-        runtime.store, pool, lambda: live_targets(pool, keyed), batch_size=5, maintain_every=10**9
-    )
+    runner = core_runner(runtime, batch_size=5, maintain_every=10**9)
     [caseload] = [t for t in live_tables(runtime) if "caseload_clients" in t.as_string()]
     with runtime.db.connection() as conn:
         conn.execute(SQL("ALTER TABLE {} SET (autovacuum_enabled = false)").format(caseload))

@@ -11,11 +11,15 @@ import pytest
 from psycopg.sql import SQL
 
 from domain.recorded import Recorded
-from projections.engine import Projection, Statements, Target, live_targets, migrate
+from projections.engine import Projection, Statements, Target, migrate
 from projections.parking import FAILURES
 from projections.runner import Runner
 from services.wiring import Runtime, keyed_projections, pool_of, projection_lag
-from tests.integration.read_models.support import compare_with_rebuild, record_simulated
+from tests.integration.read_models.support import (
+    compare_with_rebuild,
+    core_runner,
+    record_simulated,
+)
 
 
 def test_a_round_of_backlog_batches_builds_what_a_batch_a_transaction_builds(
@@ -24,16 +28,7 @@ def test_a_round_of_backlog_batches_builds_what_a_batch_a_transaction_builds(
     # given a backlog of simulated care, recorded before any projection ran
     stored = record_simulated(runtime, clients=20, days=30, seed=45)
     assert stored > 1_000
-    pool = pool_of(runtime)
-    keyed = keyed_projections(runtime.settings)
-    runner = Runner(
-        runtime.store,
-        pool,
-        lambda: live_targets(pool, keyed),
-        batch_size=50,
-        backlog_batch_size=100,
-        backlog_round=3,
-    )
+    runner = core_runner(runtime, batch_size=50, backlog_batch_size=100, backlog_round=3)
 
     # when the runner catches up: 50 events, then batches of 100, three a transaction
     steps = []
@@ -50,7 +45,7 @@ def test_a_round_of_backlog_batches_builds_what_a_batch_a_transaction_builds(
     assert projection_lag(runtime) == 0
     # and every read model holds, row for row, what a rebuild a batch a transaction makes:
     # the caseload's statements held over the round, the early-warning signs written once
-    for projection in keyed:
+    for projection in keyed_projections(runtime.settings):
         assert compare_with_rebuild(runtime, projection)
 
 
