@@ -217,8 +217,10 @@ class Runner:
                 reached: dict[tuple[str, int], Recorded] = {}
                 for batch in itertools.count(1):
                     self._apply_batch(conn, cur, targets, locked, items, held, reached)
+                    if not self._behind or batch >= rounds:
+                        break
                     clients.update(item.recorded.event.client_id for item in items)
-                    if not self._behind or batch >= rounds or len(clients) >= self.round_clients:
+                    if len(clients) >= self.round_clients:
                         break
                     following = self._batch(items[-1].position, self.backlog_batch_size)
                     if not following:
@@ -265,7 +267,8 @@ class Runner:
 
     def maintain(self, targets: Sequence[Target]) -> None:
         """Vacuum and analyze the targets' tables as autovacuum would (projections/upkeep.py),
-        every `maintain_every` events applied, behind the head and at it."""
+        after the transaction that brought the events applied to `maintain_every` or more,
+        behind the head and at it (behind it, that is once a round)."""
         done = maintain(self.pool, (table for t in targets for table in t.tables.values()))
         log.info(
             "projections.maintained",

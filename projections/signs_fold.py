@@ -121,6 +121,8 @@ class SignsFold:
     def _load(
         self, cur: Cursor[DictRow], tables: Tables, clients: list[UUID]
     ) -> dict[UUID, tuple[WarningSigns, int]]:
+        if not clients:  # every client of the batch is held by the round already
+            return {}
         where = signs_place(cur.connection, tables)
         cur.execute(_SIGNS_AT.format(**tables), (clients,))
         known: dict[UUID, tuple[WarningSigns, int]] = {}
