@@ -41,7 +41,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -167,6 +167,87 @@ def chain_hash(key: bytes, previous: bytes, link: Link) -> bytes:
     return hmac.digest(key, b"".join(pieces), "sha256")
 
 
+class EventChain:
+    """Chains event entries under one key: the same hash as `chain_hash` over `event_link`,
+    computed from the stored event without building a `Link`. Each part's length prefix is
+    known ahead (fixed-width parts) or kept with the encoded text (type and actor, which
+    repeat), and the MAC starts from a copy of one keyed state: 6.7-7.6 against 15.4-17.1 us an
+    event, 20,000 stored events hashed five times (docs/benchmarks.md, eighth pass). The
+    catch-up hashes every event; `chain_hash` stays the definition `audit verify` checks."""
+
+    _TEXTS_KEPT = 4096
+
+    def __init__(self, key: bytes) -> None:
+        self._mac = hmac.new(key, digestmod="sha256")
+        self._texts: dict[str, bytes] = {}
+
+    def hash(self, previous: bytes, item: Stored, digest: bytes) -> bytes:
+        r = item.recorded
+        e = r.event
+        actor = e.actor
+        text = self._text
+        mac = self._mac.copy()
+        mac.update(
+            b"".join(
+                (
+                    previous,
+                    _EVENT_KIND,
+                    _LENGTH_8,
+                    r.position.to_bytes(8, "big", signed=True),
+                    _ENTRY_0,
+                    _LENGTH_16,
+                    e.event_id.bytes,
+                    _LENGTH_16,
+                    e.client_id.bytes,
+                    _LENGTH_8,
+                    r.version.to_bytes(8, "big", signed=True),
+                    text(item.topic),
+                    text(actor.id),
+                    text(actor.role),
+                    text(actor.org),
+                    text(actor.kind),
+                    _moment(e.occurred_at),
+                    _moment(r.recorded_at),
+                    len(digest).to_bytes(4, "big"),
+                    digest,
+                )
+            )
+        )
+        return mac.digest()
+
+    def _text(self, value: str | None) -> bytes:
+        """The text's length prefix and bytes (the absent marker for None)."""
+        if value is None:
+            return _ABSENT
+        part = self._texts.get(value)
+        if part is None:
+            raw = value.encode()
+            part = len(raw).to_bytes(4, "big") + raw
+            if len(self._texts) < self._TEXTS_KEPT:
+                self._texts[value] = part
+        return part
+
+
+_EVENT_KIND = len(EVENT).to_bytes(4, "big") + EVENT.encode()
+_LENGTH_8 = (8).to_bytes(4, "big")
+_LENGTH_16 = (16).to_bytes(4, "big")
+_ENTRY_0 = (4).to_bytes(4, "big") + (0).to_bytes(4, "big", signed=True)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _moment(value: datetime | None) -> bytes:
+    """`_instant`'s part with its length prefix: an aware time's microseconds since the epoch
+    by exact timedelta arithmetic (a naive one goes through `_instant`, as it always did)."""
+    if value is None:
+        return _ABSENT
+    if value.tzinfo is None:
+        instant = _instant(value)
+        assert instant is not None
+        return _LENGTH_8 + instant
+    return _LENGTH_8 + ((value - _EPOCH) // _MICROSECOND).to_bytes(8, "big", signed=True)
+
+
 def chain_hash_v1(previous: bytes, link: Link) -> bytes:
     """Version 1's unkeyed sha256 over kind, position, entry, client, version, type and digest."""
     assert link.client_id is not None
@@ -249,6 +330,7 @@ def event_link(item: Stored) -> Link:
 
 def appender(key: bytes) -> BatchApply:
     """The batch apply of the audit trail chained under `key`."""
+    chain = EventChain(key)
 
     def append_batch(cur: Cursor[DictRow], tables: Tables, items: Sequence[Stored]) -> None:
         """Chain the batch after the last entry and write it with one COPY."""
@@ -264,24 +346,26 @@ def appender(key: bytes) -> BatchApply:
         with cur.copy(_APPEND.format(**tables)) as copy:
             copy.set_types(_TYPES)
             for item, ceiling, floor in zip(items, ceilings, floors, strict=True):
-                link = event_link(item)
-                previous = chain_hash(key, previous, link)
+                r = item.recorded
+                e = r.event
+                digest = payload_digest(item.state)
+                previous = chain.hash(previous, item, digest)
                 copy.write_row(
                     (
-                        link.position,
-                        link.entry,
-                        link.kind,
-                        link.event_id,
-                        link.client_id,
-                        link.version,
-                        link.type,
-                        link.actor_id,
-                        link.actor_role,
-                        link.actor_org,
-                        link.actor_kind,
-                        link.occurred_at,
-                        link.recorded_at,
-                        link.digest,
+                        r.position,
+                        0,
+                        EVENT,
+                        e.event_id,
+                        e.client_id,
+                        r.version,
+                        item.topic,
+                        e.actor.id,
+                        e.actor.role,
+                        e.actor.org,
+                        e.actor.kind,
+                        e.occurred_at,
+                        r.recorded_at,
+                        digest,
                         previous,
                         ceiling,
                         floor,
