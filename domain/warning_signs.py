@@ -26,8 +26,10 @@ up to 14 entries over 21 days).
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Literal, TypeVar
 from uuid import UUID
 
@@ -523,19 +525,24 @@ def _with_flag(flags: tuple[KnownFlag, ...], known: KnownFlag) -> tuple[KnownFla
 
 
 def _recent_check_ins(check_ins: tuple[CheckIn, ...]) -> tuple[CheckIn, ...]:
+    """Oldest first, those within the check-in horizon or among the last `KEPT`, at most
+    `KEEP_CHECK_INS` of the newest."""
     ordered = _by_time(check_ins)
     horizon = ordered[-1].at - timedelta(days=KEEP_CHECK_IN_DAYS + CORRECTION_REACH_DAYS)
-    return tuple(c for n, c in enumerate(ordered) if n >= len(ordered) - KEPT or c.at >= horizon)[
-        -KEEP_CHECK_INS:
-    ]
+    return _since(ordered, horizon, KEPT)[-KEEP_CHECK_INS:]
 
 
 def _recent(items: tuple[Dated, ...], keep: int = KEPT) -> tuple[Dated, ...]:
     """Oldest first, without what lies beyond the horizon behind the newest, but the last `keep`."""
     ordered = _by_time(items)
-    horizon = ordered[-1].at - timedelta(days=KEEP_DAYS)
-    cut = len(ordered) - keep
-    return tuple(item for n, item in enumerate(ordered) if n >= cut or item.at >= horizon)
+    return _since(ordered, ordered[-1].at - timedelta(days=KEEP_DAYS), keep)
+
+
+def _since(ordered: tuple[Dated, ...], horizon: datetime, keep: int) -> tuple[Dated, ...]:
+    """Of items oldest first, those at or after `horizon` and the last `keep`: a suffix, found
+    by bisection (the fold runs this for every check-in it observes)."""
+    first = min(len(ordered) - keep, bisect_left(ordered, horizon, key=_AT))
+    return ordered[max(first, 0) :]
 
 
 def _latest(items: tuple[Mark, ...]) -> tuple[Mark, ...]:
@@ -554,6 +561,9 @@ def _risks(risks: tuple[Mark, ...], signs: WarningSigns) -> tuple[Mark, ...]:
     return tuple(r for r in ordered if r.at >= horizon or not signs.planned_since(r.at))
 
 
+_AT = attrgetter("at")
+
+
 def _by_time(items: tuple[Dated, ...]) -> tuple[Dated, ...]:
-    """Oldest first by business time: events may arrive out of order."""
-    return tuple(sorted(items, key=lambda item: item.at))
+    """Oldest first by business time (a stable sort): events may arrive out of order."""
+    return tuple(sorted(items, key=_AT))
