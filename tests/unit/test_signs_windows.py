@@ -4,6 +4,7 @@ them by bisection; these properties hold it to the rule as written."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 from uuid import uuid4
 
@@ -59,3 +60,24 @@ def test_given_check_ins_when_kept_then_the_window_and_the_cap_both_hold(days: l
         m for n, m in enumerate(ordered) if n >= len(ordered) - ws.KEPT or m.at >= horizon
     )[-ws.KEEP_CHECK_INS :]
     assert kept == expected
+
+
+def test_given_signs_when_any_field_changes_then_the_copy_is_what_dataclasses_makes() -> None:
+    # given a client's signs with some evidence
+    signs = ws.WarningSigns(client_id=b.CLIENT, org="harbor", contacts=_marks([1.0, 2.0]))
+    names = [field.name for field in dataclasses.fields(ws.WarningSigns)]
+
+    for name in names:
+        # when the fold changes one field
+        value = object()
+        changed = ws.replace(signs, **{name: value})
+
+        # then the copy has the new value there and every other field as it was, equal to
+        # dataclasses' own copy, and the original is untouched
+        expected = dataclasses.replace(signs, **{name: value})
+        assert [getattr(changed, n) for n in names] == [getattr(expected, n) for n in names]
+        assert getattr(changed, name) is value
+        assert getattr(signs, name) is not value
+    # and other dataclasses still get dataclasses.replace
+    mark = _marks([2.0])[0]
+    assert ws.replace(mark, at=b.T0) == Mark(mark.event_id, b.T0)
