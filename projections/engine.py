@@ -116,7 +116,12 @@ class Statements:
         if reshapes:
             raises.clear()
         if greatest is not None:
-            key = (id(statement), *(v for i, v in enumerate(values) if i != greatest))
+            rest = (
+                values[1:]  # every raise the handlers ask for raises to its first value
+                if greatest == 0
+                else [v for i, v in enumerate(values) if i != greatest]
+            )
+            key = (id(statement), *rest)
             at = raises.get(key)
             if at is not None:
                 if values[greatest] > asked[at].values[greatest]:
