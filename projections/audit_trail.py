@@ -140,13 +140,18 @@ def _text(value: str | None) -> bytes | None:
     return None if value is None else value.encode()
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
 def _instant(value: datetime | None) -> bytes | None:
-    """Microseconds since the epoch: the same instant whatever time zone it is read in."""
+    """Microseconds since the epoch: the same instant whatever time zone it is read in (a
+    time without a zone is read as local time), by exact timedelta arithmetic."""
     if value is None:
         return None
-    delta = value.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return micros.to_bytes(8, "big", signed=True)
+    if value.tzinfo is None:
+        value = value.astimezone(UTC)
+    return ((value - _EPOCH) // _MICROSECOND).to_bytes(8, "big", signed=True)
 
 
 _ABSENT = (2**32 - 1).to_bytes(4, "big")  # a length no part can have: NULL, not empty
@@ -232,20 +237,12 @@ _EVENT_KIND = len(EVENT).to_bytes(4, "big") + EVENT.encode()
 _LENGTH_8 = (8).to_bytes(4, "big")
 _LENGTH_16 = (16).to_bytes(4, "big")
 _ENTRY_0 = (4).to_bytes(4, "big") + (0).to_bytes(4, "big", signed=True)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND = timedelta(microseconds=1)
 
 
 def _moment(value: datetime | None) -> bytes:
-    """`_instant`'s part with its length prefix: an aware time's microseconds since the epoch
-    by exact timedelta arithmetic (a naive one goes through `_instant`, as it always did)."""
-    if value is None:
-        return _ABSENT
-    if value.tzinfo is None:
-        instant = _instant(value)
-        assert instant is not None
-        return _LENGTH_8 + instant
-    return _LENGTH_8 + ((value - _EPOCH) // _MICROSECOND).to_bytes(8, "big", signed=True)
+    """`_instant`'s part with its length prefix (the absent marker for None)."""
+    instant = _instant(value)
+    return _ABSENT if instant is None else _LENGTH_8 + instant
 
 
 def chain_hash_v1(previous: bytes, link: Link) -> bytes:
